@@ -1,0 +1,149 @@
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sysfacts.h"
+
+struct report {
+    int verbose;
+    int failures;
+};
+
+static void result(struct report *r, int ok, const char *fix, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (!ok)
+        r->failures++;
+    FILE *out = r->verbose ? stdout : stderr;
+    if (ok && !r->verbose)
+        return;
+    fprintf(out, "%s  %s\n", ok ? "PASS" : "FAIL", what);
+    if (!ok && fix)
+        fprintf(out, "      fix: %s\n", fix);
+}
+
+static void check_kernel_options(struct report *r)
+{
+    char err[512];
+    struct kconfig *kc = kconfig_load(err, sizeof err);
+    if (!kc) {
+        result(r, 0, "boot a kernel built with CONFIG_IKCONFIG_PROC=y or install /boot/config-$(uname -r)",
+               "kernel configuration: %s", err);
+        return;
+    }
+    static const struct {
+        const char *option, *why;
+    } needed[] = {
+        {"CONFIG_KEXEC", "kexec_load(2)"},
+        {"CONFIG_KEXEC_JUMP", "jumping to the transient kernel and back (needs CONFIG_HIBERNATION)"},
+        {"CONFIG_DEVMEM", "/dev/mem, through which the transient and restore kernels read and write memory"},
+        {"CONFIG_FIRMWARE_MEMMAP", "/sys/firmware/memmap, the memory map kept in the image"},
+        {"CONFIG_RELOCATABLE", "loading the transient kernel at a low address"},
+    };
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+        const char *v = kconfig_get(kc, needed[i].option);
+        int ok = v && !strcmp(v, "y");
+        char fix[256];
+        snprintf(fix, sizeof fix, "rebuild the kernel with %s=y; see docs/install.md", needed[i].option);
+        result(r, ok, fix, "kernel %s %s=y (%s) [%s]", ok ? "has" : "lacks", needed[i].option,
+               needed[i].why, kconfig_source(kc));
+    }
+    const char *strict = kconfig_get(kc, "CONFIG_STRICT_DEVMEM");
+    result(r, !strict || strcmp(strict, "y") != 0,
+           "rebuild the kernel with CONFIG_STRICT_DEVMEM unset: it forbids /dev/mem access to RAM",
+           "kernel %s CONFIG_STRICT_DEVMEM [%s]", strict ? "has" : "does not have", kconfig_source(kc));
+    kconfig_free(kc);
+}
+
+static void check_target(struct report *r, const struct settings *s)
+{
+    if (!s->target[0]) {
+        result(r, 0, "pass --target DEV or set target=DEV in " KHIB_CONF, "no image target configured");
+        return;
+    }
+    struct stat st;
+    if (stat(s->target, &st) != 0) {
+        result(r, 0, "create the partition, or correct --target / target= in " KHIB_CONF,
+               "target %s: %s", s->target, strerror(errno));
+        return;
+    }
+    if (!S_ISBLK(st.st_mode)) {
+        result(r, 0, "use a whole partition as the target (file targets are not supported yet)",
+               "target %s is not a block device", s->target);
+        return;
+    }
+    char err[256];
+    int64_t size = target_size(s->target, err, sizeof err);
+    result(r, size > 0, "check the device", "target %s is a block device of %lld MiB", s->target,
+           (long long)(size > 0 ? size >> 20 : 0));
+    char where[512];
+    int mounted = device_mount_point(s->target, where, sizeof where);
+    result(r, mounted == 0, "unmount it (the image overwrites the whole device)",
+           "target %s is %s%s", s->target, mounted ? "mounted on " : "not mounted", mounted ? where : "");
+    int swap = device_is_swap(s->target);
+    result(r, !swap, "swapoff it, or choose another partition", "target %s is %s", s->target,
+           swap ? "an active swap area" : "not in use as swap");
+}
+
+int run_checks(const struct settings *s, int verbose)
+{
+    struct report r = {.verbose = verbose, .failures = 0};
+    result(&r, geteuid() == 0, "run khib as root", "running as %s", geteuid() == 0 ? "root" : "a normal user");
+    check_kernel_options(&r);
+
+    int fd = open("/dev/mem", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        result(&r, p != MAP_FAILED, "boot with CONFIG_STRICT_DEVMEM unset and without lockdown",
+               "/dev/mem can be mapped%s", p == MAP_FAILED ? ": no" : "");
+        if (p != MAP_FAILED)
+            munmap(p, 4096);
+        close(fd);
+    } else {
+        result(&r, 0, "load a kernel with CONFIG_DEVMEM=y and run as root", "/dev/mem: %s", strerror(errno));
+    }
+    result(&r, access("/sys/firmware/memmap", R_OK) == 0, "build the kernel with CONFIG_FIRMWARE_MEMMAP=y",
+           "/sys/firmware/memmap is %s", access("/sys/firmware/memmap", R_OK) == 0 ? "readable" : "missing");
+
+    int disabled = 0;
+    FILE *f = fopen("/proc/sys/kernel/kexec_load_disabled", "r");
+    if (f) {
+        if (fscanf(f, "%d", &disabled) != 1)
+            disabled = 0;
+        fclose(f);
+    }
+    result(&r, !disabled, "kexec was disabled until the next boot (kernel.kexec_load_disabled=1); reboot",
+           "kexec_load is %s", disabled ? "disabled" : "allowed");
+    result(&r, access(s->kexec, X_OK) == 0, "apt-get install kexec-tools, or set kexec= in " KHIB_CONF,
+           "kexec-tools at %s %s", s->kexec, access(s->kexec, X_OK) == 0 ? "found" : "missing");
+    result(&r, access(s->kernel, R_OK) == 0, "install the kernel image or set kernel= in " KHIB_CONF,
+           "transient kernel %s %s", s->kernel, access(s->kernel, R_OK) == 0 ? "found" : "missing");
+    result(&r, access(s->initrd, R_OK) == 0, "run 'make install' or set initrd= in " KHIB_CONF,
+           "khib initramfs %s %s", s->initrd, access(s->initrd, R_OK) == 0 ? "found" : "missing");
+    check_target(&r, s);
+
+    /* The kernel backs up every page of the window into free pages of the
+     * saved kernel when the image is loaded (kimage_alloc_page() in
+     * kernel/kexec_core.c), so the window's size must be free, plus room for
+     * the initramfs and the page tables. */
+    uint64_t avail = mem_available(), need = s->window + (s->window >> 4) + (16ULL << 20);
+    char fix[256];
+    snprintf(fix, sizeof fix, "free memory (at least %llu MiB available), or reduce window= (now %llu MiB)",
+             (unsigned long long)(need >> 20), (unsigned long long)(s->window >> 20));
+    result(&r, avail >= need, fix, "%llu MiB of memory available, %llu MiB needed to back up the %llu MiB window",
+           (unsigned long long)(avail >> 20), (unsigned long long)(need >> 20),
+           (unsigned long long)(s->window >> 20));
+    return r.failures;
+}

@@ -1,0 +1,273 @@
+/* `khib hibernate`: hand the running system's memory to a transient kernel.
+ *
+ * 1. check every precondition (check.c) so that a refusal changes nothing;
+ * 2. describe A's RAM outside the window [0, W) as an ELF core header with
+ *    the khib note (mailbox, window, identity, target, mounted file systems);
+ * 3. append it to the khib initramfs as /khib/elfcorehdr;
+ * 4. load B with kexec-tools --load-preserve-context, filling [0, W) so that
+ *    the kernel's preserve-context page swap keeps A's window contents in A's
+ *    own pages during the jump, and confine B to the window;
+ * 5. sync and jump; when reboot() returns we are back, and the mailbox says
+ *    why: a test save, a failure in B, or a resume by R.
+ */
+#define _GNU_SOURCE
+#include "hibernate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cpio.h"
+#include "elfcore.h"
+#include "handoff.h"
+#include "handoff_codec.h"
+#include "kexec_jump.h"
+#include "mailbox_page.h"
+#include "memmap.h"
+#include "sysfacts.h"
+
+#define MAX_RANGES 128
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The GNU build id of the running kernel from /sys/kernel/notes. */
+static int kernel_build_id(uint8_t *id, size_t max)
+{
+    unsigned char buf[4096];
+    int fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    size_t off = 0;
+    while (n > 0 && off + 12 <= (size_t)n) {
+        uint32_t namesz, descsz, type;
+        memcpy(&namesz, buf + off, 4);
+        memcpy(&descsz, buf + off + 4, 4);
+        memcpy(&type, buf + off + 8, 4);
+        size_t name_off = off + 12, desc_off = name_off + ((namesz + 3) & ~3u);
+        if (desc_off + descsz > (size_t)n)
+            break;
+        if (type == 3 && namesz == 4 && !memcmp(buf + name_off, "GNU", 4) && descsz <= max) {
+            memcpy(id, buf + desc_off, descsz);
+            return (int)descsz;
+        }
+        off = desc_off + ((descsz + 3) & ~3u);
+    }
+    return 0;
+}
+
+/* B's command line: A's console, the confinement, and khib's parameters.
+ * nokaslr: the decompressor's KASLR ignores memmap=exactmap and may place B
+ * outside the window (design notes, fact 3).  The window starts at 0 so that
+ * B's real-mode trampoline lands in backed-up memory (fact 5). */
+static void transient_cmdline(const struct settings *s, char *out, size_t len)
+{
+    char cmdline[4096] = "";
+    FILE *f = fopen("/proc/cmdline", "r");
+    if (f) {
+        if (!fgets(cmdline, sizeof cmdline, f))
+            cmdline[0] = 0;
+        fclose(f);
+    }
+    size_t used = (size_t)snprintf(out, len, "nokaslr memmap=exactmap memmap=640K@0 memmap=%lluK@1M",
+                                   (unsigned long long)((s->window >> 10) - 1024));
+    for (char *w = strtok(cmdline, " \n"); w && used < len; w = strtok(NULL, " \n"))
+        if (!strncmp(w, "console=", 8) || !strncmp(w, "earlyprintk=", 12) || !strncmp(w, "loglevel=", 9))
+            used += (size_t)snprintf(out + used, len - used, " %s", w);
+    if (used < len)
+        used += (size_t)snprintf(out + used, len - used,
+                                 " panic=10 khib.role=save khib.target=%s khib.test=%d khib.level=%d%s%s",
+                                 s->target, s->test, s->level, s->append[0] ? " " : "", s->append);
+}
+
+static int write_transient_initrd(const struct settings *s, const void *hdr, size_t hdrlen, char *path,
+                                  size_t pathlen)
+{
+    snprintf(path, pathlen, "/tmp/khib-initrd.XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        fprintf(stderr, "khib: cannot create a temporary initramfs: %s\n", strerror(errno));
+        return -1;
+    }
+    FILE *out = fdopen(fd, "w");
+    FILE *in = fopen(s->initrd, "r");
+    int rc = -1;
+    if (!out || !in) {
+        fprintf(stderr, "khib: cannot read %s: %s\n", s->initrd, strerror(errno));
+        goto done;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            goto write_error;
+    if (ferror(in)) {
+        fprintf(stderr, "khib: cannot read %s: %s\n", s->initrd, strerror(errno));
+        goto done;
+    }
+    /* The khib archive is gzip-compressed; an uncompressed cpio may follow it
+     * (init/initramfs.c unpack_to_rootfs handles each member in turn). */
+    if (cpio_add_dir(out, "khib", 1) || cpio_add_file(out, "khib/elfcorehdr", 2, hdr, hdrlen) ||
+        cpio_finish(out))
+        goto write_error;
+    if (fflush(out) == 0) {
+        rc = 0;
+        goto done;
+    }
+write_error:
+    fprintf(stderr, "khib: cannot write %s: %s\n", path, strerror(errno));
+done:
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    else
+        close(fd);
+    if (rc)
+        unlink(path);
+    return rc;
+}
+
+static int run_kexec_load(const struct settings *s, const char *initrd, const char *cmdline)
+{
+    char mem_max[64], initrd_arg[300], append[5000];
+    snprintf(mem_max, sizeof mem_max, "--mem-max=0x%llx", (unsigned long long)(s->window - 1));
+    snprintf(initrd_arg, sizeof initrd_arg, "--initrd=%s", initrd);
+    snprintf(append, sizeof append, "--append=%s", cmdline);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "khib: fork failed: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        execl(s->kexec, s->kexec, "--load-preserve-context", "--mem-min=0x0", mem_max, initrd_arg, append,
+              s->kernel, (char *)NULL);
+        fprintf(stderr, "khib: cannot run %s: %s\n", s->kexec, strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "khib: %s could not load the transient kernel %s (see its message above)\n", s->kexec,
+                s->kernel);
+        return -1;
+    }
+    return 0;
+}
+
+static int report(const struct khib_mailbox *m, double jump_s)
+{
+    char uuid[40];
+    khib_uuid_format(m->image_uuid, uuid, sizeof uuid);
+    switch (m->status) {
+    case KHIB_MBX_SAVED:
+        printf("khib: snapshot saved: image %s, %.1f MiB, saved in %.1f s; back after %.1f s\n", uuid,
+               m->image_bytes / 1048576.0, m->save_ms / 1000.0, jump_s);
+        return 0;
+    case KHIB_MBX_RESTORED:
+        printf("khib: resumed from image %s: the system was off for %.1f s; restore took %.1f s\n", uuid,
+               (double)(m->restored_ns - m->saved_ns) / 1e9, m->restore_ms / 1000.0);
+        return 0;
+    case KHIB_MBX_SAVE_FAILED:
+        fprintf(stderr, "khib: hibernation failed in the transient kernel: %s\n", m->msg);
+        fprintf(stderr, "khib: the system kept running; no image was committed\n");
+        return 4;
+    default:
+        fprintf(stderr, "khib: the transient kernel returned without a report; no image was committed\n");
+        return 5;
+    }
+}
+
+int khib_hibernate(const struct settings *s)
+{
+    if (run_checks(s, 0) != 0) {
+        fprintf(stderr, "khib: not hibernating: fix the failures above ('khib check' lists every check)\n");
+        return 3;
+    }
+    char err[512];
+    struct khib_range_list ram;
+    if (khib_memmap_ram(KHIB_MEMMAP_DIR, s->window, &ram, err, sizeof err) != 0) {
+        fprintf(stderr, "khib: %s\n", err);
+        return 3;
+    }
+    struct khib_note note;
+    memset(&note, 0, sizeof note);
+    note.version = KHIB_NOTE_VERSION;
+    note.flags = s->test ? KHIB_NOTE_TEST : 0;
+    note.window_start = 0;
+    note.window_size = s->window;
+    note.level = s->level;
+    if (khib_memmap_digest(KHIB_MEMMAP_DIR, &note.memmap_digest, err, sizeof err) != 0) {
+        fprintf(stderr, "khib: %s\n", err);
+        return 3;
+    }
+    struct utsname u;
+    uname(&u);
+    snprintf(note.kernel_release, sizeof note.kernel_release, "%s", u.release);
+    note.build_id_len = (uint8_t)kernel_build_id(note.build_id, sizeof note.build_id);
+    snprintf(note.target, sizeof note.target, "%s", s->target);
+    note.fs_count = (uint32_t)mounted_ext_devices(note.fs_dev, KHIB_FS_MAX);
+
+    struct mailbox_page mb = {0};
+    if (mailbox_page_open(&mb, s->window, err, sizeof err) != 0) {
+        fprintf(stderr, "khib: %s\n", err);
+        return 3;
+    }
+    note.mailbox_addr = mb.phys;
+    note.nonce = mb.nonce;
+
+    size_t hdrlen;
+    void *hdr = khib_elfcore_build_header(&ram, &note, &hdrlen, err, sizeof err);
+    if (!hdr) {
+        fprintf(stderr, "khib: %s\n", err);
+        mailbox_page_close(&mb);
+        return 3;
+    }
+    char initrd[64], cmdline[4096];
+    transient_cmdline(s, cmdline, sizeof cmdline);
+    int rc = 3;
+    if (write_transient_initrd(s, hdr, hdrlen, initrd, sizeof initrd) != 0)
+        goto out;
+    if (run_kexec_load(s, initrd, cmdline) != 0)
+        goto out_initrd;
+
+    printf("khib: hibernating %llu MiB of memory to %s%s\n",
+           (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
+           s->test ? " (test: the system comes back after the save)" : "");
+    fflush(stdout);
+    sync();
+    double t0 = now_s();
+    if (khib_kexec_reboot(err, sizeof err) != 0) {
+        fprintf(stderr, "khib: %s\n", err);
+    } else {
+        struct khib_mailbox m;
+        khib_mailbox_decode(mb.page, &m);
+        rc = (m.nonce == mb.nonce) ? report(&m, now_s() - t0) : 5;
+        if (m.nonce != mb.nonce)
+            fprintf(stderr, "khib: the mailbox was overwritten: cannot tell what happened\n");
+    }
+    if (khib_kexec_unload(err, sizeof err) != 0)
+        fprintf(stderr, "khib: warning: %s\n", err);
+out_initrd:
+    unlink(initrd);
+out:
+    free(hdr);
+    mailbox_page_close(&mb);
+    return rc;
+}

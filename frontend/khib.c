@@ -1,0 +1,120 @@
+/* khib: the front end that runs in the system to be hibernated. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "hibernate.h"
+#include "jump_back.h"
+#include "settings.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: khib COMMAND [OPTIONS]\n"
+            "Hibernate this system through a kexec jump into a transient kernel.\n"
+            "\n"
+            "Commands:\n"
+            "  check        report every precondition of a hibernation, each PASS or FAIL with its fix\n"
+            "  hibernate    save memory to the target and power off; the next boot of the restore\n"
+            "               kernel resumes here, and the command then returns\n"
+            "  jump-back    (transient kernel only) report to the mailbox and return to the saved system\n"
+            "\n"
+            "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
+            "  --target DEV      block device that receives the image (no default)\n"
+            "  --kernel FILE     transient kernel (default /boot/vmlinuz-$(uname -r))\n"
+            "  --initrd FILE     khib initramfs (default " KHIB_DEFAULT_INITRD ")\n"
+            "  --kexec FILE      kexec-tools binary (default /usr/sbin/kexec)\n"
+            "  --window SIZE     memory [0, SIZE) for the transient kernel (default 192M)\n"
+            "  --level N         zstd level used by the saver (default: the saver's)\n"
+            "  --append WORDS    extra command-line words for the transient kernel\n"
+            "  --config FILE     read FILE instead of " KHIB_CONF "\n"
+            "  --test            hibernate: save, verify and come back instead of powering off\n"
+            "\n"
+            "Exit status of hibernate: 0 resumed (or test snapshot saved), 1 bad usage,\n"
+            "3 refused before the jump (nothing changed), 4 the save failed (the system kept\n"
+            "running, no image committed), 5 the transient kernel gave no report.\n"
+            "See khib(8): docs/khib.md.\n");
+}
+
+static int settings_main(const char *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"target", required_argument, 0, 't'}, {"kernel", required_argument, 0, 'k'},
+        {"initrd", required_argument, 0, 'i'}, {"kexec", required_argument, 0, 'x'},
+        {"window", required_argument, 0, 'w'}, {"level", required_argument, 0, 'l'},
+        {"append", required_argument, 0, 'a'}, {"config", required_argument, 0, 'c'},
+        {"test", no_argument, 0, 'T'},         {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    /* The config file is read first so that options override it. */
+    const char *conf = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            conf = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            conf = argv[i] + 9;
+    }
+    struct settings s;
+    char err[512];
+    if (settings_load(&s, conf, err, sizeof err) != 0) {
+        fprintf(stderr, "khib %s: %s\n", cmd, err);
+        return 1;
+    }
+    int c, test = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        const char *key = NULL;
+        switch (c) {
+        case 't': key = "target"; break;
+        case 'k': key = "kernel"; break;
+        case 'i': key = "initrd"; break;
+        case 'x': key = "kexec"; break;
+        case 'w': key = "window"; break;
+        case 'l': key = "level"; break;
+        case 'a': key = "append"; break;
+        case 'c': break;
+        case 'T': test = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+        if (key && settings_set(&s, key, optarg, err, sizeof err) != 0) {
+            fprintf(stderr, "khib %s: --%s\n", cmd, err);
+            return 1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "khib %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        return 1;
+    }
+    if (!strcmp(cmd, "check")) {
+        if (test) {
+            fprintf(stderr, "khib check: --test belongs to 'khib hibernate'\n");
+            return 1;
+        }
+        int failures = run_checks(&s, 1);
+        printf("%s\n", failures ? "khib check: this system cannot hibernate yet: fix the FAILs above"
+                                : "khib check: ready to hibernate");
+        return failures ? 3 : 0;
+    }
+    s.test = test;
+    return khib_hibernate(&s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "check") || !strcmp(cmd, "hibernate"))
+        return settings_main(cmd, argc - 1, argv + 1);
+    if (!strcmp(cmd, "jump-back"))
+        return khib_jump_back_main(argc - 1, argv + 1);
+    fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);
+    return 1;
+}

@@ -1,0 +1,31 @@
+/* What `khib check` and `khib hibernate` act on: command-line options over
+ * /etc/khib.conf over built-in defaults. */
+#ifndef KHIB_SETTINGS_H
+#define KHIB_SETTINGS_H
+
+#include <stdint.h>
+
+#define KHIB_CONF "/etc/khib.conf"
+#define KHIB_DEFAULT_WINDOW (192ULL << 20)
+#define KHIB_DEFAULT_INITRD "/usr/lib/khib/khib-initrd.img"
+
+struct settings {
+    char target[128];        /* image target (block device) */
+    char kernel[256];        /* transient kernel: default /boot/vmlinuz-$(uname -r) */
+    char initrd[256];        /* khib initramfs */
+    char kexec[256];         /* kexec-tools binary */
+    char append[512];        /* extra command-line words for B */
+    uint64_t window;         /* [0, window) holds B and R */
+    int level;               /* zstd level for khib-save, 0 = its default */
+    int test;                /* save, verify and come back (no power-off) */
+};
+
+/* Defaults, then KHIB_CONF (or conf if not NULL) when it exists.  Returns 0,
+ * or -1 with err for an unreadable or malformed file. */
+int settings_load(struct settings *s, const char *conf, char *err, size_t errlen);
+/* Parse "192M", "1G", "201326592". Returns 0 or -1. */
+int parse_size(const char *text, uint64_t *out);
+/* Apply one key=value setting (the file's syntax; also --option values). */
+int settings_set(struct settings *s, const char *key, const char *value, char *err, size_t errlen);
+
+#endif

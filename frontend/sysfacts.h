@@ -1,0 +1,30 @@
+/* Facts about the running system that `khib check` and `khib hibernate`
+ * need: kernel options, mounts, swaps, memory. */
+#ifndef KHIB_SYSFACTS_H
+#define KHIB_SYSFACTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The value of a kernel config option ("y", "m", a string) or NULL when it
+ * is not set; *source names where the config came from (/proc/config.gz or
+ * /boot/config-RELEASE).  Returns -1 with err when no config can be read. */
+struct kconfig;
+struct kconfig *kconfig_load(char *err, size_t errlen);
+const char *kconfig_get(const struct kconfig *kc, const char *option);
+const char *kconfig_source(const struct kconfig *kc);
+void kconfig_free(struct kconfig *kc);
+
+/* The mount point of dev (same device number) from /proc/self/mounts, copied
+ * into where; 1 if mounted, 0 if not, -1 on error. */
+int device_mount_point(const char *dev, char *where, size_t wherelen);
+/* 1 if dev is an active swap area (/proc/swaps), else 0. */
+int device_is_swap(const char *dev);
+/* Block devices holding mounted ext2/3/4 file systems, from /proc/self/mounts. */
+int mounted_ext_devices(char devs[][32], int max);
+/* MemAvailable in bytes, or 0. */
+uint64_t mem_available(void);
+/* Size of a block device or regular file, or -1 with err. */
+int64_t target_size(const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,76 @@
+#define _GNU_SOURCE
+#include "mailbox_post.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "handoff_codec.h"
+
+/* /dev/mem is mapped, not read: read() refuses addresses above the confined
+ * kernel's high_memory (valid_phys_addr_range(), drivers/char/mem.c). */
+static void *map_page(const char *memdev, uint64_t addr, int writable, char *err, size_t errlen)
+{
+    int fd = open(memdev, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", memdev, strerror(errno));
+        return NULL;
+    }
+    void *p = mmap(NULL, 4096, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd,
+                   (off_t)(addr & ~(uint64_t)4095));
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map physical page 0x%llx of %s: %s",
+                 (unsigned long long)(addr & ~(uint64_t)4095), memdev, strerror(e));
+        return NULL;
+    }
+    return p;
+}
+
+int khib_read_phys_page(const char *memdev, uint64_t addr, void *page, char *err, size_t errlen)
+{
+    void *p = map_page(memdev, addr, 0, err, errlen);
+    if (!p)
+        return -1;
+    memcpy(page, p, 4096);
+    munmap(p, 4096);
+    return 0;
+}
+
+int khib_mailbox_post(const char *memdev, uint64_t addr, const uint64_t *nonce,
+                      const struct khib_mailbox *update, char *err, size_t errlen)
+{
+    if (addr & 4095) {
+        snprintf(err, errlen, "mailbox address 0x%llx is not page-aligned", (unsigned long long)addr);
+        return -1;
+    }
+    unsigned char *p = map_page(memdev, addr, 1, err, errlen);
+    if (!p)
+        return -1;
+    struct khib_mailbox m;
+    khib_mailbox_decode(p, &m);
+    int rc = -1;
+    if (memcmp(m.magic, KHIB_MAILBOX_MAGIC, 8) != 0) {
+        snprintf(err, errlen, "no khib mailbox at 0x%llx: the saved system's memory is not what the image says",
+                 (unsigned long long)addr);
+    } else if (nonce && m.nonce != *nonce) {
+        snprintf(err, errlen, "the mailbox at 0x%llx belongs to another hibernation (nonce differs)",
+                 (unsigned long long)addr);
+    } else {
+        struct khib_mailbox out = *update;
+        memcpy(out.magic, m.magic, 8);
+        out.nonce = m.nonce;
+        out.msg[sizeof out.msg - 1] = 0;
+        khib_mailbox_encode(&out, p);
+        if (msync(p, 4096, MS_SYNC) != 0)
+            snprintf(err, errlen, "msync of the mailbox failed: %s", strerror(errno));
+        else
+            rc = 0;
+    }
+    munmap(p, 4096);
+    return rc;
+}

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Build (or find in the cache) a test kernel and print the path of its bzImage.
+#
+# Usage: build.sh [NAME]     NAME is a kernel recipe under tests/qemu/kernel/,
+#                            default "6.12": SERIES SUITE and config fragments.
+#
+# The result is cached outside the repository under
+# $KHIB_CACHE/kernels/<hash>/, keyed by the source package, the fragments and
+# this script, so that no CI run builds the same kernel twice.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+name=${1:-6.12}
+recipe="$here/$name.recipe"
+[ -f "$recipe" ] || { echo "build.sh: no recipe $recipe" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$recipe"     # sets SERIES, SUITE, FRAGMENTS
+cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}
+
+tarball=$("$here/fetch-source.sh" "$SERIES" "$SUITE")
+package=$(cat "$(dirname "$tarball")/package")
+key=$( {
+    echo "$package"
+    for f in $FRAGMENTS; do cat "$here/$f"; done
+    cat "$0"
+} | sha256sum | cut -c1-16)
+out="$cache/kernels/$name-$key"
+if [ -f "$out/bzImage" ]; then
+    echo "$out/bzImage"
+    exit 0
+fi
+
+work="$cache/kernels/build-$name-$key"
+rm -rf "$work"
+mkdir -p "$work"
+start=$(date +%s)
+echo "build.sh: building kernel $name from $package (cache key $key)" >&2
+tar -xf "$tarball" -C "$work" --strip-components=1
+cat /dev/null > "$work/khib.config"
+for f in $FRAGMENTS; do cat "$here/$f" >> "$work/khib.config"; done
+make -C "$work" -s KCONFIG_ALLCONFIG="$work/khib.config" allnoconfig >&2
+# Every option the fragments ask for must have survived Kconfig's dependency
+# resolution; a silently dropped option would give a kernel that cannot jump.
+missing=0
+while IFS= read -r line; do
+    case "$line" in
+        CONFIG_*=*) grep -qxF "$line" "$work/.config" || { echo "build.sh: Kconfig dropped $line" >&2; missing=1; } ;;
+        "# CONFIG_"*" is not set") grep -qxF "$line" "$work/.config" || { echo "build.sh: Kconfig kept ${line#\# }" >&2; missing=1; } ;;
+    esac
+done < "$work/khib.config"
+[ "$missing" = 0 ] || exit 1
+make -C "$work" -s -j"$(nproc)" bzImage >&2
+mkdir -p "$out.tmp"
+cp "$work/arch/x86/boot/bzImage" "$work/.config" "$out.tmp/"
+make -C "$work" -s kernelrelease > "$out.tmp/release"
+rm -rf "$out"
+mv "$out.tmp" "$out"
+rm -rf "$work"
+echo "build.sh: kernel $name built in $(( $(date +%s) - start )) s" >&2
+echo "$out/bzImage"

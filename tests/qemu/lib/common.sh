@@ -1,0 +1,101 @@
+# Shared by the QEMU scenarios (sourced, not run).  Builds or finds the test
+# kernel and the guest initramfs (both cached outside the repository, keyed
+# by a hash of their inputs), boots guests, and counts results.
+#
+# A guest is one QEMU run.  Its initramfs is the khib initramfs plus an
+# overlay holding the test kernel, kexec-tools, the khib initramfs itself (for
+# B) and guest/*.sh; /etc/khib/normal-boot runs the scenario named by
+# khibtest.scenario= on the command line.  The guest prints lines
+# "KHIBTEST: PASS|FAIL <what>" on the serial console; the host counts them.
+
+SCENARIO=$(basename "$0" .sh)
+KHIB_TOP=$(cd "$(dirname "$0")/../.." && pwd)
+KHIB_CACHE=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}
+export KHIB_CACHE
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
+PASSED=0
+FAILED=0
+
+log() { printf '%s: %s\n' "$SCENARIO" "$*" >&2; }
+pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s\n' "$*"; }
+
+finish() {
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    [ "$FAILED" = 0 ] && [ "$PASSED" -gt 0 ]
+}
+
+# test_kernel: print the cached test kernel's path, building it once.
+test_kernel() {
+    "$KHIB_TOP/tests/qemu/kernel/build.sh" "${1:-6.12}"
+}
+
+# copy_with_libs BIN DESTROOT: a dynamic binary and every library it loads.
+copy_with_libs() {
+    mkdir -p "$2$(dirname "$1")"
+    cp -L "$1" "$2$1"
+    ldd "$1" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | while read -r lib; do
+        mkdir -p "$2$(dirname "$lib")"
+        cp -L "$lib" "$2$lib"
+    done
+}
+
+# guest_initrd KERNEL: print the path of the guest initramfs, building it when
+# its inputs (programs, scripts, kernel, kexec) changed.
+guest_initrd() {
+    kernel=$1
+    make -s -C "$KHIB_TOP" all >&2 || return 1
+    key=$(cat "$KHIB_TOP"/build/khib-save "$KHIB_TOP"/build/khib-restore "$KHIB_TOP"/build/khib \
+        "$KHIB_TOP"/build/khib-testload "$KHIB_TOP"/initramfs/init "$KHIB_TOP"/mkinitramfs.sh \
+        "$KHIB_TOP"/tests/qemu/guest/* "$KHIB_TOP"/tests/qemu/lib/common.sh "$kernel" /usr/sbin/kexec |
+        sha256sum | cut -c1-16)
+    dir="$KHIB_CACHE/initrd/$key"
+    if [ ! -f "$dir/guest.img" ]; then
+        rm -rf "$dir.tmp"
+        mkdir -p "$dir.tmp/overlay/etc/khib" "$dir.tmp/overlay/test" "$dir.tmp/overlay/boot/khib" \
+            "$dir.tmp/overlay/usr/lib/khib"
+        "$KHIB_TOP/mkinitramfs.sh" -b "$KHIB_TOP/build" -o "$dir.tmp/khib-initrd.img" >&2 || return 1
+        root="$dir.tmp/overlay"
+        cp "$KHIB_TOP"/tests/qemu/guest/*.sh "$root/test/"
+        cp "$KHIB_TOP/build/khib-testload" "$root/test/"
+        ln -s /test/guest.sh "$root/etc/khib/normal-boot"
+        cp "$kernel" "$root/boot/khib/vmlinuz"
+        cp "$dir.tmp/khib-initrd.img" "$root/usr/lib/khib/khib-initrd.img"
+        copy_with_libs /usr/sbin/kexec "$root"
+        "$KHIB_TOP/mkinitramfs.sh" -b "$KHIB_TOP/build" -o "$dir.tmp/guest.img" -a "$root" >&2 || return 1
+        rm -rf "$root"
+        rm -rf "$dir"
+        mv "$dir.tmp" "$dir"
+    fi
+    echo "$dir/guest.img"
+}
+
+# run_guest LOG KERNEL INITRD APPEND [QEMU ARGS...]: boot one guest until it
+# powers off (or QEMU_TIMEOUT seconds pass); its serial console goes to LOG.
+# Returns QEMU's status (124 on timeout).
+run_guest() {
+    glog=$1 gkernel=$2 ginitrd=$3 gappend=$4
+    shift 4
+    timeout --foreground -k 5 "$QEMU_TIMEOUT" qemu-system-x86_64 \
+        -machine pc -accel tcg -m "${GUEST_MEM:-1G}" -smp "${GUEST_CPUS:-2}" \
+        -nographic -no-reboot -monitor none -serial "file:$glog" \
+        -kernel "$gkernel" -initrd "$ginitrd" \
+        -append "console=ttyS0 panic=-1 $gappend" "$@" </dev/null >/dev/null 2>&1
+}
+
+# collect LOG: turn the guest's KHIBTEST lines into PASS/FAIL results.
+collect() {
+    while IFS= read -r line; do
+        case "$line" in
+            *"KHIBTEST: PASS "*) pass "${line#*KHIBTEST: PASS }" ;;
+            *"KHIBTEST: FAIL "*) fail "${line#*KHIBTEST: FAIL }" ;;
+        esac
+    done < "$1"
+}
+
+# show_log LOG: print the serial log (used on failure).
+show_log() {
+    echo "----- serial log $1 -----"
+    tr -d '\r' < "$1" | tail -n "${LOG_LINES:-200}"
+    echo "----- end of serial log -----"
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# shellcheck source-path=SCRIPTDIR
+# Three `khib hibernate --test` round trips in one boot of a 2-CPU, 1 GiB
+# guest with 256 MiB of tmpfs data and a 64 MiB patterned process; after each
+# the guest checks every CPU, the data's sha256, the process's memory and
+# counter, and that the image on the target verifies.
+set -eu
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+kernel=$(test_kernel)
+initrd=$(guest_initrd "$kernel")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+truncate -s 1G "$work/target.img"
+
+log "booting the guest (3 round trips)"
+rc=0
+run_guest "$work/serial.log" "$kernel" "$initrd" "khibtest.scenario=roundtrip" \
+    -drive "file=$work/target.img,if=virtio,format=raw" || rc=$?
+collect "$work/serial.log"
+if grep -q 'KHIBTEST: DONE' "$work/serial.log"; then
+    pass "guest finished the scenario"
+else
+    fail "guest did not finish the scenario (qemu exit $rc)"
+fi
+[ "$FAILED" = 0 ] || show_log "$work/serial.log"
+finish
