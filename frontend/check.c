@@ -47,18 +47,20 @@ static void check_kernel_options(struct report *r)
         const char *option, *why;
     } needed[] = {
         {"CONFIG_KEXEC", "kexec_load(2)"},
-        {"CONFIG_KEXEC_JUMP", "jumping to the transient kernel and back (needs CONFIG_HIBERNATION)"},
+        {"CONFIG_KEXEC_JUMP", "jumping to the transient kernel and back; needs CONFIG_HIBERNATION"},
         {"CONFIG_DEVMEM", "/dev/mem, through which the transient and restore kernels read and write memory"},
         {"CONFIG_FIRMWARE_MEMMAP", "/sys/firmware/memmap, the memory map kept in the image"},
         {"CONFIG_RELOCATABLE", "loading the transient kernel at a low address"},
+        {"CONFIG_PROC_KCORE", "/proc/kcore, from which kexec-tools reads the kernel's base"},
+        {"CONFIG_PROC_PAGE_MONITOR", "/proc/self/pagemap, which locates the mailbox page"},
     };
     for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
         const char *v = kconfig_get(kc, needed[i].option);
         int ok = v && !strcmp(v, "y");
         char fix[256];
         snprintf(fix, sizeof fix, "rebuild the kernel with %s=y; see docs/install.md", needed[i].option);
-        result(r, ok, fix, "kernel %s %s=y (%s) [%s]", ok ? "has" : "lacks", needed[i].option,
-               needed[i].why, kconfig_source(kc));
+        result(r, ok, fix, "kernel %s %s=y [%s]: %s", ok ? "has" : "lacks", needed[i].option,
+               kconfig_source(kc), needed[i].why);
     }
     const char *strict = kconfig_get(kc, "CONFIG_STRICT_DEVMEM");
     result(r, !strict || strcmp(strict, "y") != 0,

@@ -29,6 +29,7 @@
 #include "elfcore.h"
 #include "handoff.h"
 #include "handoff_codec.h"
+#include "image_state.h"
 #include "kexec_jump.h"
 #include "mailbox_page.h"
 #include "memmap.h"
@@ -171,6 +172,23 @@ static int run_kexec_load(const struct settings *s, const char *initrd, const ch
     return 0;
 }
 
+/* A test snapshot must never be resumed: the system went on running after
+ * it, so its file systems have moved on.  Mark it consumed at once. */
+static int retire_test_image(const char *target, const uint8_t *uuid)
+{
+    char err[512];
+    int fd = open(target, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "khib: cannot open %s to retire the test image: %s\n", target, strerror(errno));
+        return -1;
+    }
+    int rc = khib_image_set_state(fd, uuid, KHIB_STATE_COMMITTED, KHIB_STATE_CONSUMED, err, sizeof err);
+    close(fd);
+    if (rc != 0)
+        fprintf(stderr, "khib: cannot retire the test image on %s: %s\n", target, err);
+    return rc;
+}
+
 static int report(const struct khib_mailbox *m, double jump_s)
 {
     char uuid[40];
@@ -261,6 +279,8 @@ int khib_hibernate(const struct settings *s)
         rc = (m.nonce == mb.nonce) ? report(&m, now_s() - t0) : 5;
         if (m.nonce != mb.nonce)
             fprintf(stderr, "khib: the mailbox was overwritten: cannot tell what happened\n");
+        if (rc == 0 && m.status == KHIB_MBX_SAVED && retire_test_image(s->target, m.image_uuid) != 0)
+            rc = 5;
     }
     if (khib_kexec_unload(err, sizeof err) != 0)
         fprintf(stderr, "khib: warning: %s\n", err);

@@ -3,6 +3,7 @@
 #ifndef KHIB_SETTINGS_H
 #define KHIB_SETTINGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define KHIB_CONF "/etc/khib.conf"

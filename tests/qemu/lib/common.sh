@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034
 # Shared by the QEMU scenarios (sourced, not run).  Builds or finds the test
 # kernel and the guest initramfs (both cached outside the repository, keyed
 # by a hash of their inputs), boots guests, and counts results.
@@ -71,17 +72,29 @@ guest_initrd() {
 }
 
 # run_guest LOG KERNEL INITRD APPEND [QEMU ARGS...]: boot one guest until it
-# powers off (or QEMU_TIMEOUT seconds pass); its serial console goes to LOG.
-# Returns QEMU's status (124 on timeout).
+# powers off (or QEMU_TIMEOUT seconds pass).  Its serial console goes to LOG,
+# each line prefixed with the host's clock ("[1795391156.087] text") so that
+# phases can be timed across the guest's boots.  Returns QEMU's status (124 on
+# timeout).
 run_guest() {
     glog=$1 gkernel=$2 ginitrd=$3 gappend=$4
     shift 4
+    stamp "qemu start" > "$glog"
+    {
     timeout --foreground -k 5 "$QEMU_TIMEOUT" qemu-system-x86_64 \
         -machine pc -accel tcg -m "${GUEST_MEM:-1G}" -smp "${GUEST_CPUS:-2}" \
-        -nographic -no-reboot -monitor none -serial "file:$glog" \
+        -display none -no-reboot -monitor none -serial stdio \
         -kernel "$gkernel" -initrd "$ginitrd" \
-        -append "console=ttyS0 panic=-1 $gappend" "$@" </dev/null >/dev/null 2>&1
+        -append "console=ttyS0 panic=-1 $gappend" "$@" </dev/null 2>"$glog.qemu"
+    echo "$?" > "$glog.rc"
+    } | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } s/\r//g; printf "[%.3f] %s", time, $_' >> "$glog"
+    grc=$(cat "$glog.rc")
+    stamp "qemu exit $grc" >> "$glog"
+    [ "$grc" = 124 ] && stamp "qemu killed after $QEMU_TIMEOUT s" >> "$glog"
+    return "$grc"
 }
+
+stamp() { perl -MTime::HiRes=time -e 'printf "[%.3f] %s\n", time, $ARGV[0]' "$1"; }
 
 # collect LOG: turn the guest's KHIBTEST lines into PASS/FAIL results.
 collect() {
@@ -98,4 +111,13 @@ show_log() {
     echo "----- serial log $1 -----"
     tr -d '\r' < "$1" | tail -n "${LOG_LINES:-200}"
     echo "----- end of serial log -----"
+}
+
+# The restore kernel's command line: confined to the default 192 MiB window,
+# like the transient kernel (frontend/hibernate.c transient_cmdline()).
+R_APPEND="nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore khib.image=/dev/vda"
+
+# expect LOG TEXT WHAT: pass WHAT if LOG contains TEXT, else fail it.
+expect() {
+    if grep -qF "$2" "$1"; then pass "$3"; else fail "$3 (no '$2' in the log)"; fi
 }
