@@ -29,7 +29,7 @@
 #include "elfcore.h"
 #include "handoff.h"
 #include "handoff_codec.h"
-#include "image_state.h"
+#include "image.h"
 #include "kexec_jump.h"
 #include "mailbox_page.h"
 #include "memmap.h"
@@ -120,8 +120,16 @@ static int write_transient_initrd(const struct settings *s, const void *hdr, siz
         fprintf(stderr, "khib: cannot read %s: %s\n", s->initrd, strerror(errno));
         goto done;
     }
-    /* The khib archive is gzip-compressed; an uncompressed cpio may follow it
-     * (init/initramfs.c unpack_to_rootfs handles each member in turn). */
+    /* The khib archive is gzip-compressed; an uncompressed cpio may follow
+     * it, but unpack_to_rootfs() (init/initramfs.c) recognises an
+     * uncompressed archive only at a 4-byte aligned offset and skips zero
+     * bytes before it. */
+    long end = ftell(out);
+    if (end < 0)
+        goto write_error;
+    for (; end % 4; end++)
+        if (fputc(0, out) == EOF)
+            goto write_error;
     if (cpio_add_dir(out, "khib", 1) || cpio_add_file(out, "khib/elfcorehdr", 2, hdr, hdrlen) ||
         cpio_finish(out))
         goto write_error;
@@ -177,16 +185,23 @@ static int run_kexec_load(const struct settings *s, const char *initrd, const ch
 static int retire_test_image(const char *target, const uint8_t *uuid)
 {
     char err[512];
-    int fd = open(target, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "khib: cannot open %s to retire the test image: %s\n", target, strerror(errno));
-        return -1;
+    struct khib_image img;
+    int rc = khib_image_open(&img, target, KHIB_OPEN_WRITE, err, sizeof err);
+    if (rc == KHIB_IMG_OK) {
+        if (memcmp(img.sb.uuid, uuid, 16) != 0 || img.sb.state != KHIB_STATE_COMMITTED) {
+            snprintf(err, sizeof err, "it holds another image, or the image is %s", khib_state_name(img.sb.state));
+            rc = -1;
+        } else {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            rc = khib_image_mark(&img, KHIB_STATE_CONSUMED,
+                                 (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, err, sizeof err);
+        }
+        khib_image_close(&img);
     }
-    int rc = khib_image_set_state(fd, uuid, KHIB_STATE_COMMITTED, KHIB_STATE_CONSUMED, err, sizeof err);
-    close(fd);
     if (rc != 0)
         fprintf(stderr, "khib: cannot retire the test image on %s: %s\n", target, err);
-    return rc;
+    return rc ? -1 : 0;
 }
 
 static int report(const struct khib_mailbox *m, double jump_s)

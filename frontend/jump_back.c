@@ -80,8 +80,13 @@ int khib_jump_back_main(int argc, char **argv)
     }
     char err[512];
     struct khib_elfcore core;
-    if (khib_elfcore_load(hdrpath, &core, err, sizeof err) != 0 || !core.has_note) {
-        fprintf(stderr, "khib jump-back: %s: %s\n", hdrpath, core.has_note ? err : "no khib note");
+    if (khib_elfcore_load(hdrpath, &core, err, sizeof err) != 0) {
+        fprintf(stderr, "khib jump-back: %s: %s\n", hdrpath, err);
+        return 2;
+    }
+    if (!core.has_note) {
+        fprintf(stderr, "khib jump-back: %s: no khib note\n", hdrpath);
+        khib_elfcore_free(&core);
         return 2;
     }
     int saved = !strcmp(status, "saved");

@@ -5,6 +5,7 @@
 # the guest checks every CPU, the data's sha256, the process's memory and
 # counter, and that the image on the target verifies.
 set -eu
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 

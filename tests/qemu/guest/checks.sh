@@ -55,3 +55,8 @@ verify_resumed() {   # verify_resumed LABEL
     check "$1: process memory pattern intact" pattern_intact
     check "$1: process counter advancing" counter_advancing
 }
+
+# khib hibernate with the test guest's files and target.
+khib_hibernate() {
+    khib hibernate --target /dev/vda --kernel /boot/khib/vmlinuz --initrd /usr/lib/khib/khib-initrd.img "$@"
+}

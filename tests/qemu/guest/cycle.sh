@@ -1,7 +1,6 @@
 # Guest side of tests/qemu/cycle.sh (sourced by guest.sh): five real cycles,
 # hibernate -> power off -> restore boot -> resume, with 60 % of memory in
 # use and an ext4 file system being written; each resume verified.
-KHIB="khib --target /dev/vda --kernel /boot/khib/vmlinuz --initrd /usr/lib/khib/khib-initrd.img"
 mkdir -p /mnt
 mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
 /test/khib-testload writer /mnt/records &
@@ -10,7 +9,7 @@ start_workload 384 256
 free -m
 for cycle in 1 2 3 4 5; do
     echo "cycle: hibernating ($cycle)"
-    if $KHIB hibernate; then
+    if khib_hibernate; then
         result PASS "cycle $cycle: khib hibernate resumed and returned 0"
     else
         result FAIL "cycle $cycle: khib hibernate exited $?"

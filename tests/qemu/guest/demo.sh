@@ -1,13 +1,12 @@
 # Guest side of tests/qemu/demo.sh: one hibernation with 60 % of memory in
 # use and an ext4 file system mounted, verified after the resume.
-KHIB="khib --target /dev/vda --kernel /boot/khib/vmlinuz --initrd /usr/lib/khib/khib-initrd.img"
 mkdir -p /mnt
 mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
 /test/khib-testload writer /mnt/records &
 WRITER_PID=$!
 start_workload 384 256
 echo "demo: hibernating"
-if $KHIB hibernate; then
+if khib_hibernate; then
     result PASS "khib hibernate resumed and returned 0"
 else
     result FAIL "khib hibernate exited $?"

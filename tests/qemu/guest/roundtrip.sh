@@ -1,10 +1,9 @@
 # Guest side of tests/qemu/roundtrip.sh: three `khib hibernate --test` round
 # trips in one boot, each verified (sourced by guest.sh).
-KHIB="khib --target /dev/vda --kernel /boot/khib/vmlinuz --initrd /usr/lib/khib/khib-initrd.img"
 start_workload 256 64
 for round in 1 2 3; do
     echo "roundtrip: round $round"
-    if $KHIB hibernate --test; then
+    if khib_hibernate --test; then
         result PASS "round $round: khib hibernate --test returned 0"
     else
         result FAIL "round $round: khib hibernate --test exited $?"

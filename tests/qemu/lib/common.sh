@@ -45,7 +45,7 @@ copy_with_libs() {
 # its inputs (programs, scripts, kernel, kexec) changed.
 guest_initrd() {
     kernel=$1
-    make -s -C "$KHIB_TOP" all >&2 || return 1
+    make -s -C "$KHIB_TOP" all build/khib-testload >&2 || return 1
     key=$(cat "$KHIB_TOP"/build/khib-save "$KHIB_TOP"/build/khib-restore "$KHIB_TOP"/build/khib \
         "$KHIB_TOP"/build/khib-testload "$KHIB_TOP"/initramfs/init "$KHIB_TOP"/mkinitramfs.sh \
         "$KHIB_TOP"/tests/qemu/guest/* "$KHIB_TOP"/tests/qemu/lib/common.sh "$kernel" /usr/sbin/kexec |

@@ -1,0 +1,65 @@
+/* One chunk of an image: planning the chunks of a range table, compressing a
+ * chunk's pages into a zstd frame, expanding and checking a frame.
+ *
+ * The functions keep no state of their own: a coder or decoder (zstd context
+ * plus scratch) belongs to one caller, so a thread pool can give each worker
+ * its own and compress chunks in parallel. */
+#ifndef KHIB_CHUNK_CODEC_H
+#define KHIB_CHUNK_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image_format.h"
+
+#define KHIB_CHUNK_RAW_MAX ((size_t)KHIB_CHUNK_PAGES_MAX * KHIB_PAGE_SIZE)
+
+/* Chunks of at most chunk_pages pages that tile the ranges in order and never
+ * cross a range boundary: first_pfn and pages set, the rest zero.  *chunks is
+ * malloc'd.  Returns 0 or -1 with err. */
+int khib_plan_chunks(const struct khib_range *ranges, uint32_t nranges, uint32_t chunk_pages,
+                     struct khib_chunk **chunks, uint32_t *count, char *err, size_t errlen);
+
+/* The number of chunks khib_plan_chunks would make. */
+uint64_t khib_plan_count(const struct khib_range *ranges, uint32_t nranges, uint32_t chunk_pages);
+
+/* 1 when the 4 KiB page at p is all zero. */
+int khib_page_is_zero(const void *p);
+
+/* Largest frame of a chunk. */
+size_t khib_frame_bound(void);
+
+struct khib_coder {
+    void *cctx;          /* ZSTD_CCtx */
+    int level;
+    uint8_t *scratch;    /* KHIB_CHUNK_RAW_MAX: the nonzero pages gathered */
+};
+
+int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen);
+void khib_coder_free(struct khib_coder *cd);
+
+/* Compress the c->pages pages at pages (c->first_pfn and c->pages set by the
+ * caller) into dst (capacity dst_cap >= khib_frame_bound()).  Sets c's
+ * zero_bitmap, raw_len, stored_len and checksum (offset is the caller's).
+ * An all-zero chunk yields stored_len 0 and writes nothing.  Returns 0 or
+ * -1 with err. */
+int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_chunk *c, void *dst, size_t dst_cap,
+                        char *err, size_t errlen);
+
+struct khib_decoder {
+    void *dctx;          /* ZSTD_DCtx */
+};
+
+int khib_decoder_init(struct khib_decoder *dd, char *err, size_t errlen);
+void khib_decoder_free(struct khib_decoder *dd);
+
+/* Decompress the frame of c (stored_len bytes) into raw (c->raw_len bytes:
+ * the chunk's nonzero pages in order) and check the checksum.  Returns 0, or
+ * -1 with err saying what is wrong (without naming the chunk). */
+int khib_chunk_expand(struct khib_decoder *dd, const struct khib_chunk *c, const void *frame, void *raw, char *err,
+                      size_t errlen);
+
+/* "chunk 17 (pfn 0x12300-0x123ff)" */
+void khib_chunk_name(uint32_t index, const struct khib_chunk *c, char *buf, size_t len);
+
+#endif

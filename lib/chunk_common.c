@@ -1,0 +1,69 @@
+/* Chunk planning and helpers shared by the compressing and expanding sides. */
+#define _GNU_SOURCE
+#include "chunk_codec.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image_codec.h"
+
+uint64_t khib_plan_count(const struct khib_range *ranges, uint32_t nranges, uint32_t chunk_pages)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < nranges; i++)
+        n += (ranges[i].pages + chunk_pages - 1) / chunk_pages;
+    return n;
+}
+
+int khib_plan_chunks(const struct khib_range *ranges, uint32_t nranges, uint32_t chunk_pages,
+                     struct khib_chunk **chunks, uint32_t *count, char *err, size_t errlen)
+{
+    *chunks = NULL;
+    *count = 0;
+    if (chunk_pages == 0 || chunk_pages > KHIB_CHUNK_PAGES_MAX) {
+        snprintf(err, errlen, "chunk size %" PRIu32 " pages is out of range", chunk_pages);
+        return -1;
+    }
+    uint64_t n = khib_plan_count(ranges, nranges, chunk_pages);
+    if (n == 0 || n > UINT32_MAX / 2) {
+        snprintf(err, errlen, "%" PRIu64 " chunks: no memory, or far too much", n);
+        return -1;
+    }
+    struct khib_chunk *c = calloc(n, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory for %" PRIu64 " chunks", n);
+        return -1;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < nranges; i++) {
+        for (uint64_t done = 0; done < ranges[i].pages; k++) {
+            uint64_t left = ranges[i].pages - done;
+            c[k].first_pfn = ranges[i].start_pfn + done;
+            c[k].pages = (uint32_t)(left < chunk_pages ? left : chunk_pages);
+            done += c[k].pages;
+        }
+    }
+    *chunks = c;
+    *count = k;
+    return 0;
+}
+
+int khib_page_is_zero(const void *page)
+{
+    const uint8_t *p = page;
+    for (size_t off = 0; off < KHIB_PAGE_SIZE; off += 64) {
+        uint64_t w[8];
+        memcpy(w, p + off, sizeof w);
+        if (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])
+            return 0;
+    }
+    return 1;
+}
+
+void khib_chunk_name(uint32_t index, const struct khib_chunk *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "chunk %" PRIu32 " (pfn 0x%" PRIx64 "-0x%" PRIx64 ")", index, c->first_pfn,
+             c->first_pfn + c->pages - 1);
+}

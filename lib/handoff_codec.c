@@ -1,0 +1,123 @@
+#define _GNU_SOURCE
+#include "handoff_codec.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "le.h"
+
+void khib_note_encode(const struct khib_note *n, void *buf)
+{
+    uint8_t *p = buf;
+    memset(p, 0, KHIB_NOTE_SIZE);
+    khib_put32(p, n->version);
+    khib_put32(p + 4, n->flags);
+    khib_put64(p + 8, n->mailbox_addr);
+    khib_put64(p + 16, n->window_start);
+    khib_put64(p + 24, n->window_size);
+    khib_put64(p + 32, n->memmap_digest);
+    khib_put64(p + 40, n->nonce);
+    memcpy(p + 48, n->kernel_release, KHIB_RELEASE_LEN);
+    p[47 + KHIB_RELEASE_LEN] = 0; /* byte 112: the release is always terminated */
+    p[113] = n->build_id_len;
+    memcpy(p + 114, n->build_id, KHIB_BUILD_ID_MAX);
+    khib_put32(p + 136, (uint32_t)n->level);
+    khib_put32(p + 140, n->fs_count);
+    memcpy(p + 144, n->target, KHIB_TARGET_LEN);
+    p[143 + KHIB_TARGET_LEN] = 0;
+    for (unsigned i = 0; i < KHIB_FS_MAX; i++) {
+        memcpy(p + 272 + i * KHIB_DEV_LEN, n->fs_dev[i], KHIB_DEV_LEN);
+        p[272 + i * KHIB_DEV_LEN + KHIB_DEV_LEN - 1] = 0;
+    }
+}
+
+int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err, size_t errlen)
+{
+    const uint8_t *p = buf;
+    memset(n, 0, sizeof *n);
+    if (len < KHIB_NOTE_SIZE) {
+        snprintf(err, errlen, "khib note is %zu bytes long, expected %u", len, KHIB_NOTE_SIZE);
+        return -1;
+    }
+    n->version = khib_get32(p);
+    n->flags = khib_get32(p + 4);
+    n->mailbox_addr = khib_get64(p + 8);
+    n->window_start = khib_get64(p + 16);
+    n->window_size = khib_get64(p + 24);
+    n->memmap_digest = khib_get64(p + 32);
+    n->nonce = khib_get64(p + 40);
+    memcpy(n->kernel_release, p + 48, KHIB_RELEASE_LEN);
+    n->build_id_len = p[113];
+    memcpy(n->build_id, p + 114, KHIB_BUILD_ID_MAX);
+    n->level = (int32_t)khib_get32(p + 136);
+    n->fs_count = khib_get32(p + 140);
+    memcpy(n->target, p + 144, KHIB_TARGET_LEN);
+    for (unsigned i = 0; i < KHIB_FS_MAX; i++)
+        memcpy(n->fs_dev[i], p + 272 + i * KHIB_DEV_LEN, KHIB_DEV_LEN);
+
+    if (n->version != KHIB_NOTE_VERSION) {
+        snprintf(err, errlen, "khib note version %" PRIu32 " is not supported (expected %u): "
+                 "khib and khib-save come from different versions", n->version, KHIB_NOTE_VERSION);
+        return -1;
+    }
+    if (n->fs_count > KHIB_FS_MAX || n->build_id_len > KHIB_BUILD_ID_MAX) {
+        snprintf(err, errlen, "khib note counts out of range (fs_count %" PRIu32 ", build_id_len %u)",
+                 n->fs_count, n->build_id_len);
+        return -1;
+    }
+    if (!memchr(n->kernel_release, 0, KHIB_RELEASE_LEN) || !memchr(n->target, 0, KHIB_TARGET_LEN)) {
+        snprintf(err, errlen, "khib note strings are not NUL-terminated");
+        return -1;
+    }
+    for (uint32_t i = 0; i < n->fs_count; i++) {
+        if (!memchr(n->fs_dev[i], 0, KHIB_DEV_LEN) || !n->fs_dev[i][0]) {
+            snprintf(err, errlen, "khib note file system %" PRIu32 " has no valid device name", i);
+            return -1;
+        }
+    }
+    if ((n->mailbox_addr | n->window_start | n->window_size) % 4096) {
+        snprintf(err, errlen, "khib note addresses are not page-aligned (mailbox 0x%" PRIx64 ", window 0x%"
+                 PRIx64 "+0x%" PRIx64 ")", n->mailbox_addr, n->window_start, n->window_size);
+        return -1;
+    }
+    if (n->window_size > UINT64_MAX - n->window_start) {
+        snprintf(err, errlen, "khib note window wraps around");
+        return -1;
+    }
+    return 0;
+}
+
+void khib_mailbox_encode(const struct khib_mailbox *m, void *page)
+{
+    uint8_t *p = page;
+    memcpy(p, m->magic, 8);
+    khib_put64(p + 8, m->nonce);
+    khib_put32(p + 16, m->status);
+    khib_put32(p + 20, m->reserved);
+    memcpy(p + 24, m->image_uuid, 16);
+    khib_put64(p + 40, m->saved_ns);
+    khib_put64(p + 48, m->restored_ns);
+    khib_put64(p + 56, m->save_ms);
+    khib_put64(p + 64, m->restore_ms);
+    khib_put64(p + 72, m->image_bytes);
+    memcpy(p + 80, m->msg, KHIB_MAILBOX_MSG_LEN);
+    p[80 + KHIB_MAILBOX_MSG_LEN - 1] = 0;
+}
+
+void khib_mailbox_decode(const void *page, struct khib_mailbox *m)
+{
+    const uint8_t *p = page;
+    memcpy(m->magic, p, 8);
+    m->nonce = khib_get64(p + 8);
+    m->status = khib_get32(p + 16);
+    m->reserved = khib_get32(p + 20);
+    memcpy(m->image_uuid, p + 24, 16);
+    m->saved_ns = khib_get64(p + 40);
+    m->restored_ns = khib_get64(p + 48);
+    m->save_ms = khib_get64(p + 56);
+    m->restore_ms = khib_get64(p + 64);
+    m->image_bytes = khib_get64(p + 72);
+    memcpy(m->msg, p + 80, KHIB_MAILBOX_MSG_LEN);
+    m->msg[KHIB_MAILBOX_MSG_LEN - 1] = 0;
+}

@@ -1,0 +1,198 @@
+#define _GNU_SOURCE
+#include "image.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xxhash64.h"
+
+/* An index larger than this is not believed (a 1 TiB machine needs 18 MiB). */
+#define INDEX_MAX (512u << 20)
+
+int khib_image_open(struct khib_image *img, const char *path, enum khib_open_mode mode, char *err, size_t errlen)
+{
+    memset(img, 0, sizeof *img);
+    img->t.fd = -1;
+    if (khib_target_open(&img->t, path, mode, err, errlen) != 0)
+        return KHIB_IMG_IO;
+    if (img->t.size < KHIB_SB_SIZE) {
+        snprintf(err, errlen, "it holds only %" PRIu64 " bytes, less than a superblock", img->t.size);
+        return KHIB_IMG_NONE;
+    }
+    uint8_t buf[KHIB_SB_SIZE];
+    if (khib_pread_all(img->t.fd, buf, sizeof buf, 0, path, err, errlen) != 0)
+        return KHIB_IMG_IO;
+    char why[400];
+    int rc = khib_superblock_decode(buf, &img->sb, why, sizeof why);
+    if (rc == KHIB_SB_NONE) {
+        snprintf(err, errlen, "no %s magic at byte 0: never written, or not a khib image", KHIB_MAGIC);
+        return KHIB_IMG_NONE;
+    }
+    if (rc != KHIB_SB_OK) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return KHIB_IMG_BAD;
+    }
+    return KHIB_IMG_OK;
+}
+
+void khib_image_close(struct khib_image *img)
+{
+    khib_index_free(&img->idx);
+    khib_target_close(&img->t);
+}
+
+int khib_image_load_index(struct khib_image *img, char *err, size_t errlen)
+{
+    const struct khib_superblock *sb = &img->sb;
+    const char *path = img->t.path;
+    char why[400];
+    if (khib_superblock_check_layout(sb, img->t.size, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return KHIB_IMG_BAD;
+    }
+    if (sb->index_bytes > INDEX_MAX) {
+        snprintf(err, errlen, "%s: index of %" PRIu64 " bytes is not believable", path, sb->index_bytes);
+        return KHIB_IMG_BAD;
+    }
+    uint8_t *buf = malloc(sb->index_bytes);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory for an index of %" PRIu64 " bytes", sb->index_bytes);
+        return KHIB_IMG_IO;
+    }
+    int rc = KHIB_IMG_IO;
+    if (khib_pread_all(img->t.fd, buf, sb->index_bytes, sb->index_offset, path, err, errlen) != 0)
+        goto out;
+    rc = KHIB_IMG_BAD;
+    uint64_t sum = khib_hash64(buf, sb->index_bytes, 0);
+    if (sum != sb->index_checksum) {
+        snprintf(err, errlen, "%s: index checksum mismatch (superblock %016" PRIx64 ", index %016" PRIx64
+                 "): the index is damaged", path, sb->index_checksum, sum);
+        goto out;
+    }
+    khib_index_free(&img->idx);
+    if (khib_index_decode(buf, sb->index_bytes, &img->idx, why, sizeof why) != 0 ||
+        khib_index_check(sb, &img->idx, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: bad index: %s", path, why);
+        khib_index_free(&img->idx);
+        goto out;
+    }
+    rc = KHIB_IMG_OK;
+out:
+    free(buf);
+    return rc;
+}
+
+int khib_superblock_write(int fd, const char *path, const struct khib_superblock *sb, char *err, size_t errlen)
+{
+    uint8_t buf[KHIB_SB_SIZE];
+    khib_superblock_encode(sb, buf);
+    if (khib_pwrite_all(fd, buf, sizeof buf, 0, path, err, errlen) != 0)
+        return -1;
+    return khib_datasync(fd, path, err, errlen);
+}
+
+int khib_image_mark(struct khib_image *img, uint32_t state, uint64_t consumed_ns, char *err, size_t errlen)
+{
+    struct khib_superblock sb = img->sb;
+    sb.state = state;
+    sb.consumed_ns = consumed_ns;
+    if (khib_superblock_write(img->t.fd, img->t.path, &sb, err, errlen) != 0)
+        return -1;
+    img->sb = sb;
+    return 0;
+}
+
+int khib_frame_reader_init(struct khib_frame_reader *r, const struct khib_image *img, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = img->t.fd;
+    r->path = img->t.path;
+    r->cap = KHIB_READ_BUFFER;
+    r->end = img->sb.data_offset + img->sb.data_bytes;
+    r->buf = malloc(r->cap);
+    if (!r->buf) {
+        snprintf(err, errlen, "out of memory for the read buffer");
+        return -1;
+    }
+    (void)posix_fadvise(r->fd, (off_t)img->sb.data_offset, (off_t)img->sb.data_bytes, POSIX_FADV_SEQUENTIAL);
+    return 0;
+}
+
+const void *khib_frame_get(struct khib_frame_reader *r, uint64_t off, size_t len, char *err, size_t errlen)
+{
+    if (off >= r->start && off - r->start <= r->len && len <= r->len - (off - r->start))
+        return r->buf + (off - r->start);
+    if (len > r->cap || off > r->end || len > r->end - off) {
+        snprintf(err, errlen, "frame at %" PRIu64 " (+%zu) lies outside the data", off, len);
+        return NULL;
+    }
+    /* Keep what is already read of the frame, then fill the buffer. */
+    size_t keep = 0;
+    if (off >= r->start && off < r->start + r->len) {
+        keep = r->len - (size_t)(off - r->start);
+        memmove(r->buf, r->buf + (off - r->start), keep);
+    }
+    uint64_t want = r->end - off < r->cap ? r->end - off : r->cap;
+    if (khib_pread_all(r->fd, r->buf + keep, (size_t)want - keep, off + keep, r->path, err, errlen) != 0)
+        return NULL;
+    r->start = off;
+    r->len = (size_t)want;
+    return r->buf;
+}
+
+void khib_frame_reader_free(struct khib_frame_reader *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+}
+
+int khib_image_verify(struct khib_image *img, khib_chunk_fn fn, void *ctx, struct khib_progress *prog, char *err,
+                      size_t errlen)
+{
+    struct khib_frame_reader rd;
+    struct khib_decoder dd;
+    uint8_t *raw = malloc(KHIB_CHUNK_RAW_MAX);
+    if (!raw || khib_decoder_init(&dd, err, errlen) != 0) {
+        free(raw);
+        snprintf(err, errlen, "out of memory");
+        return KHIB_IMG_IO;
+    }
+    if (khib_frame_reader_init(&rd, img, err, errlen) != 0) {
+        khib_decoder_free(&dd);
+        free(raw);
+        return KHIB_IMG_IO;
+    }
+    int rc = KHIB_IMG_OK;
+    uint64_t done = 0;
+    for (uint32_t i = 0; i < img->idx.chunk_count && rc == KHIB_IMG_OK; i++) {
+        const struct khib_chunk *c = &img->idx.chunks[i];
+        char name[80], why[300];
+        khib_chunk_name(i, c, name, sizeof name);
+        const void *frame = NULL;
+        if (c->stored_len) {
+            frame = khib_frame_get(&rd, c->offset, c->stored_len, why, sizeof why);
+            if (!frame) {
+                snprintf(err, errlen, "%s: %s", name, why);
+                rc = KHIB_IMG_IO;
+                break;
+            }
+        }
+        if (khib_chunk_expand(&dd, c, frame, raw, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s: %s: the image is damaged", name, why);
+            rc = KHIB_IMG_BAD;
+            break;
+        }
+        if (fn)
+            rc = fn(ctx, i, c, raw, err, errlen);
+        done += (uint64_t)c->pages * KHIB_PAGE_SIZE;
+        if (prog)
+            khib_progress_update(prog, done);
+    }
+    khib_frame_reader_free(&rd);
+    khib_decoder_free(&dd);
+    free(raw);
+    return rc;
+}

@@ -1,0 +1,430 @@
+#define _GNU_SOURCE
+#include "image_codec.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "le.h"
+#include "xxhash64.h"
+
+#define SB_CHECKSUM_OFF (KHIB_SB_SIZE - 8)
+#define FS_OFF 272u
+
+/* Physical addresses must stay below 2^64: pfns below 2^52. */
+#define PFN_LIMIT (1ULL << 52)
+
+const char *khib_state_name(uint32_t state)
+{
+    switch (state) {
+    case KHIB_STATE_EMPTY: return "EMPTY";
+    case KHIB_STATE_WRITING: return "WRITING";
+    case KHIB_STATE_COMMITTED: return "COMMITTED";
+    case KHIB_STATE_CONSUMED: return "CONSUMED";
+    default: return "UNKNOWN";
+    }
+}
+
+static void encode_fs(const struct khib_fs_record *r, uint8_t *p)
+{
+    memcpy(p, r->dev, KHIB_DEV_LEN);
+    memcpy(p + 32, r->uuid, 16);
+    khib_put32(p + 48, r->kind);
+    khib_put32(p + 52, r->mnt_count);
+    khib_put32(p + 56, r->mtime);
+    khib_put32(p + 60, r->wtime);
+    khib_put64(p + 64, r->kbytes_written);
+    khib_put64(p + 72, r->reserved);
+}
+
+static void decode_fs(const uint8_t *p, struct khib_fs_record *r)
+{
+    memcpy(r->dev, p, KHIB_DEV_LEN);
+    memcpy(r->uuid, p + 32, 16);
+    r->kind = khib_get32(p + 48);
+    r->mnt_count = khib_get32(p + 52);
+    r->mtime = khib_get32(p + 56);
+    r->wtime = khib_get32(p + 60);
+    r->kbytes_written = khib_get64(p + 64);
+    r->reserved = khib_get64(p + 72);
+}
+
+void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
+{
+    uint8_t *p = buf;
+    memset(p, 0, KHIB_SB_SIZE);
+    memcpy(p, sb->magic, 8);
+    khib_put32(p + 8, sb->version);
+    khib_put32(p + 12, sb->sb_size);
+    khib_put32(p + 16, sb->state);
+    khib_put32(p + 20, sb->page_size);
+    memcpy(p + 24, sb->uuid, 16);
+    khib_put64(p + 40, sb->created_ns);
+    memcpy(p + 48, sb->kernel_release, KHIB_RELEASE_LEN);
+    p[113] = sb->build_id_len;
+    memcpy(p + 114, sb->build_id, KHIB_BUILD_ID_MAX);
+    khib_put64(p + 136, sb->memmap_digest);
+    khib_put64(p + 144, sb->jump_back_entry);
+    khib_put64(p + 152, sb->mailbox_addr);
+    khib_put64(p + 160, sb->window_start);
+    khib_put64(p + 168, sb->window_size);
+    khib_put64(p + 176, sb->pages_total);
+    khib_put64(p + 184, sb->pages_zero);
+    khib_put64(p + 192, sb->pages_stored);
+    khib_put64(p + 200, sb->data_offset);
+    khib_put64(p + 208, sb->data_bytes);
+    khib_put64(p + 216, sb->index_offset);
+    khib_put64(p + 224, sb->index_bytes);
+    khib_put64(p + 232, sb->index_checksum);
+    khib_put32(p + 240, sb->range_count);
+    khib_put32(p + 244, sb->chunk_count);
+    khib_put32(p + 248, sb->chunk_pages);
+    khib_put32(p + 252, sb->compression);
+    khib_put32(p + 256, (uint32_t)sb->level);
+    khib_put32(p + 260, sb->fs_count);
+    khib_put64(p + 264, sb->saved_ns);
+    for (unsigned i = 0; i < KHIB_FS_MAX; i++)
+        encode_fs(&sb->fs[i], p + FS_OFF + i * KHIB_FS_RECORD_SIZE);
+    khib_put64(p + 1552, sb->mailbox_nonce);
+    khib_put64(p + 1560, sb->consumed_ns);
+    khib_put64(p + SB_CHECKSUM_OFF, khib_hash64(p, SB_CHECKSUM_OFF, 0));
+}
+
+static int nul_terminated(const char *s, size_t len)
+{
+    return memchr(s, 0, len) != NULL;
+}
+
+int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *err, size_t errlen)
+{
+    const uint8_t *p = buf;
+    memset(sb, 0, sizeof *sb);
+    if (memcmp(p, KHIB_MAGIC, 8) != 0) {
+        snprintf(err, errlen, "no khib image (no %s magic at byte 0)", KHIB_MAGIC);
+        return KHIB_SB_NONE;
+    }
+    uint64_t want = khib_get64(p + SB_CHECKSUM_OFF), got = khib_hash64(p, SB_CHECKSUM_OFF, 0);
+    if (want != got) {
+        snprintf(err, errlen, "superblock checksum mismatch (stored %016" PRIx64 ", computed %016" PRIx64
+                 "): the superblock is damaged", want, got);
+        return KHIB_SB_BAD;
+    }
+    memcpy(sb->magic, p, 8);
+    sb->version = khib_get32(p + 8);
+    sb->sb_size = khib_get32(p + 12);
+    sb->state = khib_get32(p + 16);
+    sb->page_size = khib_get32(p + 20);
+    memcpy(sb->uuid, p + 24, 16);
+    sb->created_ns = khib_get64(p + 40);
+    memcpy(sb->kernel_release, p + 48, KHIB_RELEASE_LEN);
+    sb->build_id_len = p[113];
+    memcpy(sb->build_id, p + 114, KHIB_BUILD_ID_MAX);
+    sb->memmap_digest = khib_get64(p + 136);
+    sb->jump_back_entry = khib_get64(p + 144);
+    sb->mailbox_addr = khib_get64(p + 152);
+    sb->window_start = khib_get64(p + 160);
+    sb->window_size = khib_get64(p + 168);
+    sb->pages_total = khib_get64(p + 176);
+    sb->pages_zero = khib_get64(p + 184);
+    sb->pages_stored = khib_get64(p + 192);
+    sb->data_offset = khib_get64(p + 200);
+    sb->data_bytes = khib_get64(p + 208);
+    sb->index_offset = khib_get64(p + 216);
+    sb->index_bytes = khib_get64(p + 224);
+    sb->index_checksum = khib_get64(p + 232);
+    sb->range_count = khib_get32(p + 240);
+    sb->chunk_count = khib_get32(p + 244);
+    sb->chunk_pages = khib_get32(p + 248);
+    sb->compression = khib_get32(p + 252);
+    sb->level = (int32_t)khib_get32(p + 256);
+    sb->fs_count = khib_get32(p + 260);
+    sb->saved_ns = khib_get64(p + 264);
+    for (unsigned i = 0; i < KHIB_FS_MAX; i++)
+        decode_fs(p + FS_OFF + i * KHIB_FS_RECORD_SIZE, &sb->fs[i]);
+    sb->mailbox_nonce = khib_get64(p + 1552);
+    sb->consumed_ns = khib_get64(p + 1560);
+    sb->checksum = want;
+
+    if (sb->version != KHIB_VERSION) {
+        snprintf(err, errlen, "image format version %" PRIu32 " is not supported (this khib reads version %u)",
+                 sb->version, KHIB_VERSION);
+        return KHIB_SB_BAD;
+    }
+    if (sb->sb_size != KHIB_SB_SIZE || sb->page_size != KHIB_PAGE_SIZE) {
+        snprintf(err, errlen, "superblock size %" PRIu32 " / page size %" PRIu32 " unsupported (need %u / %u)",
+                 sb->sb_size, sb->page_size, KHIB_SB_SIZE, KHIB_PAGE_SIZE);
+        return KHIB_SB_BAD;
+    }
+    if (sb->state > KHIB_STATE_CONSUMED) {
+        snprintf(err, errlen, "superblock state %" PRIu32 " is unknown", sb->state);
+        return KHIB_SB_BAD;
+    }
+    if (sb->compression != KHIB_COMP_ZSTD) {
+        snprintf(err, errlen, "compression %" PRIu32 " is unknown (1 = zstd)", sb->compression);
+        return KHIB_SB_BAD;
+    }
+    if (sb->chunk_pages == 0 || sb->chunk_pages > KHIB_CHUNK_PAGES_MAX) {
+        snprintf(err, errlen, "chunk_pages %" PRIu32 " is out of range (1..%u)", sb->chunk_pages,
+                 KHIB_CHUNK_PAGES_MAX);
+        return KHIB_SB_BAD;
+    }
+    if (sb->fs_count > KHIB_FS_MAX || sb->build_id_len > KHIB_BUILD_ID_MAX) {
+        snprintf(err, errlen, "superblock counts out of range (fs_count %" PRIu32 ", build_id_len %u)",
+                 sb->fs_count, sb->build_id_len);
+        return KHIB_SB_BAD;
+    }
+    if (!nul_terminated(sb->kernel_release, KHIB_RELEASE_LEN)) {
+        snprintf(err, errlen, "superblock kernel release is not NUL-terminated");
+        return KHIB_SB_BAD;
+    }
+    for (uint32_t i = 0; i < sb->fs_count; i++) {
+        if (!nul_terminated(sb->fs[i].dev, KHIB_DEV_LEN) || !sb->fs[i].dev[0]) {
+            snprintf(err, errlen, "file system record %" PRIu32 " has no valid device name", i);
+            return KHIB_SB_BAD;
+        }
+    }
+    return KHIB_SB_OK;
+}
+
+int khib_superblock_check_layout(const struct khib_superblock *sb, uint64_t image_size, char *err,
+                                 size_t errlen)
+{
+    if (sb->range_count == 0 || sb->chunk_count < sb->range_count) {
+        snprintf(err, errlen, "superblock counts are inconsistent: %" PRIu32 " ranges, %" PRIu32 " chunks",
+                 sb->range_count, sb->chunk_count);
+        return -1;
+    }
+    if (sb->pages_zero > sb->pages_total || sb->pages_total - sb->pages_zero != sb->pages_stored) {
+        snprintf(err, errlen, "page counts do not add up: %" PRIu64 " total != %" PRIu64 " zero + %" PRIu64
+                 " stored", sb->pages_total, sb->pages_zero, sb->pages_stored);
+        return -1;
+    }
+    if (sb->data_offset != KHIB_SB_SIZE) {
+        snprintf(err, errlen, "data offset %" PRIu64 " is not %u", sb->data_offset, KHIB_SB_SIZE);
+        return -1;
+    }
+    if (sb->index_offset % KHIB_PAGE_SIZE) {
+        snprintf(err, errlen, "index offset %" PRIu64 " is not page-aligned", sb->index_offset);
+        return -1;
+    }
+    if (sb->data_bytes > UINT64_MAX / 2 || sb->index_offset < sb->data_offset + sb->data_bytes) {
+        snprintf(err, errlen, "index offset %" PRIu64 " lies inside the data (%" PRIu64 " bytes from %" PRIu64 ")",
+                 sb->index_offset, sb->data_bytes, sb->data_offset);
+        return -1;
+    }
+    uint64_t want = khib_index_size(sb->range_count, sb->chunk_count);
+    if (sb->index_bytes != want) {
+        snprintf(err, errlen, "index is %" PRIu64 " bytes long but %" PRIu32 " ranges and %" PRIu32
+                 " chunks need %" PRIu64, sb->index_bytes, sb->range_count, sb->chunk_count, want);
+        return -1;
+    }
+    if (sb->index_offset > UINT64_MAX / 2 || sb->index_offset + sb->index_bytes > image_size) {
+        snprintf(err, errlen, "the image ends at byte %" PRIu64 " but only %" PRIu64
+                 " bytes are there (truncated image, or the wrong device?)",
+                 sb->index_offset + sb->index_bytes, image_size);
+        return -1;
+    }
+    return 0;
+}
+
+void khib_index_encode(const struct khib_index *idx, void *buf)
+{
+    uint8_t *p = buf;
+    memcpy(p, KHIB_INDEX_MAGIC, 8);
+    khib_put32(p + 8, idx->range_count);
+    khib_put32(p + 12, idx->chunk_count);
+    p += KHIB_INDEX_HEADER_SIZE;
+    for (uint32_t i = 0; i < idx->range_count; i++, p += KHIB_RANGE_SIZE) {
+        khib_put64(p, idx->ranges[i].start_pfn);
+        khib_put64(p + 8, idx->ranges[i].pages);
+    }
+    for (uint32_t i = 0; i < idx->chunk_count; i++, p += KHIB_CHUNK_SIZE) {
+        const struct khib_chunk *c = &idx->chunks[i];
+        khib_put64(p, c->first_pfn);
+        khib_put32(p + 8, c->pages);
+        khib_put32(p + 12, c->flags);
+        khib_put64(p + 16, c->offset);
+        khib_put32(p + 24, c->stored_len);
+        khib_put32(p + 28, c->raw_len);
+        khib_put64(p + 32, c->checksum);
+        memcpy(p + 40, c->zero_bitmap, KHIB_BITMAP_BYTES);
+    }
+}
+
+int khib_index_decode(const void *buf, size_t len, struct khib_index *idx, char *err, size_t errlen)
+{
+    const uint8_t *p = buf;
+    memset(idx, 0, sizeof *idx);
+    if (len < KHIB_INDEX_HEADER_SIZE || memcmp(p, KHIB_INDEX_MAGIC, 8) != 0) {
+        snprintf(err, errlen, "index header is missing (no %s magic)", KHIB_INDEX_MAGIC);
+        return -1;
+    }
+    uint32_t rc = khib_get32(p + 8), cc = khib_get32(p + 12);
+    if (khib_index_size(rc, cc) != len) {
+        snprintf(err, errlen, "index says %" PRIu32 " ranges and %" PRIu32 " chunks but is %zu bytes long"
+                 " (they need %" PRIu64 ")", rc, cc, len, khib_index_size(rc, cc));
+        return -1;
+    }
+    idx->ranges = calloc(rc ? rc : 1, sizeof *idx->ranges);
+    idx->chunks = calloc(cc ? cc : 1, sizeof *idx->chunks);
+    if (!idx->ranges || !idx->chunks) {
+        khib_index_free(idx);
+        snprintf(err, errlen, "out of memory for an index of %" PRIu32 " chunks", cc);
+        return -1;
+    }
+    idx->range_count = rc;
+    idx->chunk_count = cc;
+    p += KHIB_INDEX_HEADER_SIZE;
+    for (uint32_t i = 0; i < rc; i++, p += KHIB_RANGE_SIZE) {
+        idx->ranges[i].start_pfn = khib_get64(p);
+        idx->ranges[i].pages = khib_get64(p + 8);
+    }
+    for (uint32_t i = 0; i < cc; i++, p += KHIB_CHUNK_SIZE) {
+        struct khib_chunk *c = &idx->chunks[i];
+        c->first_pfn = khib_get64(p);
+        c->pages = khib_get32(p + 8);
+        c->flags = khib_get32(p + 12);
+        c->offset = khib_get64(p + 16);
+        c->stored_len = khib_get32(p + 24);
+        c->raw_len = khib_get32(p + 28);
+        c->checksum = khib_get64(p + 32);
+        memcpy(c->zero_bitmap, p + 40, KHIB_BITMAP_BYTES);
+    }
+    return 0;
+}
+
+void khib_index_free(struct khib_index *idx)
+{
+    free(idx->ranges);
+    free(idx->chunks);
+    idx->ranges = NULL;
+    idx->chunks = NULL;
+    idx->range_count = idx->chunk_count = 0;
+}
+
+uint32_t khib_bitmap_count(const uint8_t *bitmap, uint32_t pages)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < pages; i++)
+        n += (uint32_t)khib_bitmap_test(bitmap, i);
+    return n;
+}
+
+static int check_ranges(const struct khib_superblock *sb, const struct khib_index *idx, char *err,
+                        size_t errlen)
+{
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < idx->range_count; i++) {
+        const struct khib_range *r = &idx->ranges[i];
+        if (r->pages == 0 || r->start_pfn >= PFN_LIMIT || r->pages > PFN_LIMIT - r->start_pfn) {
+            snprintf(err, errlen, "range %" PRIu32 " (pfn 0x%" PRIx64 ", %" PRIu64 " pages) is empty or beyond"
+                     " any physical address", i, r->start_pfn, r->pages);
+            return -1;
+        }
+        if (i > 0) {
+            const struct khib_range *q = &idx->ranges[i - 1];
+            if (r->start_pfn < q->start_pfn + q->pages) {
+                snprintf(err, errlen, "ranges %" PRIu32 " and %" PRIu32 " overlap or are unsorted"
+                         " (pfn 0x%" PRIx64 "+%" PRIu64 ", then 0x%" PRIx64 ")",
+                         i - 1, i, q->start_pfn, q->pages, r->start_pfn);
+                return -1;
+            }
+        }
+        total += r->pages;
+    }
+    if (total != sb->pages_total) {
+        snprintf(err, errlen, "the ranges hold %" PRIu64 " pages but the superblock says %" PRIu64,
+                 total, sb->pages_total);
+        return -1;
+    }
+    return 0;
+}
+
+int khib_index_check(const struct khib_superblock *sb, const struct khib_index *idx, char *err,
+                     size_t errlen)
+{
+    if (idx->range_count != sb->range_count || idx->chunk_count != sb->chunk_count) {
+        snprintf(err, errlen, "index has %" PRIu32 " ranges and %" PRIu32 " chunks, the superblock says %"
+                 PRIu32 " and %" PRIu32, idx->range_count, idx->chunk_count, sb->range_count, sb->chunk_count);
+        return -1;
+    }
+    if (check_ranges(sb, idx, err, errlen) != 0)
+        return -1;
+
+    uint32_t r = 0;
+    uint64_t next_pfn = idx->ranges[0].start_pfn, pos = sb->data_offset, zeros = 0;
+    for (uint32_t i = 0; i < idx->chunk_count; i++) {
+        const struct khib_chunk *c = &idx->chunks[i];
+        if (r == idx->range_count) {
+            snprintf(err, errlen, "chunk %" PRIu32 " (pfn 0x%" PRIx64 ") lies outside the ranges: they are"
+                     " all covered by the chunks before it", i, c->first_pfn);
+            return -1;
+        }
+        uint64_t range_end = idx->ranges[r].start_pfn + idx->ranges[r].pages;
+        if (c->first_pfn != next_pfn) {
+            snprintf(err, errlen, "chunk %" PRIu32 " starts at pfn 0x%" PRIx64 " but the ranges continue at"
+                     " pfn 0x%" PRIx64, i, c->first_pfn, next_pfn);
+            return -1;
+        }
+        if (c->pages == 0 || c->pages > sb->chunk_pages) {
+            snprintf(err, errlen, "chunk %" PRIu32 " has %" PRIu32 " pages (allowed 1..%" PRIu32 ")", i,
+                     c->pages, sb->chunk_pages);
+            return -1;
+        }
+        if (c->first_pfn + c->pages > range_end) {
+            snprintf(err, errlen, "chunk %" PRIu32 " (pfn 0x%" PRIx64 "+%" PRIu32 ") crosses the end of range %"
+                     PRIu32 " (pfn 0x%" PRIx64 ")", i, c->first_pfn, c->pages, r, range_end);
+            return -1;
+        }
+        if (c->flags != 0) {
+            snprintf(err, errlen, "chunk %" PRIu32 " has unknown flags 0x%" PRIx32, i, c->flags);
+            return -1;
+        }
+        for (uint32_t b = c->pages; b < KHIB_CHUNK_PAGES_MAX; b++) {
+            if (khib_bitmap_test(c->zero_bitmap, b)) {
+                snprintf(err, errlen, "chunk %" PRIu32 " marks page %" PRIu32 " zero but has only %" PRIu32
+                         " pages", i, b, c->pages);
+                return -1;
+            }
+        }
+        uint32_t z = khib_bitmap_count(c->zero_bitmap, c->pages);
+        if (c->raw_len != (c->pages - z) * KHIB_PAGE_SIZE) {
+            snprintf(err, errlen, "chunk %" PRIu32 " has %" PRIu32 " nonzero pages but raw_len %" PRIu32,
+                     i, c->pages - z, c->raw_len);
+            return -1;
+        }
+        if ((c->raw_len == 0) != (c->stored_len == 0) ||
+            c->stored_len > c->raw_len + c->raw_len / 128 + 4096) {
+            snprintf(err, errlen, "chunk %" PRIu32 " has stored_len %" PRIu32 " for raw_len %" PRIu32, i,
+                     c->stored_len, c->raw_len);
+            return -1;
+        }
+        if (c->offset != pos) {
+            snprintf(err, errlen, "chunk %" PRIu32 " is at offset %" PRIu64 " but the chunks before it end at %"
+                     PRIu64, i, c->offset, pos);
+            return -1;
+        }
+        pos += c->stored_len;
+        zeros += z;
+        next_pfn = c->first_pfn + c->pages;
+        if (next_pfn == range_end && ++r < idx->range_count)
+            next_pfn = idx->ranges[r].start_pfn;
+    }
+    if (r != idx->range_count) {
+        snprintf(err, errlen, "the chunks end at pfn 0x%" PRIx64 " but range %" PRIu32 " is not covered",
+                 next_pfn, r);
+        return -1;
+    }
+    if (pos - sb->data_offset != sb->data_bytes) {
+        snprintf(err, errlen, "the chunks hold %" PRIu64 " bytes but the superblock says %" PRIu64,
+                 pos - sb->data_offset, sb->data_bytes);
+        return -1;
+    }
+    if (zeros != sb->pages_zero) {
+        snprintf(err, errlen, "the chunks mark %" PRIu64 " zero pages but the superblock says %" PRIu64,
+                 zeros, sb->pages_zero);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* Encoding, decoding and checking of the on-disk structures of
+ * image_format.h: the superblock and the index (range and chunk tables).
+ * Every decoder checks what it can and explains a failure in err. */
+#ifndef KHIB_IMAGE_CODEC_H
+#define KHIB_IMAGE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image_format.h"
+
+/* khib_superblock_decode() results. */
+#define KHIB_SB_OK   0
+#define KHIB_SB_NONE 1    /* no khib magic: never written, wiped, or not an image */
+#define KHIB_SB_BAD  (-1) /* a khib superblock, but damaged or unsupported */
+
+/* Write sb into buf (KHIB_SB_SIZE bytes) with its checksum. */
+void khib_superblock_encode(const struct khib_superblock *sb, void *buf);
+
+/* Decode and check magic, checksum, version, sizes and field ranges.
+ * Returns KHIB_SB_OK, KHIB_SB_NONE or KHIB_SB_BAD (err says why). */
+int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *err, size_t errlen);
+
+/* The layout of a complete (COMMITTED or CONSUMED) image: data at
+ * KHIB_SB_SIZE, the index after the data, page-aligned, of the size its
+ * counts imply, and all of it inside image_size bytes. */
+int khib_superblock_check_layout(const struct khib_superblock *sb, uint64_t image_size, char *err,
+                                 size_t errlen);
+
+const char *khib_state_name(uint32_t state);
+
+/* The decoded index. */
+struct khib_index {
+    uint32_t range_count;
+    uint32_t chunk_count;
+    struct khib_range *ranges;
+    struct khib_chunk *chunks;
+};
+
+/* Encode into buf of exactly khib_index_size(range_count, chunk_count) bytes. */
+void khib_index_encode(const struct khib_index *idx, void *buf);
+
+/* Decode len bytes (allocates the tables; khib_index_free releases them).
+ * Checks the header and that len matches its counts.  Returns 0 or -1. */
+int khib_index_decode(const void *buf, size_t len, struct khib_index *idx, char *err, size_t errlen);
+void khib_index_free(struct khib_index *idx);
+
+/* Everything the index must agree on with itself and the superblock: counts,
+ * sorted non-overlapping ranges, chunks tiling the ranges in order without
+ * crossing a range, bitmaps, lengths, offsets back to back, totals.
+ * Returns 0 or -1 with err. */
+int khib_index_check(const struct khib_superblock *sb, const struct khib_index *idx, char *err,
+                     size_t errlen);
+
+/* Pages in a zero bitmap (only bits below pages count). */
+uint32_t khib_bitmap_count(const uint8_t *bitmap, uint32_t pages);
+
+static inline int khib_bitmap_test(const uint8_t *bitmap, uint32_t i)
+{
+    return (bitmap[i >> 3] >> (i & 7)) & 1;
+}
+
+static inline void khib_bitmap_set(uint8_t *bitmap, uint32_t i)
+{
+    bitmap[i >> 3] |= (uint8_t)(1u << (i & 7));
+}
+
+#endif

@@ -1,0 +1,55 @@
+/* Physical memory through mmap windows of a file descriptor.
+ *
+ * The memory is a set of segments (elfcore.h's struct khib_segment): the
+ * physical bytes [paddr, paddr + size) are at file offset offset, of which
+ * the first filesz exist in the file and the rest read as zero.  Three uses:
+ *   - a core file: the segments of its PT_LOADs;
+ *   - /dev/mem: offset = paddr, filesz = size (khib_segments_identity);
+ *   - a sparse "memory file" for restore tests: the same.
+ * Only mmap reaches /dev/mem above a confined kernel's high_memory (read()
+ * fails with EFAULT there), and it is the fast path anyway.  A mapping never
+ * crosses a segment boundary: on x86 a /dev/mem mapping that mixes RAM and
+ * non-RAM pages can be refused or made uncached by PAT.
+ */
+#ifndef KHIB_PHYSMEM_H
+#define KHIB_PHYSMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elfcore.h"
+#include "image_format.h"
+
+#define KHIB_PHYSMEM_WINDOW (64u << 20)
+
+struct khib_physmem {
+    int fd;
+    int writable;
+    const char *name;              /* for messages */
+    const struct khib_segment *seg;
+    uint32_t nseg;
+    uint64_t window;               /* bytes per mapping, at most */
+    uint8_t *map;                  /* current mapping, or NULL */
+    uint64_t map_paddr, map_len;
+    uint32_t cur;                  /* segment of the last request */
+    uint8_t *bounce;               /* requests reaching past a segment's filesz */
+    size_t bounce_len;
+};
+
+/* Segments where file offset = physical address (for /dev/mem and memory
+ * files), from a range table.  Returns a malloc'd array or NULL. */
+struct khib_segment *khib_segments_identity(const struct khib_range *ranges, uint32_t n);
+
+/* Set up access; fd stays owned by the caller.  writable maps PROT_WRITE
+ * (then every segment must have filesz == size).  Returns 0 or -1. */
+int khib_physmem_open(struct khib_physmem *pm, int fd, const char *name, const struct khib_segment *seg,
+                      uint32_t nseg, int writable, uint64_t window, char *err, size_t errlen);
+
+/* A pointer to the physical bytes [paddr, paddr + len), which must lie in one
+ * segment (len at most window).  Valid until the next call or close.  NULL
+ * with err on failure. */
+void *khib_physmem_map(struct khib_physmem *pm, uint64_t paddr, size_t len, char *err, size_t errlen);
+
+void khib_physmem_close(struct khib_physmem *pm);
+
+#endif

@@ -1,0 +1,35 @@
+/* The device or file an image lives on, and whole reads/writes/syncs of it
+ * that report every failure with the path. */
+#ifndef KHIB_TARGET_H
+#define KHIB_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum khib_open_mode {
+    KHIB_OPEN_READ,    /* inspect an image */
+    KHIB_OPEN_WRITE,   /* change an image's state */
+    KHIB_OPEN_CREATE,  /* write a new image: a missing regular file is created;
+                          a block device is opened exclusively (fails if mounted) */
+};
+
+struct khib_target {
+    int fd;
+    const char *path;
+    uint64_t size;      /* bytes it holds now */
+    uint64_t capacity;  /* bytes an image may use: size, or UINT64_MAX for an
+                           empty regular file that grows with the image */
+    int is_blockdev;
+};
+
+int khib_target_open(struct khib_target *t, const char *path, enum khib_open_mode mode, char *err,
+                     size_t errlen);
+void khib_target_close(struct khib_target *t);
+
+/* Whole transfers at an offset: 0, or -1 with err naming path and what. */
+int khib_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path, char *err, size_t errlen);
+int khib_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path, char *err,
+                    size_t errlen);
+int khib_datasync(int fd, const char *path, char *err, size_t errlen);
+
+#endif

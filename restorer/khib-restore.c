@@ -1,0 +1,389 @@
+/* khib-restore: inspect, verify, or restore a khib image and jump into the
+ * saved kernel.  Runs in the restore kernel R, and anywhere for --info and
+ * --verify.  docs/khib-restore.md. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checks.h"
+#include "handoff_codec.h"
+#include "image.h"
+#include "info.h"
+#include "kexec_jump.h"
+#include "mailbox_post.h"
+#include "memmap.h"
+#include "physmem.h"
+#include "progress.h"
+#include "restore.h"
+#include "uuid.h"
+
+#define PROG "khib-restore"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,
+    EXIT_IMAGE = 2,     /* unreadable or damaged image */
+    EXIT_REFUSED = 3,   /* the image does not fit this machine or its disks */
+    EXIT_MEMORY = 4,    /* memory could not be written */
+    EXIT_JUMP = 5,      /* the jump failed; the image stays COMMITTED */
+    EXIT_NONE = 10,     /* no committed image: boot normally */
+};
+
+struct options {
+    const char *image;
+    const char *memory_file;
+    const char *mem;
+    const char *memmap_dir;
+    int info, verify, jump, consume, quiet;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: khib-restore --image PATH (--info | --verify | [--mem DEV] [--jump] |\n"
+            "                    --memory-file FILE [--consume]) [options]\n"
+            "Inspect, verify or restore a khib image.\n"
+            "\n"
+            "  --image PATH        block device or file holding the image\n"
+            "  --info              print the superblock (any state) and exit\n"
+            "  --verify            decompress and check every chunk; write nothing\n"
+            "  --mem DEV           restore into physical memory through DEV (default /dev/mem)\n"
+            "  --memory-file FILE  restore into FILE at offset = physical address (tests);\n"
+            "                      skips the memory-map check unless --memmap-dir is given\n"
+            "  --memmap-dir DIR    firmware memory map to check (default /sys/firmware/memmap)\n"
+            "  --jump              after restoring: load the jump, report in the saved system's\n"
+            "                      mailbox, mark the image CONSUMED and jump into it\n"
+            "  --consume           (tests) the same without the jump: mailbox, then CONSUMED\n"
+            "  --quiet             no progress lines\n"
+            "  --help              this text\n"
+            "\n"
+            "Everything is checked before memory is touched: superblock and index checksums,\n"
+            "state COMMITTED, no range inside the restore kernel's window, the memory map,\n"
+            "the file systems the saved system had mounted.\n"
+            "\n"
+            "Exit status: 0 done; 1 usage error; 2 image unreadable or damaged (a bad chunk\n"
+            "is named); 3 image refused for this machine (memory map, window, file systems);\n"
+            "4 memory could not be written; 5 the jump failed (the image stays COMMITTED);\n"
+            "10 no committed image (none, unfinished, or already restored): boot normally.\n");
+}
+
+static void on_sigbus(int sig)
+{
+    (void)sig;
+    static const char msg[] = PROG ": writing memory failed (SIGBUS): the kernel refused a page of the memory"
+                                   " device, or the memory file's file system is full\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(EXIT_MEMORY);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option opts[] = {
+        {"image", required_argument, 0, 'i'},       {"info", no_argument, 0, 'I'},
+        {"verify", no_argument, 0, 'v'},            {"memory-file", required_argument, 0, 'f'},
+        {"mem", required_argument, 0, 'm'},         {"memmap-dir", required_argument, 0, 'd'},
+        {"jump", no_argument, 0, 'j'},              {"consume", no_argument, 0, 'c'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': o->image = optarg; break;
+        case 'I': o->info = 1; break;
+        case 'v': o->verify = 1; break;
+        case 'f': o->memory_file = optarg; break;
+        case 'm': o->mem = optarg; break;
+        case 'd': o->memmap_dir = optarg; break;
+        case 'j': o->jump = 1; break;
+        case 'c': o->consume = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'h': usage(stdout); exit(EXIT_OK);
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    const char *why = NULL;
+    if (optind < argc)
+        why = "unexpected argument";
+    else if (!o->image)
+        why = "--image PATH is required";
+    else if (o->info + o->verify > 1)
+        why = "--info and --verify exclude each other";
+    else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume))
+        why = "--info and --verify write nothing: no --mem, --memory-file, --jump or --consume";
+    else if (o->memory_file && o->mem)
+        why = "--memory-file and --mem exclude each other";
+    else if (o->memory_file && o->jump)
+        why = "--jump needs real memory (--mem), not --memory-file";
+    else if (o->jump && o->consume)
+        why = "--jump already marks the image consumed";
+    if (why) {
+        fprintf(stderr, PROG ": %s (see --help)\n", why);
+        return EXIT_USAGE;
+    }
+    if (!o->memory_file && !o->mem)
+        o->mem = "/dev/mem";
+    return EXIT_OK;
+}
+
+/* Open the image and insist on state COMMITTED (or CONSUMED for --verify). */
+static int open_committed(const struct options *o, struct khib_image *img)
+{
+    char err[600];
+    int rc = khib_image_open(img, o->image, (o->verify || o->info) ? KHIB_OPEN_READ : KHIB_OPEN_WRITE, err,
+                             sizeof err);
+    if (rc == KHIB_IMG_NONE) {
+        fprintf(stderr, PROG ": no committed image on %s (%s)\n", o->image, err);
+        return EXIT_NONE;
+    }
+    if (rc != KHIB_IMG_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return EXIT_IMAGE;
+    }
+    if (o->info)
+        return EXIT_OK;
+    const struct khib_superblock *sb = &img->sb;
+    char uuid[40];
+    khib_uuid_format(sb->uuid, uuid, sizeof uuid);
+    if (sb->state == KHIB_STATE_CONSUMED && !o->verify) {
+        char when[64];
+        khib_fmt_time_ns(sb->consumed_ns, when, sizeof when);
+        if (sb->consumed_ns)
+            fprintf(stderr, PROG ": image %s on %s was already restored on %s; not resuming twice\n", uuid,
+                    o->image, when);
+        else
+            fprintf(stderr, PROG ": image %s on %s is CONSUMED (already restored, or a retired test snapshot);"
+                    " not resuming twice\n", uuid, o->image);
+        return EXIT_NONE;
+    }
+    if (sb->state == KHIB_STATE_EMPTY || sb->state == KHIB_STATE_WRITING) {
+        fprintf(stderr, PROG ": no committed image on %s (state %s%s)\n", o->image, khib_state_name(sb->state),
+                sb->state == KHIB_STATE_WRITING ? ": a save did not finish, or failed" : "");
+        return EXIT_NONE;
+    }
+    rc = khib_image_load_index(img, err, sizeof err);
+    if (rc != KHIB_IMG_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return EXIT_IMAGE;
+    }
+    return EXIT_OK;
+}
+
+static int verify(const struct options *o, struct khib_image *img)
+{
+    char err[600], uuid[40];
+    struct khib_progress prog;
+    khib_progress_start(&prog, PROG, img->sb.pages_total * KHIB_PAGE_SIZE, o->quiet);
+    int rc = khib_image_verify(img, NULL, NULL, &prog, err, sizeof err);
+    if (rc != KHIB_IMG_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return EXIT_IMAGE;
+    }
+    khib_uuid_format(img->sb.uuid, uuid, sizeof uuid);
+    uint64_t bytes = img->sb.pages_total * KHIB_PAGE_SIZE;
+    printf(PROG ": image %s on %s is intact (%s): %" PRIu32 " chunks, %.1f MiB of memory, %.0f MiB/s\n", uuid,
+           o->image, khib_state_name(img->sb.state), img->idx.chunk_count, (double)bytes / (1 << 20),
+           khib_progress_rate(&prog, bytes));
+    return EXIT_OK;
+}
+
+/* Everything about this machine, checked before memory is touched. */
+static int preflight(const struct options *o, const struct khib_image *img)
+{
+    char err[600];
+    if (check_window(img, err, sizeof err) != 0)
+        goto refused;
+    if ((!o->memory_file || o->memmap_dir) &&
+        check_memmap(img, o->memmap_dir ? o->memmap_dir : KHIB_MEMMAP_DIR, err, sizeof err) != 0)
+        goto refused;
+    if (check_file_systems(img, err, sizeof err) != 0)
+        goto refused;
+    if (o->jump) {
+        if (!img->sb.jump_back_entry) {
+            snprintf(err, sizeof err, "the image has no jump-back entry: it was not saved by a kexec jump");
+            goto refused;
+        }
+        if (check_in_ranges(img, img->sb.jump_back_entry, "jump-back entry", err, sizeof err) != 0)
+            goto refused;
+    }
+    if ((o->jump || o->consume) && img->sb.mailbox_addr &&
+        check_in_ranges(img, img->sb.mailbox_addr, "mailbox", err, sizeof err) != 0)
+        goto refused;
+    return EXIT_OK;
+refused:
+    fprintf(stderr, PROG ": not restoring %s: %s\n", o->image, err);
+    return EXIT_REFUSED;
+}
+
+/* The destination: a memory file (created, sized to cover the ranges) or the
+ * memory device. */
+static int open_memory(const struct options *o, const struct khib_image *img, int *fd, const char **name)
+{
+    *name = o->memory_file ? o->memory_file : o->mem;
+    *fd = open(*name, O_RDWR | O_CLOEXEC | (o->memory_file ? O_CREAT : 0), 0644);
+    if (*fd < 0) {
+        fprintf(stderr, PROG ": cannot open %s for writing: %s\n", *name, strerror(errno));
+        return EXIT_MEMORY;
+    }
+    if (o->memory_file) {
+        const struct khib_range *last = &img->idx.ranges[img->idx.range_count - 1];
+        uint64_t end = (last->start_pfn + last->pages) << KHIB_PAGE_SHIFT;
+        struct stat st;
+        if (fstat(*fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+            fprintf(stderr, PROG ": %s is not a regular file\n", *name);
+            return EXIT_MEMORY;
+        }
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end && ftruncate(*fd, (off_t)end) != 0) {
+            fprintf(stderr, PROG ": cannot extend %s to %" PRIu64 " bytes: %s\n", *name, end, strerror(errno));
+            return EXIT_MEMORY;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* After the memory is written: report in the mailbox, mark CONSUMED, and
+ * (with --jump) jump.  The kexec image is loaded first, so that a failing
+ * load leaves the image COMMITTED. */
+static int finish(const struct options *o, struct khib_image *img, const char *memdev, uint64_t restored_ns,
+                  double restore_s)
+{
+    char err[600], uuid[40];
+    const struct khib_superblock *sb = &img->sb;
+    khib_uuid_format(sb->uuid, uuid, sizeof uuid);
+    if (o->jump) {
+        unsigned char page[KHIB_PAGE_SIZE];
+        if (khib_read_phys_page(memdev, sb->jump_back_entry, page, err, sizeof err) != 0 ||
+            khib_kexec_jump_load(sb->jump_back_entry, page, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": cannot prepare the jump: %s; the image stays COMMITTED\n", err);
+            return EXIT_JUMP;
+        }
+    }
+    if (sb->mailbox_addr) {
+        struct khib_mailbox m;
+        memset(&m, 0, sizeof m);
+        m.status = KHIB_MBX_RESTORED;
+        memcpy(m.image_uuid, sb->uuid, 16);
+        m.saved_ns = sb->saved_ns;
+        m.restored_ns = restored_ns;
+        m.save_ms = sb->saved_ns > sb->created_ns ? (sb->saved_ns - sb->created_ns) / 1000000 : 0;
+        m.restore_ms = (uint64_t)(restore_s * 1000);
+        m.image_bytes = sb->index_offset + sb->index_bytes;
+        snprintf(m.msg, sizeof m.msg, "restored from image %s", uuid);
+        const uint64_t *nonce = sb->mailbox_nonce ? &sb->mailbox_nonce : NULL;
+        if (khib_mailbox_post(memdev, sb->mailbox_addr, nonce, &m, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": the restored memory is not the hibernated system's: %s; not jumping,"
+                    " the image stays COMMITTED\n", err);
+            if (o->jump && khib_kexec_unload(err, sizeof err) != 0)
+                fprintf(stderr, PROG ": %s\n", err);
+            return EXIT_IMAGE;
+        }
+    }
+    /* CONSUMED before the jump: after a crash of the resumed system the image
+     * must never be restored again. */
+    if (khib_image_mark(img, KHIB_STATE_CONSUMED, khib_realtime_ns(), err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": cannot mark the image consumed: %s; not jumping\n", err);
+        if (o->jump && khib_kexec_unload(err, sizeof err) != 0)
+            fprintf(stderr, PROG ": %s\n", err);
+        return EXIT_IMAGE;
+    }
+    if (!o->jump) {
+        printf(PROG ": image %s marked CONSUMED (no jump: --consume)\n", uuid);
+        return EXIT_OK;
+    }
+    printf(PROG ": jumping into the restored system at 0x%" PRIx64 "\n", sb->jump_back_entry);
+    fflush(stdout);
+    sync();
+    int rc = khib_kexec_reboot(err, sizeof err);
+    /* Still here: the jump did not happen.  Take CONSUMED back so that the
+     * next boot can try again. */
+    fprintf(stderr, PROG ": the jump failed: %s\n", rc ? err : "reboot(LINUX_REBOOT_CMD_KEXEC) returned");
+    if (khib_image_mark(img, KHIB_STATE_COMMITTED, 0, err, sizeof err) != 0)
+        fprintf(stderr, PROG ": cannot mark the image COMMITTED again: %s\n", err);
+    else
+        fprintf(stderr, PROG ": the image stays COMMITTED\n");
+    return EXIT_JUMP;
+}
+
+static int restore(const struct options *o, struct khib_image *img)
+{
+    int rc = preflight(o, img);
+    if (rc != EXIT_OK)
+        return rc;
+    int fd = -1;
+    const char *memdev;
+    rc = open_memory(o, img, &fd, &memdev);
+    struct khib_segment *seg = NULL;
+    struct khib_physmem dst;
+    memset(&dst, 0, sizeof dst);
+    char err[600];
+    if (rc != EXIT_OK)
+        goto out;
+    seg = khib_segments_identity(img->idx.ranges, img->idx.range_count);
+    if (!seg || khib_physmem_open(&dst, fd, memdev, seg, img->idx.range_count, 1, KHIB_PHYSMEM_WINDOW, err,
+                                  sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", seg ? err : "out of memory");
+        rc = EXIT_MEMORY;
+        goto out;
+    }
+    uint64_t bytes = img->sb.pages_total * KHIB_PAGE_SIZE;
+    struct khib_progress prog;
+    khib_progress_start(&prog, PROG, bytes, o->quiet);
+    double t0 = khib_now();
+    int r = restore_memory(img, &dst, &prog, err, sizeof err);
+    khib_physmem_close(&dst);
+    if (r != KHIB_IMG_OK) {
+        fprintf(stderr, PROG ": %s; the restore stopped, the image stays COMMITTED\n", err);
+        rc = r == RESTORE_MEM_ERROR ? EXIT_MEMORY : EXIT_IMAGE;
+        goto out;
+    }
+    double dt = khib_now() - t0;
+    uint64_t restored_ns = khib_realtime_ns();
+    char uuid[40];
+    khib_uuid_format(img->sb.uuid, uuid, sizeof uuid);
+    printf(PROG ": restored image %s: %.1f MiB of memory into %s in %.2f s, %.0f MiB/s\n", uuid,
+           (double)bytes / (1 << 20), memdev, dt, dt > 0 ? (double)bytes / (1 << 20) / dt : 0.0);
+    close(fd);
+    fd = -1;
+    if (o->jump || o->consume)
+        rc = finish(o, img, memdev, restored_ns, dt);
+out:
+    free(seg);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc != EXIT_OK)
+        return rc;
+    if (signal(SIGBUS, on_sigbus) == SIG_ERR) {
+        fprintf(stderr, PROG ": signal: %s\n", strerror(errno));
+        return EXIT_MEMORY;
+    }
+    struct khib_image img;
+    rc = open_committed(&o, &img);
+    if (rc == EXIT_OK) {
+        if (o.info)
+            print_info(stdout, &img);
+        else if (o.verify)
+            rc = verify(&o, &img);
+        else
+            rc = restore(&o, &img);
+    } else if (o.info && rc == EXIT_IMAGE) {
+        /* Nothing decodable to show. */
+    }
+    khib_image_close(&img);
+    return rc;
+}

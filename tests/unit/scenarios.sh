@@ -1,0 +1,278 @@
+#!/bin/sh
+# End-to-end scenarios of khib-save and khib-restore on ordinary files: round
+# trips (up to 1 GiB), damaged images, state handling, a target too small,
+# and every refusal of the restorer.  Ends with "N passed, N failed".
+# The restorer only ever writes to --memory-file here: never to /dev/mem.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+SAVE="$root/build/khib-save"
+RESTORE="$root/build/khib-restore"
+GEN="$root/build/khib-gencore"
+TOOL="$root/build/tests/tool"
+BIG=${KHIB_UNIT_BIG:-1G}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/khib-unit.XXXXXX")
+fsdir=$(mktemp -d /tmp/khibfs.XXXXXX)
+trap 'rm -rf "$work" "$fsdir"' EXIT
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $*" >&2
+}
+
+# expect NAME STATUS PATTERN COMMAND...: COMMAND exits with STATUS and its
+# output (stdout and stderr) matches the extended regex PATTERN (if not empty).
+expect() {
+    name=$1 want=$2 pattern=$3
+    shift 3
+    rc=0
+    out=$("$@" 2>&1) || rc=$?
+    if [ "$rc" != "$want" ]; then
+        fail "$name: exit status $rc, expected $want"
+        printf '%s\n' "$out" | sed 's/^/    | /' >&2
+    elif [ -n "$pattern" ] && ! printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
+        fail "$name: output does not match /$pattern/"
+        printf '%s\n' "$out" | sed 's/^/    | /' >&2
+    else
+        pass
+    fi
+}
+
+# check NAME COMMAND...: COMMAND succeeds.
+check() {
+    name=$1
+    shift
+    if "$@" >/dev/null 2>&1; then pass; else fail "$name"; fi
+}
+
+state_of() { "$RESTORE" --image "$1" --info 2>/dev/null | sed -n 's/^state: *//p'; }
+field() { "$RESTORE" --image "$1" --info 2>/dev/null | sed -n "s/^$2: *//p"; }
+
+# roundtrip NAME SIZE GENERATOR-OPTIONS...: generate, save, verify, restore
+# into a memory file, compare every range.
+roundtrip() {
+    rt=$1 size=$2
+    shift 2
+    "$GEN" --out "$work/$rt.core" --size "$size" "$@" >/dev/null
+    expect "$rt: save" 0 "saved image" "$SAVE" --core "$work/$rt.core" --target "$work/$rt.img" --quiet
+    expect "$rt: verify" 0 "is intact" "$RESTORE" --image "$work/$rt.img" --verify --quiet
+    expect "$rt: restore" 0 "restored image" "$RESTORE" --image "$work/$rt.img" \
+        --memory-file "$work/$rt.mem" --quiet
+    expect "$rt: memory identical" 0 "^identical" "$GEN" --compare "$work/$rt.core" --memory "$work/$rt.mem"
+    rm -f "$work/$rt.mem"
+}
+
+# --- programs answer --help, refuse bad usage -------------------------------
+expect "khib-save --help" 0 "^Usage: khib-save" "$SAVE" --help
+expect "khib-restore --help" 0 "^Usage: khib-restore" "$RESTORE" --help
+expect "khib-gencore --help" 0 "^Usage: khib-gencore" "$GEN" --help
+expect "khib-save: no input" 1 "exactly one of --core" "$SAVE" --target "$work/x"
+expect "khib-save: bad option" 1 "" "$SAVE" --bogus
+expect "khib-save: bad entry" 1 "needs a hex address" "$SAVE" --core x --jump-back-entry zz
+expect "khib-restore: no image" 1 "--image PATH is required" "$RESTORE" --verify
+expect "khib-restore: --jump with a memory file" 1 "needs real memory" \
+    "$RESTORE" --image x --memory-file y --jump
+expect "khib-restore: --info with --consume" 1 "write nothing" "$RESTORE" --image x --info --consume
+
+# --- round trips ---------------------------------------------------------------
+roundtrip small 4M --ranges 1 --seed 1
+roundtrip ranges 64M --ranges 5 --seed 2
+roundtrip tiny 8K --ranges 2 --seed 3
+
+# Level, target, window, mailbox and jump-back entry from the note.
+"$GEN" --out "$work/note.core" --size 48M --seed 4 --note --window 32M --mailbox --level 5 \
+    --target "$work/note.img" > "$work/note.txt"
+mbx=$(sed -n 's/^mailbox \(0x[0-9a-f]*\) .*/\1/p' "$work/note.txt")
+expect "note: save to the note's target" 0 "zstd level 5" "$SAVE" --core "$work/note.core" \
+    --jump-back-entry 0x1234567 --verify-after --quiet
+expect "note: --verify-after" 0 "verified every chunk" "$SAVE" --core "$work/note.core" \
+    --jump-back-entry 0x1234567 --verify-after --quiet
+check "note: entry stored" test "$(field "$work/note.img" "jump-back entry")" = 0x1234567
+check "note: window stored" test "$(field "$work/note.img" window)" = "[0x0, 0x2000000)"
+expect "note: --info" 0 "mailbox: +$mbx \(nonce 0x" "$RESTORE" --image "$work/note.img" --info
+cp "$work/note.img" "$work/nonce.img"
+"$TOOL" sb-set "$work/nonce.img" mailbox_nonce 0x1
+expect "note: a foreign mailbox stops the restore" 2 "belongs to another hibernation \(nonce differs\).*stays COMMITTED" \
+    "$RESTORE" --image "$work/nonce.img" --memory-file "$work/nonce.mem" --consume --quiet
+check "note: a foreign mailbox leaves the image COMMITTED" test "$(state_of "$work/nonce.img")" = COMMITTED
+rm -f "$work/nonce.mem"
+expect "note: restore and consume" 0 "marked CONSUMED" "$RESTORE" --image "$work/note.img" \
+    --memory-file "$work/note.mem" --consume --quiet
+uuid=$(field "$work/note.img" uuid)
+expect "note: mailbox says restored" 0 "magic KHIBMBX1 .* status 3 .* msg restored from image $uuid" \
+    "$TOOL" mailbox "$work/note.mem" "$mbx"
+expect "note: memory identical but the mailbox" 0 "^identical" "$GEN" --compare "$work/note.core" \
+    --memory "$work/note.mem" --except "$mbx"
+check "note: state CONSUMED" test "$(state_of "$work/note.img")" = CONSUMED
+expect "note: no second restore" 10 "was already restored on [0-9-]+ [0-9:]+ UTC; not resuming twice" \
+    "$RESTORE" --image "$work/note.img" --memory-file "$work/note2.mem"
+check "note: nothing written the second time" test ! -e "$work/note2.mem"
+expect "note: a consumed image still verifies" 0 "is intact \(CONSUMED\)" "$RESTORE" --image "$work/note.img" --verify
+
+# Headers only, memory read through a device-like file (offset = paddr), as from /dev/mem.
+"$GEN" --out "$work/hdr" --memfile "$work/src.mem" --size 40M --seed 5 --ranges 4 >/dev/null
+expect "headers only: save" 0 "saved image" "$SAVE" --elfcorehdr "$work/hdr" --mem "$work/src.mem" \
+    --target "$work/hdr.img" --quiet
+expect "headers only: restore" 0 "restored image" "$RESTORE" --image "$work/hdr.img" \
+    --memory-file "$work/dst.mem" --quiet
+check "headers only: memory identical" cmp "$work/src.mem" "$work/dst.mem"
+rm -f "$work/src.mem" "$work/dst.mem"
+
+# --- damaged images ---------------------------------------------------------------
+img=$work/ranges.img
+cp "$img" "$work/chunk.img"
+chunk=$("$TOOL" stored-chunk "$work/chunk.img" 1)
+read -r cidx coff clen cfirst clast <<EOF
+$chunk
+EOF
+"$TOOL" flip "$work/chunk.img" $((coff + clen / 2))
+want="chunk $cidx \(pfn $cfirst-$clast\): .*the image is damaged"
+expect "bad chunk: verify names it" 2 "$want" "$RESTORE" --image "$work/chunk.img" --verify --quiet
+expect "bad chunk: restore names it" 2 "$want.*stays COMMITTED" "$RESTORE" --image "$work/chunk.img" \
+    --memory-file "$work/chunk.mem" --consume --quiet
+check "bad chunk: state still COMMITTED" test "$(state_of "$work/chunk.img")" = COMMITTED
+
+cp "$img" "$work/index.img"
+ioff=$(field "$work/index.img" "image size" | sed -n 's/.*bytes at \([0-9]*\)).*/\1/p')
+"$TOOL" flip "$work/index.img" $((ioff + 100))
+expect "bad index: refused" 2 "index checksum mismatch" "$RESTORE" --image "$work/index.img" \
+    --memory-file "$work/index.mem"
+check "bad index: nothing written" test ! -e "$work/index.mem"
+check "bad index: state still COMMITTED" test "$(state_of "$work/index.img")" = COMMITTED
+
+cp "$img" "$work/sb.img"
+"$TOOL" flip "$work/sb.img" 200
+expect "bad superblock: refused" 2 "superblock checksum mismatch" "$RESTORE" --image "$work/sb.img" \
+    --memory-file "$work/sb.mem"
+expect "bad superblock: --info too" 2 "superblock checksum mismatch" "$RESTORE" --image "$work/sb.img" --info
+
+cp "$img" "$work/short.img"
+truncate -s $((ioff + 10)) "$work/short.img"
+expect "truncated image: refused" 2 "only $((ioff + 10)) bytes are there \(truncated" \
+    "$RESTORE" --image "$work/short.img" --verify
+
+cp "$img" "$work/v2.img"
+"$TOOL" sb-set "$work/v2.img" version 2
+expect "version 2: refused" 2 "image format version 2 is not supported" "$RESTORE" --image "$work/v2.img" --verify
+
+# --- state handling ----------------------------------------------------------------
+truncate -s 1M "$work/zero.img"
+expect "no image: exit 10" 10 "no committed image on .*zero.img" "$RESTORE" --image "$work/zero.img" \
+    --memory-file "$work/zero.mem"
+head -c 65536 /dev/urandom > "$work/garbage.img"
+expect "garbage: exit 10" 10 "no committed image" "$RESTORE" --image "$work/garbage.img" --verify
+cp "$img" "$work/writing.img"
+"$TOOL" sb-set "$work/writing.img" state 1
+expect "WRITING: refused" 10 "no committed image on .* \(state WRITING: a save did not finish" \
+    "$RESTORE" --image "$work/writing.img" --memory-file "$work/writing.mem"
+check "WRITING: nothing written" test ! -e "$work/writing.mem"
+expect "WRITING: --info still shows it" 0 "^state: +WRITING" "$RESTORE" --image "$work/writing.img" --info
+"$TOOL" sb-set "$work/writing.img" state 0
+expect "EMPTY: refused" 10 "state EMPTY" "$RESTORE" --image "$work/writing.img" --verify
+
+# --- refusals for this machine -------------------------------------------------------
+cp "$img" "$work/window.img"
+"$TOOL" sb-set "$work/window.img" window_size 0x40000000
+expect "window: refused" 3 "range 0 .* lies inside the window \[0x0, 0x40000000\)" \
+    "$RESTORE" --image "$work/window.img" --memory-file "$work/window.mem"
+check "window: nothing written" test ! -e "$work/window.mem"
+
+mm=$work/memmap
+for e in 0:0x0:0x9fbff:System\ RAM 1:0x100000:0x7fffffff:System\ RAM 2:0xfffc0000:0xffffffff:Reserved; do
+    n=${e%%:*} rest=${e#*:}
+    mkdir -p "$mm/$n"
+    echo "${rest%%:*}" > "$mm/$n/start"
+    rest=${rest#*:}
+    echo "${rest%%:*}" > "$mm/$n/end"
+    echo "${rest#*:}" > "$mm/$n/type"
+done
+cp "$img" "$work/memmap.img"
+expect "memory map: mismatch refused" 3 "firmware memory map .* differs from the hibernated system's" \
+    "$RESTORE" --image "$work/memmap.img" --memory-file "$work/memmap.mem" --memmap-dir "$mm"
+check "memory map: nothing written" test ! -e "$work/memmap.mem"
+"$TOOL" sb-set "$work/memmap.img" memmap_digest "$("$TOOL" memmap-digest "$mm")"
+expect "memory map: match accepted" 0 "restored image" "$RESTORE" --image "$work/memmap.img" \
+    --memory-file "$work/memmap.mem" --memmap-dir "$mm" --quiet
+rm -f "$work/memmap.mem"
+
+if command -v mkfs.ext4 >/dev/null && command -v tune2fs >/dev/null; then
+    truncate -s 4M "$fsdir/fs"
+    mkfs.ext4 -q -F "$fsdir/fs"
+    head -c 8192 /dev/zero > "$fsdir/raw"
+    "$GEN" --out "$work/fs.core" --size 8M --seed 6 --note --fs "$fsdir/fs" --fs "$fsdir/raw" >/dev/null
+    expect "fs: save warns about a non-ext device" 0 "warning: $fsdir/raw holds no ext2/3/4 file system" \
+        "$SAVE" --core "$work/fs.core" --target "$work/fs.img" --quiet
+    expect "fs: recorded" 0 "^file system: +$fsdir/fs: ext, UUID" "$RESTORE" --image "$work/fs.img" --info
+    expect "fs: unchanged, restored" 0 "restored image" "$RESTORE" --image "$work/fs.img" \
+        --memory-file "$work/fs.mem" --quiet
+    tune2fs -C 9 "$fsdir/fs" >/dev/null
+    expect "fs: mounted since, refused" 3 \
+        "file system on $fsdir/fs was mounted since the hibernation \(mount count 0 → 9\); resuming would corrupt it" \
+        "$RESTORE" --image "$work/fs.img" --memory-file "$work/fs.mem" --quiet
+    check "fs: state still COMMITTED" test "$(state_of "$work/fs.img")" = COMMITTED
+    rm -f "$fsdir/fs"
+    expect "fs: device gone, refused" 3 "cannot check the file system on $fsdir/fs" \
+        "$RESTORE" --image "$work/fs.img" --memory-file "$work/fs.mem" --quiet
+else
+    fail "fs: mkfs.ext4 and tune2fs (e2fsprogs) are needed"
+fi
+
+# --- the saver's failures ---------------------------------------------------------------
+core=$work/ranges.core
+truncate -s 1M "$work/small.img"
+expect "too small: both sizes" 3 \
+    "target .*small.img is too small: the image needs [0-9.]+ MiB, the target holds 1.0 MiB" \
+    "$SAVE" --core "$core" --target "$work/small.img" --quiet
+check "too small: left WRITING" test "$(state_of "$work/small.img")" = WRITING
+truncate -s 100 "$work/tiny.img"
+expect "smaller than a superblock" 3 "is too small: the image needs at least" \
+    "$SAVE" --core "$core" --target "$work/tiny.img" --quiet
+# A committed image is invalidated by a later save that fails.
+truncate -s 2M "$work/reuse.img"
+expect "reuse: a small image fits" 0 "saved image" "$SAVE" --core "$work/small.core" \
+    --target "$work/reuse.img" --quiet
+check "reuse: COMMITTED" test "$(state_of "$work/reuse.img")" = COMMITTED
+expect "reuse: a big one does not" 3 "the target holds 2.0 MiB" "$SAVE" --core "$core" \
+    --target "$work/reuse.img" --quiet
+check "reuse: the old image is no longer COMMITTED" test "$(state_of "$work/reuse.img")" = WRITING
+expect "reuse: the restorer finds no image" 10 "state WRITING" "$RESTORE" --image "$work/reuse.img" --verify
+expect "target is a directory" 3 "neither a block device nor a regular file" "$SAVE" --core "$core" \
+    --target "$work" --quiet
+expect "bad level" 1 "zstd level 100 is out of range" "$SAVE" --core "$core" --target "$work/l.img" --level 100
+expect "no target anywhere" 1 "no target" "$SAVE" --core "$core"
+cp "$core" "$work/cut.core"
+truncate -s 5000000 "$work/cut.core"
+expect "truncated core" 2 "truncated core: PT_LOAD at paddr" "$SAVE" --core "$work/cut.core" \
+    --target "$work/cut.img"
+check "truncated core: target untouched" test ! -e "$work/cut.img"
+head -c 4096 /dev/urandom > "$work/garbage.core"
+expect "garbage core" 2 "not an ELF file" "$SAVE" --core "$work/garbage.core" --target "$work/g.img"
+expect "missing core" 2 "cannot open" "$SAVE" --core "$work/none.core" --target "$work/g.img"
+expect "restore: memory file in a missing directory" 4 "cannot open .* for writing" \
+    "$RESTORE" --image "$img" --memory-file "$work/no/such/dir/mem"
+
+# --- a big round trip, with throughput -----------------------------------------------------
+"$GEN" --out "$work/big.core" --size "$BIG" --seed 42 --ranges 4 >/dev/null
+t0=$(date +%s.%N)
+expect "big: save" 0 "saved image" "$SAVE" --core "$work/big.core" --target "$work/big.img"
+save_out=$out
+t1=$(date +%s.%N)
+# shellcheck disable=SC2016 # $1 is for the inner shell
+expect "big: progress lines well-formed" 1 "" \
+    sh -c 'printf "%s\n" "$1" | grep "^khib-save: [0-9]" | grep -Ev "^khib-save: [0-9]+/[0-9]+ MiB \([0-9]+%\), [0-9]+ MiB/s$"' \
+    sh "$save_out"
+expect "big: restore" 0 "restored image" "$RESTORE" --image "$work/big.img" --memory-file "$work/big.mem" --quiet
+restore_out=$out
+t2=$(date +%s.%N)
+expect "big: memory identical" 0 "^identical: [0-9]+ bytes in 4 ranges" "$GEN" --compare "$work/big.core" \
+    --memory "$work/big.mem"
+printf '%s\n' "$save_out" | grep -E '^khib-save: (saved|pages|time)' >&2 || true
+printf '%s\n' "$restore_out" >&2
+echo "big round trip ($BIG): save $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s," \
+    "restore $(echo "$t1 $t2" | awk '{printf "%.1f", $2 - $1}') s (wall time)" >&2
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,153 @@
+/* Chunks: planning, compression with zero pages, expansion, damage; physical
+ * memory windows over core files and memory files. */
+#include "t.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "chunk_codec.h"
+#include "image_codec.h"
+#include "physmem.h"
+
+static void test_plan(void)
+{
+    struct khib_range r[3] = {{0x100, 600}, {0x1000, 256}, {0x2000, 1}};
+    struct khib_chunk *c;
+    uint32_t n;
+    char err[300] = "";
+    CHECK(khib_plan_chunks(r, 3, 256, &c, &n, err, sizeof err) == 0, "plan: %s", err);
+    CHECK(n == 5 && khib_plan_count(r, 3, 256) == 5, "5 chunks (got %u)", n);
+    CHECK(c[0].first_pfn == 0x100 && c[0].pages == 256 && c[1].first_pfn == 0x200 && c[2].first_pfn == 0x300 &&
+              c[2].pages == 88 && c[3].first_pfn == 0x1000 && c[3].pages == 256 && c[4].first_pfn == 0x2000 &&
+              c[4].pages == 1, "chunks never cross a range");
+    free(c);
+    CHECK_ERR(khib_plan_chunks(r, 3, 300, &c, &n, err, sizeof err) != 0, err, "out of range");
+}
+
+static void test_codec(void)
+{
+    char err[300] = "";
+    struct khib_coder cd;
+    struct khib_decoder dd;
+    CHECK(khib_coder_init(&cd, 1, err, sizeof err) == 0 && khib_decoder_init(&dd, err, sizeof err) == 0, "init");
+    CHECK_ERR(khib_coder_init(&(struct khib_coder){0}, 1000, err, sizeof err) != 0, err, "level 1000");
+    uint8_t *pages = aligned_alloc(4096, 256 * 4096), *frame = malloc(khib_frame_bound()),
+            *raw = malloc(256 * 4096), *out = malloc(256 * 4096);
+    memset(pages, 0, 256 * 4096);
+    uint64_t s = 12345;
+    for (int p = 0; p < 256; p++) {
+        if (p % 3 == 0)
+            continue; /* zero */
+        for (int i = 0; i < 4096; i++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            pages[p * 4096 + i] = p % 3 == 1 ? (uint8_t)s : (uint8_t)('a' + i % 26);
+        }
+    }
+    pages[255 * 4096 + 4095] = 1; /* page 255 (a multiple of 3) is not zero: its last byte */
+    CHECK(khib_page_is_zero(pages) && !khib_page_is_zero(pages + 255 * 4096), "zero page detection");
+
+    struct khib_chunk c = {.first_pfn = 0x500, .pages = 256};
+    CHECK(khib_chunk_compress(&cd, pages, &c, frame, khib_frame_bound(), err, sizeof err) == 0, "compress: %s", err);
+    uint32_t zeros = khib_bitmap_count(c.zero_bitmap, 256);
+    CHECK(zeros == 85 && c.raw_len == (256 - 85) * 4096 && c.stored_len > 0 && c.stored_len < c.raw_len,
+          "zero pages elided (%u zero, raw %u, stored %u)", zeros, c.raw_len, c.stored_len);
+    CHECK(khib_chunk_expand(&dd, &c, frame, raw, err, sizeof err) == 0, "expand: %s", err);
+    /* Scatter back and compare. */
+    memset(out, 0x55, 256 * 4096);
+    const uint8_t *q = raw;
+    for (int p = 0; p < 256; p++) {
+        if (khib_bitmap_test(c.zero_bitmap, (uint32_t)p)) {
+            memset(out + p * 4096, 0, 4096);
+        } else {
+            memcpy(out + p * 4096, q, 4096);
+            q += 4096;
+        }
+    }
+    CHECK(memcmp(out, pages, 256 * 4096) == 0, "round trip identical");
+
+    frame[c.stored_len / 2] ^= 0x40;
+    int rc = khib_chunk_expand(&dd, &c, frame, raw, err, sizeof err);
+    CHECK(rc != 0 && (strstr(err, "checksum mismatch") || strstr(err, "cannot decompress")), "damage found: %s",
+          err);
+    frame[c.stored_len / 2] ^= 0x40;
+    c.checksum ^= 1;
+    CHECK_ERR(khib_chunk_expand(&dd, &c, frame, raw, err, sizeof err) != 0, err, "checksum mismatch");
+    c.checksum ^= 1;
+    c.raw_len -= 4096;
+    CHECK(khib_chunk_expand(&dd, &c, frame, raw, err, sizeof err) != 0, "wrong raw_len found: %s", err);
+
+    struct khib_chunk z = {.first_pfn = 0, .pages = 7};
+    memset(pages, 0, 7 * 4096);
+    CHECK(khib_chunk_compress(&cd, pages, &z, frame, khib_frame_bound(), err, sizeof err) == 0 &&
+              z.stored_len == 0 && z.raw_len == 0 && khib_bitmap_count(z.zero_bitmap, 7) == 7,
+          "all-zero chunk stores nothing");
+    CHECK(khib_chunk_expand(&dd, &z, NULL, NULL, err, sizeof err) == 0, "all-zero chunk checks: %s", err);
+    char name[80];
+    khib_chunk_name(17, &c, name, sizeof name);
+    CHECK(strcmp(name, "chunk 17 (pfn 0x500-0x5ff)") == 0, "chunk name: %s", name);
+    khib_coder_free(&cd);
+    khib_decoder_free(&dd);
+    free(pages);
+    free(frame);
+    free(raw);
+    free(out);
+}
+
+static void test_physmem(void)
+{
+    char path[] = "/tmp/khib-physmem.XXXXXX";
+    int fd = mkstemp(path);
+    char err[300] = "";
+    /* A "core": segment 0 = 3 pages at paddr 0x10000 from file offset 4096,
+     * the last page past p_filesz; segment 1 = 2 pages at 0x40000 from 16384. */
+    uint8_t buf[6 * 4096];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i / 4096 + 1);
+    CHECK(write(fd, buf, sizeof buf) == (ssize_t)sizeof buf, "write");
+    struct khib_segment seg[2] = {{0x10000, 3 * 4096, 4096, 2 * 4096}, {0x40000, 2 * 4096, 16384, 2 * 4096}};
+    struct khib_physmem pm;
+    CHECK(khib_physmem_open(&pm, fd, path, seg, 2, 0, 8192, err, sizeof err) == 0, "open: %s", err);
+    uint8_t *p = khib_physmem_map(&pm, 0x10000, 4096, err, sizeof err);
+    CHECK(p && p[0] == 2 && p[4095] == 2, "offset = p_offset + (paddr - p_paddr)");
+    p = khib_physmem_map(&pm, 0x11000, 2 * 4096, err, sizeof err);
+    CHECK(p && p[0] == 3 && p[4096] == 0 && p[8191] == 0, "past p_filesz reads zero");
+    p = khib_physmem_map(&pm, 0x12000, 4096, err, sizeof err);
+    CHECK(p && p[0] == 0, "wholly past p_filesz");
+    p = khib_physmem_map(&pm, 0x41000, 4096, err, sizeof err);
+    CHECK(p && p[0] == 6, "second segment");
+    p = khib_physmem_map(&pm, 0x40000, 4096, err, sizeof err);
+    CHECK(p && p[0] == 5, "going back");
+    CHECK(!khib_physmem_map(&pm, 0x12000, 2 * 4096, err, sizeof err) && strstr(err, "not inside one memory segment"),
+          "request past a segment: %s", err);
+    CHECK(!khib_physmem_map(&pm, 0x20000, 4096, err, sizeof err), "hole refused");
+    khib_physmem_close(&pm);
+    CHECK_ERR(khib_physmem_open(&pm, fd, path, seg, 2, 1, 8192, err, sizeof err) != 0, err, "cannot write it");
+
+    /* A memory file, written through identity segments. */
+    struct khib_range r[1] = {{4, 4}};
+    struct khib_segment *id = khib_segments_identity(r, 1);
+    CHECK(id && id[0].paddr == 16384 && id[0].offset == 16384 && id[0].filesz == 16384, "identity segments");
+    CHECK(ftruncate(fd, 8 * 4096) == 0, "truncate");
+    CHECK(khib_physmem_open(&pm, fd, path, id, 1, 1, 4096, err, sizeof err) == 0, "open rw: %s", err);
+    for (int i = 0; i < 4; i++) {
+        p = khib_physmem_map(&pm, 16384 + 4096 * (uint64_t)i, 4096, err, sizeof err);
+        if (p)
+            memset(p, 0xc0 + i, 4096);
+    }
+    khib_physmem_close(&pm);
+    uint8_t back[8 * 4096];
+    CHECK(pread(fd, back, sizeof back, 0) == (ssize_t)sizeof back && back[16384] == 0xc0 && back[32767] == 0xc3 &&
+              back[16383] == 4, "written at offset = paddr");
+    free(id);
+    close(fd);
+    unlink(path);
+}
+
+int main(void)
+{
+    test_plan();
+    test_codec();
+    test_physmem();
+    return t_done();
+}

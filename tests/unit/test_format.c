@@ -1,0 +1,319 @@
+/* Image format: superblock and index encode/decode round trips, the field
+ * offsets of image_format.h, and every consistency check with its message;
+ * the khib note and the mailbox codecs. */
+#include "t.h"
+
+#include <stdint.h>
+
+#include "handoff_codec.h"
+#include "image_codec.h"
+#include "le.h"
+#include "xxhash64.h"
+
+static void fill(void *p, size_t n, uint8_t seed)
+{
+    uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(seed + i * 31);
+}
+
+static struct khib_superblock sample_sb(void)
+{
+    struct khib_superblock sb;
+    memset(&sb, 0, sizeof sb);
+    memcpy(sb.magic, KHIB_MAGIC, 8);
+    sb.version = KHIB_VERSION;
+    sb.sb_size = KHIB_SB_SIZE;
+    sb.state = KHIB_STATE_COMMITTED;
+    sb.page_size = KHIB_PAGE_SIZE;
+    fill(sb.uuid, 16, 1);
+    sb.created_ns = 0x1111222233334444ULL;
+    snprintf(sb.kernel_release, sizeof sb.kernel_release, "6.12.0-test");
+    sb.build_id_len = 20;
+    fill(sb.build_id, 20, 9);
+    sb.memmap_digest = 0xabcdef0123456789ULL;
+    sb.jump_back_entry = 0x12345678ULL;
+    sb.mailbox_addr = 0x20000000ULL;
+    sb.window_start = 0;
+    sb.window_size = 192ULL << 20;
+    sb.chunk_pages = 256;
+    sb.compression = KHIB_COMP_ZSTD;
+    sb.level = -3;
+    sb.fs_count = 2;
+    snprintf(sb.fs[0].dev, sizeof sb.fs[0].dev, "/dev/vda1");
+    fill(sb.fs[0].uuid, 16, 77);
+    sb.fs[0].kind = KHIB_FS_EXT;
+    sb.fs[0].mnt_count = 5;
+    sb.fs[0].mtime = 1700000000;
+    sb.fs[0].wtime = 1700000100;
+    sb.fs[0].kbytes_written = 123456789;
+    snprintf(sb.fs[1].dev, sizeof sb.fs[1].dev, "/dev/vdb");
+    sb.fs[1].kind = KHIB_FS_EXT;
+    sb.saved_ns = 0x5555666677778888ULL;
+    sb.mailbox_nonce = 0x0123456789abcdefULL;
+    sb.consumed_ns = 0;
+    return sb;
+}
+
+/* A consistent image description: 2 ranges, 4 chunks. */
+struct sample {
+    struct khib_superblock sb;
+    struct khib_range r[2];
+    struct khib_chunk c[4];
+    struct khib_index idx;
+};
+
+static void sample_index(struct sample *s)
+{
+    s->sb = sample_sb();
+    s->r[0] = (struct khib_range){0x10000, 300};  /* chunks of 256 + 44 pages */
+    s->r[1] = (struct khib_range){0x20000, 10};
+    memset(s->c, 0, sizeof s->c);
+    uint64_t off = KHIB_SB_SIZE;
+    s->c[0] = (struct khib_chunk){.first_pfn = 0x10000, .pages = 256};
+    s->c[1] = (struct khib_chunk){.first_pfn = 0x10100, .pages = 44};
+    s->c[2] = (struct khib_chunk){.first_pfn = 0x20000, .pages = 8};
+    s->c[3] = (struct khib_chunk){.first_pfn = 0x20008, .pages = 2};
+    /* chunk 1: pages 0 and 43 zero; chunk 3: all zero */
+    khib_bitmap_set(s->c[1].zero_bitmap, 0);
+    khib_bitmap_set(s->c[1].zero_bitmap, 43);
+    khib_bitmap_set(s->c[3].zero_bitmap, 0);
+    khib_bitmap_set(s->c[3].zero_bitmap, 1);
+    uint64_t zeros = 0, stored = 0;
+    for (int i = 0; i < 4; i++) {
+        uint32_t z = khib_bitmap_count(s->c[i].zero_bitmap, s->c[i].pages);
+        s->c[i].raw_len = (s->c[i].pages - z) * KHIB_PAGE_SIZE;
+        s->c[i].stored_len = s->c[i].raw_len ? 1000u + (uint32_t)i : 0;
+        s->c[i].offset = off;
+        s->c[i].checksum = 0x1000u + (uint64_t)i;
+        off += s->c[i].stored_len;
+        zeros += z;
+        stored += s->c[i].pages - z;
+    }
+    s->sb.range_count = 2;
+    s->sb.chunk_count = 4;
+    s->sb.pages_total = 310;
+    s->sb.pages_zero = zeros;
+    s->sb.pages_stored = stored;
+    s->sb.data_offset = KHIB_SB_SIZE;
+    s->sb.data_bytes = off - KHIB_SB_SIZE;
+    s->sb.index_offset = (off + 4095) & ~4095ULL;
+    s->sb.index_bytes = khib_index_size(2, 4);
+    s->idx = (struct khib_index){2, 4, s->r, s->c};
+}
+
+static void test_superblock(void)
+{
+    struct khib_superblock sb = sample_sb(), back;
+    sb.pages_total = 100;
+    sb.pages_zero = 40;
+    sb.pages_stored = 60;
+    uint8_t buf[KHIB_SB_SIZE];
+    char err[400] = "";
+    khib_superblock_encode(&sb, buf);
+    /* Offsets of image_format.h */
+    CHECK(memcmp(buf, "KHIBIMG1", 8) == 0, "magic at 0");
+    CHECK(khib_get32(buf + 16) == KHIB_STATE_COMMITTED, "state at 16");
+    CHECK(khib_get64(buf + 136) == sb.memmap_digest, "memmap_digest at 136");
+    CHECK(khib_get64(buf + 144) == sb.jump_back_entry, "jump_back_entry at 144");
+    CHECK(buf[113] == 20 && buf[114] == sb.build_id[0], "build id at 113/114");
+    CHECK(khib_get32(buf + 256) == (uint32_t)-3, "level at 256");
+    CHECK(memcmp(buf + 272, "/dev/vda1", 9) == 0, "first fs record at 272");
+    CHECK(khib_get32(buf + 272 + 52) == 5, "fs mnt_count at +52");
+    CHECK(khib_get64(buf + 272 + 64) == 123456789, "fs kbytes_written at +64");
+    CHECK(memcmp(buf + 352, "/dev/vdb", 8) == 0, "second fs record at 352");
+    CHECK(khib_get64(buf + 1552) == sb.mailbox_nonce, "mailbox_nonce at 1552");
+    CHECK(khib_get64(buf + 4088) == khib_hash64(buf, 4088, 0), "checksum at 4088 over [0, 4088)");
+    int zero_tail = 1;
+    for (int i = 1568; i < 4088; i++)
+        zero_tail &= buf[i] == 0;
+    CHECK(zero_tail, "bytes 1568..4087 zero");
+
+    int rc = khib_superblock_decode(buf, &back, err, sizeof err);
+    CHECK(rc == KHIB_SB_OK, "decode: %s", err);
+    back.checksum = sb.checksum = 0;
+    CHECK(memcmp(&sb, &back, sizeof sb) == 0, "superblock round trip");
+
+    /* Damage: any flipped byte is a checksum mismatch. */
+    for (int pos = 8; pos < (int)KHIB_SB_SIZE; pos += 97) {
+        uint8_t bad[KHIB_SB_SIZE];
+        memcpy(bad, buf, sizeof bad);
+        bad[pos] ^= 0x10;
+        rc = khib_superblock_decode(bad, &back, err, sizeof err);
+        CHECK_ERR(rc == KHIB_SB_BAD, err, "superblock checksum mismatch");
+    }
+    uint8_t none[KHIB_SB_SIZE] = {0};
+    CHECK(khib_superblock_decode(none, &back, err, sizeof err) == KHIB_SB_NONE, "zeros: no image");
+
+    /* Valid checksum, bad content. */
+    struct khib_superblock v = sb;
+    v.version = 2;
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "version 2 is not supported");
+    v = sb;
+    v.state = 7;
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "state 7");
+    v = sb;
+    v.chunk_pages = 257;
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "chunk_pages 257");
+    v = sb;
+    v.pages_zero = 41;
+    khib_superblock_encode(&v, buf);
+    CHECK(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_OK, "counts of a WRITING image may be partial");
+    v = sb;
+    v.fs_count = 17;
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "fs_count 17");
+    v = sb;
+    memset(v.kernel_release, 'x', sizeof v.kernel_release);
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "not NUL-terminated");
+}
+
+static void test_index(void)
+{
+    struct sample s;
+    sample_index(&s);
+    char err[400] = "";
+    CHECK(khib_superblock_check_layout(&s.sb, 1 << 20, err, sizeof err) == 0, "layout: %s", err);
+    CHECK(khib_index_check(&s.sb, &s.idx, err, sizeof err) == 0, "index check: %s", err);
+
+    size_t len = khib_index_size(2, 4);
+    CHECK(len == 16 + 2 * 16 + 4 * 72, "index size");
+    uint8_t *buf = malloc(len);
+    khib_index_encode(&s.idx, buf);
+    CHECK(memcmp(buf, "KHIBIDX1", 8) == 0 && khib_get32(buf + 8) == 2 && khib_get32(buf + 12) == 4, "index header");
+    CHECK(khib_get64(buf + 16) == 0x10000 && khib_get64(buf + 24) == 300, "first range at 16");
+    const uint8_t *c1 = buf + 16 + 32 + 72;
+    CHECK(khib_get64(c1) == 0x10100 && khib_get32(c1 + 8) == 44 && khib_get32(c1 + 28) == 42 * 4096 &&
+              c1[40] == 1 && c1[45] == 0x08, "chunk 1 fields at their offsets");
+    struct khib_index back;
+    CHECK(khib_index_decode(buf, len, &back, err, sizeof err) == 0, "decode: %s", err);
+    CHECK(back.range_count == 2 && back.chunk_count == 4 && memcmp(back.ranges, s.r, sizeof s.r) == 0 &&
+              memcmp(back.chunks, s.c, sizeof s.c) == 0, "index round trip");
+    khib_index_free(&back);
+    CHECK_ERR(khib_index_decode(buf, len - 1, &back, err, sizeof err) != 0, err, "but is 335 bytes long (they need 336)");
+    /* "index says 5 ranges but is 40 bytes long" */
+    uint8_t small[40] = "KHIBIDX1";
+    khib_put32(small + 8, 5);
+    khib_put32(small + 12, 0);
+    CHECK_ERR(khib_index_decode(small, sizeof small, &back, err, sizeof err) != 0, err,
+              "index says 5 ranges and 0 chunks but is 40 bytes long");
+    buf[0] ^= 1;
+    CHECK_ERR(khib_index_decode(buf, len, &back, err, sizeof err) != 0, err, "no KHIBIDX1 magic");
+    free(buf);
+
+    struct sample t;
+#define BROKEN(mutation, want)                                                              \
+    do {                                                                                    \
+        sample_index(&t);                                                                   \
+        mutation;                                                                           \
+        CHECK_ERR(khib_index_check(&t.sb, &t.idx, err, sizeof err) != 0, err, want);        \
+    } while (0)
+    BROKEN(t.r[1].start_pfn = 0x10100, "ranges 0 and 1 overlap or are unsorted");
+    BROKEN((t.r[0].start_pfn = 0x30000, t.c[0].first_pfn = 0x30000), "ranges 0 and 1 overlap or are unsorted");
+    BROKEN(t.r[1].pages = 0, "is empty");
+    BROKEN(t.r[1].start_pfn = 1ULL << 52, "beyond any physical address");
+    BROKEN(t.sb.pages_total = 311, "the ranges hold 310 pages but the superblock says 311");
+    BROKEN(t.c[2].first_pfn = 0x20001, "chunk 2 starts at pfn 0x20001 but the ranges continue at pfn 0x20000");
+    BROKEN((t.sb.chunk_pages = 200), "chunk 0 has 256 pages (allowed 1..200)");
+    BROKEN((t.c[1].pages = 45, t.c[1].raw_len += 4096), "crosses the end of range 0");
+    BROKEN(t.c[3].flags = 1, "unknown flags");
+    BROKEN(khib_bitmap_set(t.c[2].zero_bitmap, 9), "marks page 9 zero but has only 8 pages");
+    BROKEN(t.c[0].raw_len -= 4096, "raw_len");
+    BROKEN(t.c[3].stored_len = 5, "stored_len 5 for raw_len 0");
+    BROKEN(t.c[2].offset += 1, "chunk 2 is at offset");
+    BROKEN(t.sb.data_bytes += 1, "the chunks hold");
+    BROKEN((t.sb.pages_zero += 1, t.sb.pages_stored -= 1), "zero pages but the superblock says");
+    BROKEN((t.idx.chunk_count = 3, t.sb.chunk_count = 3), "range 1 is not covered");
+    BROKEN(t.sb.chunk_count = 5, "the superblock says 2 and 5");
+    /* A chunk past the last range: extend the table by one. */
+    {
+        struct khib_chunk more[5];
+        sample_index(&t);
+        memcpy(more, t.c, sizeof t.c);
+        more[4] = (struct khib_chunk){.first_pfn = 0x3000, .pages = 1, .raw_len = 4096, .stored_len = 10,
+                                      .offset = t.c[3].offset};
+        t.idx.chunks = more;
+        t.idx.chunk_count = t.sb.chunk_count = 5;
+        CHECK_ERR(khib_index_check(&t.sb, &t.idx, err, sizeof err) != 0, err, "chunk 4 (pfn 0x3000) lies outside the ranges");
+    }
+
+#define BAD_LAYOUT(mutation, size, want)                                                    \
+    do {                                                                                    \
+        sample_index(&t);                                                                   \
+        mutation;                                                                           \
+        CHECK_ERR(khib_superblock_check_layout(&t.sb, size, err, sizeof err) != 0, err, want); \
+    } while (0)
+    BAD_LAYOUT((void)0, 8192, "but only 8192 bytes are there");
+    BAD_LAYOUT(t.sb.index_offset += 8, 1 << 20, "not page-aligned");
+    BAD_LAYOUT(t.sb.index_offset = 4096, 1 << 20, "lies inside the data");
+    BAD_LAYOUT(t.sb.index_bytes = 40, 1 << 20, "index is 40 bytes long but 2 ranges and 4 chunks need 336");
+    BAD_LAYOUT(t.sb.data_offset = 0, 1 << 20, "data offset 0");
+    BAD_LAYOUT(t.sb.range_count = 0, 1 << 20, "inconsistent");
+    BAD_LAYOUT(t.sb.pages_zero += 1, 1 << 20, "page counts do not add up");
+}
+
+static void test_note_and_mailbox(void)
+{
+    struct khib_note n, back;
+    memset(&n, 0, sizeof n);
+    n.version = KHIB_NOTE_VERSION;
+    n.flags = KHIB_NOTE_TEST;
+    n.mailbox_addr = 0x7654000;
+    n.window_size = 192ULL << 20;
+    n.memmap_digest = 0x1122334455667788ULL;
+    n.nonce = 0xfeedfacecafebeefULL;
+    snprintf(n.kernel_release, sizeof n.kernel_release, "6.12.107");
+    n.build_id_len = 3;
+    n.build_id[0] = 1;
+    n.level = 7;
+    n.fs_count = 1;
+    snprintf(n.target, sizeof n.target, "/dev/vdb");
+    snprintf(n.fs_dev[0], sizeof n.fs_dev[0], "/dev/vda2");
+    uint8_t buf[KHIB_NOTE_SIZE];
+    char err[300] = "";
+    CHECK(KHIB_NOTE_SIZE == 784, "note size 784");
+    khib_note_encode(&n, buf);
+    CHECK(khib_get64(buf + 40) == n.nonce && khib_get32(buf + 136) == 7 && memcmp(buf + 144, "/dev/vdb", 8) == 0 &&
+              memcmp(buf + 272, "/dev/vda2", 9) == 0, "note field offsets");
+    CHECK(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) == 0, "note decode: %s", err);
+    CHECK(memcmp(&n, &back, sizeof n) == 0, "note round trip");
+    CHECK_ERR(khib_note_decode(buf, 100, &back, err, sizeof err) != 0, err, "100 bytes long");
+    khib_put32(buf, 9);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "version 9");
+    n.mailbox_addr = 0x7654001;
+    khib_note_encode(&n, buf);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "not page-aligned");
+
+    struct khib_mailbox m, mb;
+    memset(&m, 0, sizeof m);
+    memcpy(m.magic, KHIB_MAILBOX_MAGIC, 8);
+    m.nonce = 42;
+    m.status = KHIB_MBX_RESTORED;
+    fill(m.image_uuid, 16, 3);
+    m.saved_ns = 1;
+    m.restored_ns = 2;
+    m.save_ms = 3;
+    m.restore_ms = 4;
+    m.image_bytes = 5;
+    snprintf(m.msg, sizeof m.msg, "restored from image x");
+    uint8_t page[4096];
+    memset(page, 0xee, sizeof page);
+    khib_mailbox_encode(&m, page);
+    CHECK(khib_get32(page + 16) == KHIB_MBX_RESTORED && khib_get64(page + 72) == 5 &&
+              strcmp((char *)page + 80, "restored from image x") == 0 && page[KHIB_MAILBOX_SIZE] == 0xee,
+          "mailbox offsets, rest of page untouched");
+    khib_mailbox_decode(page, &mb);
+    CHECK(memcmp(&m, &mb, sizeof m) == 0, "mailbox round trip");
+}
+
+int main(void)
+{
+    test_superblock();
+    test_index();
+    test_note_and_mailbox();
+    return t_done();
+}
