@@ -96,8 +96,8 @@ static int hold(size_t mib, uint64_t seed, const char *dir)
     }
 }
 
-/* Record: "REC <seq> <payload 48 hex> <fnv64 hex>\n", fixed 90 bytes. */
-#define RECLEN 90
+/* Record: "REC <seq 10 digits> <payload 48 hex> <fnv64 16 hex>\n", 81 bytes. */
+#define RECLEN 81
 
 static uint64_t fnv64(const char *p, size_t n)
 {
@@ -115,6 +115,8 @@ static void make_record(uint64_t seq, char out[RECLEN + 1])
     int n = snprintf(out, RECLEN + 1, "REC %010" PRIu64 " %016" PRIx64 "%016" PRIx64 "%016" PRIx64 " ", seq,
                      next(&s), next(&s), next(&s));
     snprintf(out + n, (size_t)(RECLEN + 1 - n), "%016" PRIx64 "\n", fnv64(out, (size_t)n));
+    if (strlen(out) != RECLEN)
+        abort();
 }
 
 static int writer(const char *path)
