@@ -69,7 +69,7 @@ build/tests/%: build/obj/tests/unit/%.o $(LIBKHIB)
 check-unit: all $(UNIT_BIN)
 	@sh tests/unit/run.sh
 
-check: check-unit check-qemu
+check: deps check-unit check-qemu
 
 clean:
 	rm -rf build $(LIBKHIB)

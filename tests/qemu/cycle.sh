@@ -43,17 +43,7 @@ while [ "$i" -le "$CYCLES" ]; do
     i=$((i + 1))
 done
 
-if e2fsck -n -f "$work/data.img" > "$work/fsck.log" 2>&1; then
-    pass "fsck -n of the ext4 file system is clean"
-else
-    fail "fsck -n of the ext4 file system: $(tail -n 3 "$work/fsck.log")"
-fi
-debugfs -R "dump /records $work/records" "$work/data.img" 2>/dev/null
-if out=$("$KHIB_TOP/build/khib-testload" check-records "$work/records" 2>&1); then
-    pass "every record on the file system is intact: $out"
-else
-    fail "records on the file system: $out"
-fi
+check_filesystem "$work/data.img"
 
 log "restore boot with the image consumed"
 run_guest "$work/noimage.log" "$kernel" "$initrd" "$R_APPEND khibtest.scenario=noimage" "$@" || true

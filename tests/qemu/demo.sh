@@ -23,6 +23,7 @@ echo "demo: guest powered off; booting the restore kernel R"
 run_guest "$work/r.log" "$kernel" "$initrd" "$R_APPEND khibtest.scenario=restore-expected" "$@" || true
 collect "$work/a.log" > /dev/null
 collect "$work/r.log" > "$work/results"
+check_filesystem "$work/data.img" >> "$work/results"
 
 # at LOG TEXT: the host time of the first line of LOG containing TEXT.
 at() { grep -F -m 1 "$2" "$1" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p'; }

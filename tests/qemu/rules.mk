@@ -1,15 +1,37 @@
-# QEMU scenarios, the demo and the benchmarks: included by the top Makefile.
-# The test kernel and guest initramfs are cached under $(KHIB_CACHE).
+# QEMU scenarios, the demo, the initramfs and installation: included by the
+# top Makefile.  The test kernel and guest initramfs are cached under
+# $KHIB_CACHE (default ~/.cache/khib), keyed by their inputs.
 
-QEMU_SCENARIOS := roundtrip
+QEMU_SCENARIOS := roundtrip cycle
+PREFIX ?= /usr
+DESTDIR ?=
+
+.PHONY: deps kernel initramfs check-qemu demo install
+
+# Debian packages for the build, tests and demo (a no-op when all are there).
+deps:
+	@sh tools/install-deps.sh
 
 build/khib-testload: tests/qemu/testload.c | build
 	$(CC) $(CFLAGS) -static -s -o $@ $<
 
-.PHONY: check-qemu kernel $(addprefix check-qemu-,$(QEMU_SCENARIOS))
-
 kernel:
 	tests/qemu/kernel/build.sh 6.12
 
+initramfs: build/khib-initrd.img
+
+build/khib-initrd.img: $(PROGRAMS) initramfs/init mkinitramfs.sh
+	./mkinitramfs.sh -b build -o $@
+
 check-qemu: all build/khib-testload
 	@tests/qemu/run-all.sh $(QEMU_SCENARIOS)
+
+demo: deps all build/khib-testload
+	@tests/qemu/demo.sh
+
+install: $(PROGRAMS) build/khib-initrd.img
+	install -D -m 755 build/khib $(DESTDIR)$(PREFIX)/sbin/khib
+	install -D -m 755 build/khib-save $(DESTDIR)$(PREFIX)/lib/khib/khib-save
+	install -D -m 755 build/khib-restore $(DESTDIR)$(PREFIX)/lib/khib/khib-restore
+	install -D -m 644 build/khib-initrd.img $(DESTDIR)$(PREFIX)/lib/khib/khib-initrd.img
+	install -D -m 644 docs/khib.md $(DESTDIR)$(PREFIX)/share/doc/khib/khib.md

@@ -121,3 +121,20 @@ R_APPEND="nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore
 expect() {
     if grep -qF "$2" "$1"; then pass "$3"; else fail "$3 (no '$2' in the log)"; fi
 }
+
+# check_filesystem IMG: fsck -n of an ext4 image, and every record the guest's
+# writer appended to /records intact.
+check_filesystem() {
+    if e2fsck -n -f "$1" > "$1.fsck" 2>&1; then
+        pass "fsck -n of the ext4 file system is clean"
+    else
+        fail "fsck -n of the ext4 file system: $(tail -n 3 "$1.fsck")"
+    fi
+    rm -f "$1.records"
+    debugfs -R "dump /records $1.records" "$1" 2>/dev/null
+    if out=$("$KHIB_TOP/build/khib-testload" check-records "$1.records" 2>&1); then
+        pass "every record on the file system is intact: $out"
+    else
+        fail "records on the file system: $out"
+    fi
+}
