@@ -4,8 +4,9 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2
-override CFLAGS += -std=c11 -Wall -Wextra -Werror
+override CFLAGS += -std=c11 -Wall -Wextra -Werror -pthread
 LDFLAGS ?=
+override LDFLAGS += -pthread
 ZSTD_A  ?= /usr/lib/x86_64-linux-gnu/libzstd.a
 
 # The engine library every program links; other rules may use $(LIBKHIB).
@@ -69,7 +70,7 @@ build/tests/%: build/obj/tests/unit/%.o $(LIBKHIB)
 check-unit: all $(UNIT_BIN)
 	@sh tests/unit/run.sh
 
-check: deps check-unit check-qemu
+check: deps check-unit check-fuzz check-qemu
 
 clean:
 	rm -rf build $(LIBKHIB)
@@ -78,3 +79,7 @@ clean:
 
 # QEMU scenarios, the demo and benchmarks (check-qemu, demo, bench, ...).
 include tests/qemu/rules.mk
+include bench/rules.mk
+
+# libFuzzer harnesses of the parsers (fuzz, check-fuzz) and the crashers' replay.
+include tests/fuzz/rules.mk

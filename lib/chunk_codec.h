@@ -37,6 +37,8 @@ struct khib_coder {
 
 int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen);
 void khib_coder_free(struct khib_coder *cd);
+/* Bytes a coder of this level allocates (zstd context and scratch), at most. */
+size_t khib_coder_mem(int level);
 
 /* Compress the c->pages pages at pages (c->first_pfn and c->pages set by the
  * caller) into dst (capacity dst_cap >= khib_frame_bound()).  Sets c's
@@ -46,12 +48,19 @@ void khib_coder_free(struct khib_coder *cd);
 int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_chunk *c, void *dst, size_t dst_cap,
                         char *err, size_t errlen);
 
+/* The same, for pages in a buffer of the caller's that it may overwrite: the
+ * nonzero pages are gathered at its start instead of in the scratch. */
+int khib_chunk_compress_in_place(struct khib_coder *cd, void *pages, struct khib_chunk *c, void *dst,
+                                 size_t dst_cap, char *err, size_t errlen);
+
 struct khib_decoder {
     void *dctx;          /* ZSTD_DCtx */
 };
 
 int khib_decoder_init(struct khib_decoder *dd, char *err, size_t errlen);
 void khib_decoder_free(struct khib_decoder *dd);
+/* Bytes a decoder allocates (zstd context). */
+size_t khib_decoder_mem(void);
 
 /* Decompress the frame of c (stored_len bytes) into raw (c->raw_len bytes:
  * the chunk's nonzero pages in order) and check the checksum.  Returns 0, or

@@ -50,13 +50,23 @@ int khib_plan_chunks(const struct khib_range *ranges, uint32_t nranges, uint32_t
     return 0;
 }
 
+static inline uint64_t word(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
 int khib_page_is_zero(const void *page)
 {
     const uint8_t *p = page;
+    /* Most pages that are not zero say so in their first word. */
+    if (word(p))
+        return 0;
     for (size_t off = 0; off < KHIB_PAGE_SIZE; off += 64) {
-        uint64_t w[8];
-        memcpy(w, p + off, sizeof w);
-        if (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])
+        const uint8_t *q = p + off;
+        if (word(q) | word(q + 8) | word(q + 16) | word(q + 24) | word(q + 32) | word(q + 40) | word(q + 48) |
+            word(q + 56))
             return 0;
     }
     return 1;

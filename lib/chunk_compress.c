@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getCParams, ZSTD_estimateCCtxSize_usingCParams */
 #include <zstd.h>
 
 #include "image_codec.h"
@@ -15,6 +16,30 @@
 size_t khib_frame_bound(void)
 {
     return ZSTD_COMPRESSBOUND(KHIB_CHUNK_RAW_MAX);
+}
+
+/* The parameters a chunk is compressed with: zstd's for the level and a
+ * 1 MiB input, except at level 1 (the default): there zstd's "fast" match
+ * finder (one hash table of 2^14 entries, 7-byte matches) makes 1 MiB
+ * chunks 0.4-0.6 % larger than `zstd -1` makes a whole stream, and
+ * "double fast" with two 2^14-entry tables and 6-byte matches makes them
+ * 1.0-3.5 % smaller than that for 12-27 % more time (docs/performance.md). */
+static ZSTD_compressionParameters chunk_params(int level)
+{
+    ZSTD_compressionParameters p = ZSTD_getCParams(level, KHIB_CHUNK_RAW_MAX, 0);
+    if (level == 1) {
+        p.strategy = ZSTD_dfast;
+        p.hashLog = 14;
+        p.chainLog = 14;
+        p.minMatch = 6;
+        p.targetLength = 0;
+    }
+    return p;
+}
+
+size_t khib_coder_mem(int level)
+{
+    return ZSTD_estimateCCtxSize_usingCParams(chunk_params(level)) + KHIB_CHUNK_RAW_MAX;
 }
 
 int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen)
@@ -33,7 +58,16 @@ int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen)
         return -1;
     }
     /* No checksum or dictionary id in the frame: the index has the checksum. */
+    ZSTD_compressionParameters p = chunk_params(level);
     size_t r = ZSTD_CCtx_setParameter(cd->cctx, ZSTD_c_compressionLevel, level);
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(cd->cctx, ZSTD_c_strategy, (int)p.strategy);
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(cd->cctx, ZSTD_c_hashLog, (int)p.hashLog);
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(cd->cctx, ZSTD_c_chainLog, (int)p.chainLog);
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(cd->cctx, ZSTD_c_minMatch, (int)p.minMatch);
     if (!ZSTD_isError(r))
         r = ZSTD_CCtx_setParameter(cd->cctx, ZSTD_c_checksumFlag, 0);
     if (!ZSTD_isError(r))
@@ -54,10 +88,11 @@ void khib_coder_free(struct khib_coder *cd)
     memset(cd, 0, sizeof *cd);
 }
 
-int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_chunk *c, void *dst, size_t dst_cap,
-                        char *err, size_t errlen)
+/* Compress the pages at in; the nonzero ones are gathered at gather (the
+ * coder's scratch, or in itself: a page only ever moves to a lower index). */
+static int compress_pages(struct khib_coder *cd, const uint8_t *in, uint8_t *gather, struct khib_chunk *c,
+                          void *dst, size_t dst_cap, char *err, size_t errlen)
 {
-    const uint8_t *in = pages;
     uint32_t zeros = 0;
     memset(c->zero_bitmap, 0, sizeof c->zero_bitmap);
     c->flags = 0;
@@ -71,14 +106,16 @@ int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_ch
     size_t raw_len = (size_t)(c->pages - zeros) * KHIB_PAGE_SIZE;
     if (zeros && raw_len) {
         /* Gather the nonzero pages; without zero pages the input is used as is. */
-        uint8_t *o = cd->scratch;
+        uint8_t *o = gather;
         for (uint32_t i = 0; i < c->pages; i++) {
             if (!khib_bitmap_test(c->zero_bitmap, i)) {
-                memcpy(o, in + (size_t)i * KHIB_PAGE_SIZE, KHIB_PAGE_SIZE);
+                const uint8_t *page = in + (size_t)i * KHIB_PAGE_SIZE;
+                if (o != page)
+                    memcpy(o, page, KHIB_PAGE_SIZE);
                 o += KHIB_PAGE_SIZE;
             }
         }
-        raw = cd->scratch;
+        raw = gather;
     }
     c->raw_len = (uint32_t)raw_len;
     c->checksum = khib_hash64(raw, raw_len, 0);
@@ -94,3 +131,14 @@ int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_ch
     return 0;
 }
 
+int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_chunk *c, void *dst, size_t dst_cap,
+                        char *err, size_t errlen)
+{
+    return compress_pages(cd, pages, cd->scratch, c, dst, dst_cap, err, errlen);
+}
+
+int khib_chunk_compress_in_place(struct khib_coder *cd, void *pages, struct khib_chunk *c, void *dst,
+                                 size_t dst_cap, char *err, size_t errlen)
+{
+    return compress_pages(cd, pages, pages, c, dst, dst_cap, err, errlen);
+}

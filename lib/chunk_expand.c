@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_estimateDCtxSize */
 #include <zstd.h>
 
 #include "xxhash64.h"
@@ -16,6 +17,11 @@ int khib_decoder_init(struct khib_decoder *dd, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+size_t khib_decoder_mem(void)
+{
+    return ZSTD_estimateDCtxSize();
 }
 
 void khib_decoder_free(struct khib_decoder *dd)

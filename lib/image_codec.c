@@ -174,6 +174,20 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
                  sb->fs_count, sb->build_id_len);
         return KHIB_SB_BAD;
     }
+    /* As in the note it comes from.  The restorer rounds the window's end up
+     * to a page: a window that wraps, or ends in the last page, would pass
+     * for an empty one and let a restore overwrite the restore kernel. */
+    if ((sb->window_start | sb->window_size) % KHIB_PAGE_SIZE || sb->window_size > UINT64_MAX - sb->window_start) {
+        snprintf(err, errlen, "superblock window 0x%" PRIx64 "+0x%" PRIx64 " is not page-aligned or wraps around",
+                 sb->window_start, sb->window_size);
+        return KHIB_SB_BAD;
+    }
+    /* Also as in the note: posting to a mailbox that is not page-aligned
+     * fails, and only after the memory was written. */
+    if (sb->mailbox_addr % KHIB_PAGE_SIZE) {
+        snprintf(err, errlen, "superblock mailbox address 0x%" PRIx64 " is not page-aligned", sb->mailbox_addr);
+        return KHIB_SB_BAD;
+    }
     if (!nul_terminated(sb->kernel_release, KHIB_RELEASE_LEN)) {
         snprintf(err, errlen, "superblock kernel release is not NUL-terminated");
         return KHIB_SB_BAD;

@@ -109,6 +109,15 @@ int khib_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const cha
     return 0;
 }
 
+int khib_direct_io(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    int want = on ? (fl | O_DIRECT) : (fl & ~O_DIRECT);
+    return want == fl ? 0 : fcntl(fd, F_SETFL, want);
+}
+
 int khib_datasync(int fd, const char *path, char *err, size_t errlen)
 {
     if (fdatasync(fd) != 0) {

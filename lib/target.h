@@ -32,4 +32,11 @@ int khib_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const cha
                     size_t errlen);
 int khib_datasync(int fd, const char *path, char *err, size_t errlen);
 
+/* Turn O_DIRECT on or off for fd's open file (fcntl F_SETFL).  Returns 0,
+ * or -1 with errno when the file system refuses it (EINVAL: tmpfs, ...).
+ * Direct transfers need buffers, offsets and lengths aligned to
+ * KHIB_DIRECT_ALIGN. */
+#define KHIB_DIRECT_ALIGN 4096u
+int khib_direct_io(int fd, int on);
+
 #endif

@@ -20,6 +20,7 @@
 #include "physmem.h"
 #include "progress.h"
 #include "save.h"
+#include "threads.h"
 #include "uuid.h"
 #include "writer.h"
 #include "xxhash64.h"
@@ -39,6 +40,8 @@ struct options {
     uint64_t entry;
     int verify_after;
     int quiet;
+    unsigned threads;   /* 0: khib_default_threads() */
+    int mmap;           /* map a file instead of reading it */
 };
 
 static void usage(FILE *out)
@@ -58,6 +61,9 @@ static void usage(FILE *out)
             "                         empty or missing grows to the image's size; otherwise the\n"
             "                         image must fit in the file's or device's size\n"
             "  --level N              zstd level (default: the note's, else %d)\n"
+            "  --threads N            compression threads (default: the CPUs, at most %u)\n"
+            "  --mmap                 map a core or memory file in windows, as a memory device\n"
+            "                         always is, instead of reading it (benchmarks)\n"
             "  --jump-back-entry ADDR hex physical address the restorer jumps to\n"
             "  --verify-after         after committing, read the image back and compare every\n"
             "                         chunk with memory; on a mismatch the image is invalidated\n"
@@ -67,7 +73,7 @@ static void usage(FILE *out)
             "Exit status: 0 saved and committed; 1 usage error; 2 input error (bad core\n"
             "header, unreadable memory); 3 target error (too small, I/O error, verification\n"
             "failed).  After any failure the target holds no committed image.\n",
-            DEFAULT_LEVEL);
+            DEFAULT_LEVEL, KHIB_THREADS_DEFAULT_MAX);
 }
 
 /* A mapping of memory that is not there (a core file truncated while we
@@ -97,7 +103,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"mem", required_argument, 0, 'm'},          {"target", required_argument, 0, 't'},
         {"level", required_argument, 0, 'l'},        {"jump-back-entry", required_argument, 0, 'j'},
         {"verify-after", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
+        {"threads", required_argument, 0, 'T'},      {"mmap", no_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     int c;
     char *end;
@@ -123,6 +131,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return EXIT_USAGE;
             }
             break;
+        case 'T':
+            if (khib_parse_threads(optarg, &o->threads) != 0) {
+                fprintf(stderr, PROG ": --threads needs a number from 1 to %u, not '%s'\n", KHIB_THREADS_MAX, optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'M': o->mmap = 1; break;
         case 'v': o->verify_after = 1; break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
@@ -143,6 +158,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (!o->mem)
         o->mem = "/dev/mem";
+    if (!o->threads)
+        o->threads = khib_default_threads();
     return EXIT_OK;
 }
 
@@ -154,6 +171,7 @@ struct input {
     struct khib_segment *seg;   /* core.seg, or identity segments for /dev/mem */
     struct khib_range *ranges;
     struct khib_physmem src;
+    int is_device;              /* a character device (/dev/mem): mapped, never read */
 };
 
 static int open_input(const struct options *o, struct input *in, char *err, size_t errlen)
@@ -192,12 +210,13 @@ static int open_input(const struct options *o, struct input *in, char *err, size
         snprintf(err, errlen, "cannot open %s: %s", in->name, strerror(errno));
         return -1;
     }
+    struct stat st;
+    if (fstat(in->fd, &st) != 0) {
+        snprintf(err, errlen, "cannot stat %s: %s", in->name, strerror(errno));
+        return -1;
+    }
+    in->is_device = S_ISCHR(st.st_mode);
     if (o->core) {
-        struct stat st;
-        if (fstat(in->fd, &st) != 0) {
-            snprintf(err, errlen, "cannot stat %s: %s", in->name, strerror(errno));
-            return -1;
-        }
         char why[400];
         if (khib_elfcore_check_data(&in->core, (uint64_t)st.st_size, why, sizeof why) != 0) {
             snprintf(err, errlen, "%s: %s", in->name, why);
@@ -310,12 +329,14 @@ static int save(const struct options *o, struct input *in, const char *target, i
     sb.chunk_count = pl.count;
     pl.index_bytes = khib_index_size(sb.range_count, sb.chunk_count);
 
+    /* The level is checked before anything is written. */
     struct khib_coder cd;
     if (khib_coder_init(&cd, level, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         free(pl.chunks);
         return EXIT_USAGE;
     }
+    khib_coder_free(&cd);
 
     int rc = EXIT_TARGET;
     uint8_t *index = NULL;
@@ -346,11 +367,19 @@ static int save(const struct options *o, struct input *in, const char *target, i
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
+    struct save_input sin = {.fd = in->fd, .name = in->name, .seg = in->seg, .nseg = in->core.nseg,
+                             .by_mmap = o->mmap || in->is_device};
+    char bufs[32], table[32];
+    khib_fmt_size(save_mem(&sin, o->threads, level), bufs, sizeof bufs);
+    khib_fmt_size(save_table_mem(pl.count, pl.index_bytes), table, sizeof table);
+    printf(PROG ": using %u thread%s and %s of buffers (and %s for the index), %s writes\n", o->threads,
+           o->threads == 1 ? "" : "s", bufs, table, w.direct ? "direct (O_DIRECT)" : "buffered");
+    fflush(stdout);
     struct khib_progress prog;
     khib_progress_start(&prog, PROG, in->core.total_bytes, o->quiet);
     double t0 = khib_now();
     struct save_totals tot;
-    int src = save_chunks(&in->src, pl.chunks, pl.count, &cd, &w, &prog, &tot, err, sizeof err);
+    int src = save_chunks(&sin, o->threads, level, pl.chunks, pl.count, &w, &prog, &tot, err, sizeof err);
     if (src != 0) {
         fprintf(stderr, PROG ": %s; no image was committed\n", err);
         rc = src == SAVE_INPUT_ERROR ? EXIT_INPUT : EXIT_TARGET;
@@ -422,14 +451,14 @@ static int save(const struct options *o, struct input *in, const char *target, i
            stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, level);
     printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " stored in %" PRIu32 " chunks\n",
            sb.pages_total, sb.pages_zero, sb.pages_stored, sb.chunk_count);
-    printf(PROG ": time %.2f s, %.0f MiB/s (compression %.2f s)\n", t_total,
-           t_total > 0 ? (double)in->core.total_bytes / (1 << 20) / t_total : 0.0, t_data);
+    printf(PROG ": time %.2f s, %.0f MiB/s (compression %.2f s)%s\n", t_total,
+           t_total > 0 ? (double)in->core.total_bytes / (1 << 20) / t_total : 0.0, t_data,
+           w.fell_back ? "; the target refused O_DIRECT writes, buffered instead" : "");
     rc = EXIT_OK;
 out:
     free(index);
     writer_free(&w);
     khib_target_close(&t);
-    khib_coder_free(&cd);
     free(pl.chunks);
     return rc;
 }

@@ -1,42 +1,434 @@
 #define _GNU_SOURCE
 #include "save.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-int save_chunks(struct khib_physmem *src, struct khib_chunk *chunks, uint32_t n, struct khib_coder *cd,
-                struct writer *w, struct khib_progress *prog, struct save_totals *tot, char *err, size_t errlen)
+#include "target.h"
+#include "threads.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+/* A run of consecutive chunks of one segment, mapped or read at once. */
+struct window {
+    uint32_t first, count;   /* chunks */
+    uint32_t seg;
+    uint64_t paddr, len;     /* memory it covers */
+    uint8_t *map;            /* mapped: its first map_len bytes (the rest is past p_filesz: zero) */
+    size_t map_len;
+    uint32_t left;           /* chunks not compressed yet */
+};
+
+int save_needs_bounce(const struct save_input *in)
 {
-    size_t bound = khib_frame_bound();
-    uint64_t done = 0;
-    memset(tot, 0, sizeof *tot);
-    for (uint32_t i = 0; i < n; i++) {
-        struct khib_chunk *c = &chunks[i];
-        size_t bytes = (size_t)c->pages * KHIB_PAGE_SIZE;
-        char why[300];
-        const void *pages = khib_physmem_map(src, c->first_pfn << KHIB_PAGE_SHIFT, bytes, why, sizeof why);
-        if (!pages) {
-            snprintf(err, errlen, "cannot read the memory of chunk %" PRIu32 ": %s", i, why);
-            return SAVE_INPUT_ERROR;
+    if (!in->by_mmap)
+        return 1;
+    for (uint32_t i = 0; i < in->nseg; i++)
+        if (in->seg[i].filesz < in->seg[i].size)
+            return 1;
+    return 0;
+}
+
+size_t save_mem(const struct save_input *in, unsigned threads, int level)
+{
+    return (size_t)save_slots(threads) * khib_frame_bound() +
+           (size_t)threads * (khib_coder_mem(level) + (save_needs_bounce(in) ? KHIB_CHUNK_RAW_MAX : 0)) +
+           writer_mem();
+}
+
+size_t save_table_mem(uint32_t chunks, uint64_t index_bytes)
+{
+    return (size_t)chunks * (sizeof(struct khib_chunk) + sizeof(struct window) + sizeof(uint32_t)) +
+           (size_t)index_bytes;
+}
+
+struct pipeline;
+
+struct worker {
+    struct pipeline *p;
+    pthread_t t;
+    int started;
+    struct khib_coder cd;
+    uint8_t *bounce;         /* mapped chunks reaching past a segment's p_filesz */
+};
+
+struct pipeline {
+    const struct save_input *in;
+    struct khib_chunk *chunks;
+    uint32_t n;
+    struct window *win;
+    uint32_t nwin;
+    uint32_t *chunk_win;     /* window of each chunk */
+    uint8_t *slots;
+    size_t slot_size;
+    unsigned nslots;
+    uint32_t *slot_done;     /* chunk index + 1 of the frame ready in each slot, 0: none */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint32_t next;           /* next chunk to compress */
+    uint32_t consumed;       /* chunks the writer has taken */
+    uint32_t ready;          /* windows mapped or read so far (in order) */
+    int stop;
+    int rc;                  /* first error: SAVE_INPUT_ERROR or SAVE_TARGET_ERROR */
+    char err[600];
+};
+
+/* Record the first error and stop everyone.  Called with the lock held. */
+static void fail_locked(struct pipeline *p, int rc, const char *msg)
+{
+    if (!p->rc) {
+        p->rc = rc;
+        snprintf(p->err, sizeof p->err, "%s", msg);
+    }
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+}
+
+static void fail(struct pipeline *p, int rc, const char *msg)
+{
+    pthread_mutex_lock(&p->mu);
+    fail_locked(p, rc, msg);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int plan_windows(struct pipeline *p)
+{
+    const struct save_input *in = p->in;
+    p->win = calloc(p->n, sizeof *p->win);
+    p->chunk_win = calloc(p->n, sizeof *p->chunk_win);
+    if (!p->win || !p->chunk_win)
+        return -1;
+    uint64_t max = SAVE_WINDOW;
+    uint32_t seg = 0;
+    struct window *w = NULL;
+    for (uint32_t i = 0; i < p->n; i++) {
+        const struct khib_chunk *c = &p->chunks[i];
+        uint64_t paddr = c->first_pfn << KHIB_PAGE_SHIFT, len = (uint64_t)c->pages * KHIB_PAGE_SIZE;
+        while (seg < in->nseg && paddr >= in->seg[seg].paddr + in->seg[seg].size)
+            seg++;
+        if (seg == in->nseg || paddr < in->seg[seg].paddr)
+            return -1;
+        if (!w || w->seg != seg || w->paddr + w->len != paddr || w->len + len > max) {
+            w = &p->win[p->nwin++];
+            w->first = i;
+            w->seg = seg;
+            w->paddr = paddr;
         }
-        void *dst = writer_reserve(w, bound, err, errlen);
-        if (!dst)
-            return SAVE_TARGET_ERROR;
-        if (khib_chunk_compress(cd, pages, c, dst, bound, err, errlen) != 0)
-            return SAVE_INPUT_ERROR;
-        c->offset = w->pos;
-        if (writer_commit(w, c->stored_len, err, errlen) != 0)
-            return SAVE_TARGET_ERROR;
+        w->count++;
+        w->left++;
+        w->len += len;
+        p->chunk_win[i] = (uint32_t)(w - p->win);
+    }
+    return 0;
+}
+
+/* The file bytes of window w: [*off, *off + return value). */
+static size_t file_part(const struct pipeline *p, const struct window *w, uint64_t *off)
+{
+    const struct khib_segment *s = &p->in->seg[w->seg];
+    uint64_t rel = w->paddr - s->paddr;
+    *off = s->offset + rel;
+    return rel >= s->filesz ? 0 : s->filesz - rel < w->len ? (size_t)(s->filesz - rel) : (size_t)w->len;
+}
+
+static void window_error(const struct pipeline *p, const struct window *w, const char *why, char *err,
+                         size_t errlen)
+{
+    char name[80];
+    khib_chunk_name(w->first, &p->chunks[w->first], name, sizeof name);
+    snprintf(err, errlen, "cannot read the memory of %s: %s", name, why);
+}
+
+static int map_window(struct pipeline *p, struct window *w, char *err, size_t errlen)
+{
+    uint64_t off;
+    size_t len = file_part(p, w, &off);
+    if (len == 0)
+        return 0;
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, p->in->fd, (off_t)off);
+    if (m == MAP_FAILED) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot map %zu MiB of %s at physical address 0x%" PRIx64 " (file offset 0x%"
+                 PRIx64 "): %s", len >> 20, p->in->name, w->paddr, off, strerror(errno));
+        window_error(p, w, why, err, errlen);
+        return -1;
+    }
+    /* Hints: failures change nothing.  Then fault the window in here rather
+     * than in the workers (a /dev/mem mapping is populated by mmap already
+     * and refuses this). */
+    (void)madvise(m, len, MADV_SEQUENTIAL);
+    (void)madvise(m, len, MADV_POPULATE_READ);
+    w->map = m;
+    w->map_len = len;
+    return 0;
+}
+
+/* Ask the kernel to read the file bytes of window i in the background. */
+static void read_ahead(const struct pipeline *p, uint32_t i)
+{
+    uint64_t off;
+    size_t len = i < p->nwin ? file_part(p, &p->win[i], &off) : 0;
+    if (len)
+        (void)posix_fadvise(p->in->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+}
+
+/* Read the pages of chunk i into the worker's buffer (zeros past the file). */
+static int read_chunk(struct worker *wk, uint32_t i, char *err, size_t errlen)
+{
+    const struct pipeline *p = wk->p;
+    const struct khib_chunk *c = &p->chunks[i];
+    const struct khib_segment *s = &p->in->seg[p->win[p->chunk_win[i]].seg];
+    uint64_t rel = (c->first_pfn << KHIB_PAGE_SHIFT) - s->paddr;
+    size_t bytes = (size_t)c->pages * KHIB_PAGE_SIZE;
+    size_t have = rel >= s->filesz ? 0 : s->filesz - rel < bytes ? (size_t)(s->filesz - rel) : bytes;
+    char why[400];
+    if (have && khib_pread_all(p->in->fd, wk->bounce, have, s->offset + rel, p->in->name, why, sizeof why) != 0) {
+        snprintf(err, errlen, "cannot read the memory of chunk %" PRIu32 ": %s", i, why);
+        return -1;
+    }
+    memset(wk->bounce + have, 0, bytes - have);
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    struct pipeline *p = arg;
+    for (uint32_t i = 0; !p->in->by_mmap && i < SAVE_DEPTH; i++)
+        read_ahead(p, i);
+    for (uint32_t i = 0; i < p->nwin; i++) {
+        /* Window i takes the place of window i - SAVE_DEPTH. */
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && i >= SAVE_DEPTH && p->win[i - SAVE_DEPTH].left)
+            pthread_cond_wait(&p->cv, &p->mu);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+        char err[600];
+        int rc = 0;
+        if (p->in->by_mmap)
+            rc = map_window(p, &p->win[i], err, sizeof err);
+        else
+            read_ahead(p, i + SAVE_DEPTH); /* the workers read window i themselves */
+        pthread_mutex_lock(&p->mu);
+        if (rc != 0) {
+            fail_locked(p, SAVE_INPUT_ERROR, err);
+        } else {
+            p->ready = i + 1;
+            pthread_cond_broadcast(&p->cv);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (rc != 0)
+            break;
+    }
+    return NULL;
+}
+
+/* The mapped pages of chunk i (or, where the chunk reaches past the file,
+ * a copy in the bounce buffer: then *own is set). */
+static uint8_t *chunk_pages(struct worker *wk, uint32_t i, int *own)
+{
+    struct pipeline *p = wk->p;
+    const struct khib_chunk *c = &p->chunks[i];
+    const struct window *w = &p->win[p->chunk_win[i]];
+    uint64_t rel = (c->first_pfn << KHIB_PAGE_SHIFT) - w->paddr;
+    size_t bytes = (size_t)c->pages * KHIB_PAGE_SIZE;
+    *own = 0;
+    if (rel + bytes <= w->map_len)
+        return w->map + rel;
+    size_t have = rel < w->map_len ? w->map_len - (size_t)rel : 0;
+    if (have)
+        memcpy(wk->bounce, w->map + rel, have);
+    memset(wk->bounce + have, 0, bytes - have);
+    *own = 1;
+    return wk->bounce;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+    struct pipeline *p = wk->p;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->next < p->n &&
+               (p->next >= p->consumed + p->nslots || p->chunk_win[p->next] >= p->ready))
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stop || p->next >= p->n)
+            break;
+        uint32_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+
+        struct khib_chunk *c = &p->chunks[i];
+        uint8_t *slot = p->slots + (size_t)(i % p->nslots) * p->slot_size;
+        char why[500], msg[600];
+        int own = 1, rc;
+        uint8_t *pages = wk->bounce;
+        if (p->in->by_mmap)
+            pages = chunk_pages(wk, i, &own);
+        else if ((rc = read_chunk(wk, i, msg, sizeof msg)) != 0)
+            goto failed;
+        rc = own ? khib_chunk_compress_in_place(&wk->cd, pages, c, slot, p->slot_size, why, sizeof why)
+                 : khib_chunk_compress(&wk->cd, pages, c, slot, p->slot_size, why, sizeof why);
+        if (rc != 0) {
+            char name[80];
+            khib_chunk_name(i, c, name, sizeof name);
+            snprintf(msg, sizeof msg, "%s: %s", name, why);
+        }
+    failed:
+        pthread_mutex_lock(&p->mu);
+        if (rc != 0) {
+            fail_locked(p, SAVE_INPUT_ERROR, msg);
+            break;
+        }
+        p->slot_done[i % p->nslots] = i + 1;
+        struct window *w = &p->win[p->chunk_win[i]];
+        if (--w->left == 0 && w->map) {
+            uint8_t *m = w->map;
+            size_t len = w->map_len;
+            w->map = NULL;
+            pthread_mutex_unlock(&p->mu);
+            munmap(m, len);
+            pthread_mutex_lock(&p->mu);
+        }
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* The caller's part: frames in chunk order to the writer. */
+static void collect(struct pipeline *p, struct writer *wr, struct khib_progress *prog, struct save_totals *tot)
+{
+    uint64_t done = 0;
+    for (uint32_t i = 0; i < p->n; i++) {
+        unsigned s = i % p->nslots;
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && p->slot_done[s] != i + 1)
+            pthread_cond_wait(&p->cv, &p->mu);
+        int ready = p->slot_done[s] == i + 1;
+        pthread_mutex_unlock(&p->mu);
+        if (!ready)
+            return;
+        struct khib_chunk *c = &p->chunks[i];
+        c->offset = wr->pos;
+        char err[600];
+        if (writer_append(wr, p->slots + (size_t)s * p->slot_size, c->stored_len, err, sizeof err) != 0) {
+            fail(p, SAVE_TARGET_ERROR, err);
+            return;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->slot_done[s] = 0;
+        p->consumed = i + 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
         uint32_t zeros = c->pages - c->raw_len / KHIB_PAGE_SIZE;
         tot->pages_zero += zeros;
         tot->pages_stored += c->pages - zeros;
         tot->data_bytes += c->stored_len;
-        done += bytes;
+        done += (uint64_t)c->pages * KHIB_PAGE_SIZE;
         khib_progress_update(prog, done);
     }
-    return writer_flush(w, err, errlen) == 0 ? 0 : SAVE_TARGET_ERROR;
+}
+
+int save_chunks(const struct save_input *in, unsigned threads, int level, struct khib_chunk *chunks, uint32_t n,
+                struct writer *wr, struct khib_progress *prog, struct save_totals *tot, char *err, size_t errlen)
+{
+    memset(tot, 0, sizeof *tot);
+    struct pipeline p;
+    memset(&p, 0, sizeof p);
+    p.in = in;
+    p.chunks = chunks;
+    p.n = n;
+    p.nslots = save_slots(threads);
+    p.slot_size = khib_frame_bound();
+    int bounce = save_needs_bounce(in);
+    struct worker *wk = calloc(threads, sizeof *wk);
+    p.slots = malloc((size_t)p.nslots * p.slot_size);
+    p.slot_done = calloc(p.nslots, sizeof *p.slot_done);
+    int rc = SAVE_INPUT_ERROR;
+    int sync_ok = 0;
+    pthread_t reader;
+    int reader_started = 0;
+    if (!wk || !p.slots || !p.slot_done)
+        goto oom;
+    if (plan_windows(&p) != 0) {
+        snprintf(err, errlen, "out of memory for the reading plan, or chunks outside the memory");
+        goto out;
+    }
+    for (unsigned t = 0; t < threads; t++) {
+        wk[t].p = &p;
+        if (khib_coder_init(&wk[t].cd, level, err, errlen) != 0)
+            goto out;
+        if (bounce && !(wk[t].bounce = malloc(KHIB_CHUNK_RAW_MAX)))
+            goto oom;
+    }
+    int e = pthread_mutex_init(&p.mu, NULL);
+    if (e == 0 && (e = pthread_cond_init(&p.cv, NULL)) != 0)
+        pthread_mutex_destroy(&p.mu);
+    if (e != 0) {
+        snprintf(err, errlen, "cannot set up the threads: %s", strerror(e));
+        goto out;
+    }
+    sync_ok = 1;
+    if (khib_thread_start(&reader, reader_main, &p, "reader", err, errlen) != 0)
+        goto out;
+    reader_started = 1;
+    for (unsigned t = 0; t < threads; t++) {
+        if (khib_thread_start(&wk[t].t, worker_main, &wk[t], "compression", err, errlen) != 0) {
+            fail(&p, SAVE_INPUT_ERROR, err);
+            break;
+        }
+        wk[t].started = 1;
+    }
+    collect(&p, wr, prog, tot);
+    rc = 0;
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory for the compression buffers");
+out:
+    if (sync_ok && (rc != 0 || p.rc)) {
+        pthread_mutex_lock(&p.mu);
+        p.stop = 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+    }
+    for (unsigned t = 0; t < threads; t++)
+        if (wk && wk[t].started)
+            pthread_join(wk[t].t, NULL);
+    if (reader_started)
+        pthread_join(reader, NULL);
+    if (rc == 0 && p.rc) {
+        rc = p.rc;
+        snprintf(err, errlen, "%s", p.err);
+    }
+    if (rc == 0 && writer_finish(wr, err, errlen) != 0)
+        rc = SAVE_TARGET_ERROR;
+    for (uint32_t i = 0; p.win && i < p.nwin; i++)
+        if (p.win[i].map)
+            munmap(p.win[i].map, p.win[i].map_len);
+    if (sync_ok) {
+        pthread_cond_destroy(&p.cv);
+        pthread_mutex_destroy(&p.mu);
+    }
+    for (unsigned t = 0; wk && t < threads; t++) {
+        khib_coder_free(&wk[t].cd);
+        free(wk[t].bounce);
+    }
+    free(wk);
+    free(p.win);
+    free(p.chunk_win);
+    free(p.slots);
+    free(p.slot_done);
+    return rc;
 }
 
 struct compare_ctx {

@@ -6,7 +6,7 @@ packages="build-essential libzstd-dev zstd kexec-tools busybox-static klibc-util
 qemu-system-x86 qemu-system-data seabios ipxe-qemu qemu-utils
 cpio gzip xz-utils e2fsprogs dmsetup util-linux coreutils
 flex bison bc libelf-dev libssl-dev dpkg-dev debian-archive-keyring
-makedumpfile shellcheck perl"
+makedumpfile shellcheck perl clang libclang-rt-14-dev"
 missing=
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"

@@ -13,6 +13,15 @@
  *       physical address (sparse), as /dev/mem would show it.
  *       Prints one line per range and, with --mailbox, "mailbox 0xADDR NONCE".
  *
+ *   khib-gencore --extract CORE --raw FILE [--aligned FILE2]
+ *       Write the memory bytes of CORE's PT_LOAD segments (in address order,
+ *       zeros past p_filesz) back to back into FILE, zero pages as holes: the
+ *       raw memory that general-purpose compressors get in the benchmarks.
+ *       With --aligned, when some segment's data does not start at a
+ *       page-aligned file offset (khib-save maps it page by page), also write
+ *       FILE2: the same core (PT_NOTEs and PT_LOADs, zero pages as holes) with
+ *       page-aligned data.  Prints "aligned FILE2" or "aligned: not needed".
+ *
  *   khib-gencore --compare CORE --memory FILE [--except ADDR]...
  *       Check that every PT_LOAD range of CORE (a core with data) is
  *       byte-identical in FILE at offset = physical address, except the pages
@@ -20,6 +29,7 @@
  *       difference.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -390,10 +400,150 @@ out:
     return rc;
 }
 
+/* Copy len bytes of in at off into out at out_off, leaving zero pages as
+ * holes (out is sized by the caller); bytes past the input's end are zero. */
+static int copy_sparse(int in, uint64_t off, uint64_t len, int out, uint64_t out_off, const char *out_path,
+                       uint8_t *buf, size_t cap)
+{
+    for (uint64_t done = 0; done < len;) {
+        size_t n = len - done < cap ? (size_t)(len - done) : cap;
+        if (pread_all(in, buf, n, off + done) != 0) {
+            fprintf(stderr, "khib-gencore: read error: %s\n", strerror(errno));
+            return -1;
+        }
+        for (size_t p = 0; p < n; p += PAGE) {
+            size_t k = n - p < PAGE ? n - p : PAGE;
+            size_t z = 0;
+            while (z < k && buf[p + z] == 0)
+                z++;
+            if (z < k && pwrite_all(out, buf + p, k, out_off + done + p, out_path) != 0)
+                return -1;
+        }
+        done += n;
+    }
+    return 0;
+}
+
+static int extract(const char *core_path, const char *raw_path, const char *aligned_path)
+{
+    struct khib_elfcore core;
+    char err[400];
+    if (khib_elfcore_load(core_path, &core, err, sizeof err) != 0) {
+        fprintf(stderr, "khib-gencore: %s\n", err);
+        return 2;
+    }
+    int rc = 2, in = open(core_path, O_RDONLY | O_CLOEXEC), out = -1, al = -1;
+    size_t cap = (size_t)BUF_PAGES * PAGE;
+    uint8_t *buf = malloc(cap);
+    Elf64_Phdr *ph = NULL;
+    Elf64_Ehdr eh;
+    if (in < 0 || !buf) {
+        fprintf(stderr, "khib-gencore: cannot open %s: %s\n", core_path, strerror(errno));
+        goto out;
+    }
+    out = open(raw_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        fprintf(stderr, "khib-gencore: cannot create %s: %s\n", raw_path, strerror(errno));
+        goto out;
+    }
+    uint64_t pos = 0;
+    int unaligned = 0;
+    for (uint32_t i = 0; i < core.nseg; i++) {
+        const struct khib_segment *sg = &core.seg[i];
+        if (copy_sparse(in, sg->offset, sg->filesz, out, pos, raw_path, buf, cap) != 0)
+            goto out;
+        pos += sg->size;
+        unaligned |= sg->offset % PAGE != 0;
+    }
+    if (ftruncate(out, (off_t)pos) != 0) {
+        fprintf(stderr, "khib-gencore: cannot size %s: %s\n", raw_path, strerror(errno));
+        goto out;
+    }
+    printf("raw %s %" PRIu64 "\n", raw_path, pos);
+    if (!aligned_path || !unaligned) {
+        if (aligned_path)
+            printf("aligned: not needed\n");
+        rc = 0;
+        goto out;
+    }
+    /* The same core with its data page-aligned: notes after the headers,
+     * each PT_LOAD's bytes from the next page boundary. */
+    if (pread_all(in, &eh, sizeof eh, 0) != 0 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
+        fprintf(stderr, "khib-gencore: %s: cannot read the ELF header again\n", core_path);
+        goto out;
+    }
+    ph = calloc(eh.e_phnum ? eh.e_phnum : 1, sizeof *ph);
+    if (!ph || pread_all(in, ph, (size_t)eh.e_phnum * sizeof *ph, eh.e_phoff) != 0) {
+        fprintf(stderr, "khib-gencore: %s: cannot read the program headers\n", core_path);
+        goto out;
+    }
+    uint16_t keep = 0;
+    for (uint16_t i = 0; i < eh.e_phnum; i++)
+        if (ph[i].p_type == PT_NOTE || (ph[i].p_type == PT_LOAD && ph[i].p_memsz))
+            ph[keep++] = ph[i];
+    al = open(aligned_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (al < 0) {
+        fprintf(stderr, "khib-gencore: cannot create %s: %s\n", aligned_path, strerror(errno));
+        goto out;
+    }
+    uint64_t off = sizeof eh + (uint64_t)keep * sizeof *ph;
+    for (uint16_t i = 0; i < keep; i++) {
+        if (ph[i].p_type != PT_NOTE)
+            continue;
+        if (ph[i].p_filesz > cap || pread_all(in, buf, ph[i].p_filesz, ph[i].p_offset) != 0 ||
+            pwrite_all(al, buf, ph[i].p_filesz, off, aligned_path) != 0) {
+            fprintf(stderr, "khib-gencore: cannot copy a PT_NOTE of %s\n", core_path);
+            goto out;
+        }
+        ph[i].p_offset = off;
+        off += ph[i].p_filesz;
+    }
+    for (uint16_t i = 0; i < keep; i++) {
+        if (ph[i].p_type != PT_LOAD)
+            continue;
+        off = (off + PAGE - 1) / PAGE * PAGE;
+        if (copy_sparse(in, ph[i].p_offset, ph[i].p_filesz, al, off, aligned_path, buf, cap) != 0)
+            goto out;
+        ph[i].p_offset = off;
+        ph[i].p_filesz = ph[i].p_memsz;
+        off += ph[i].p_memsz;
+    }
+    eh.e_phoff = sizeof eh;
+    eh.e_phnum = keep;
+    eh.e_shoff = 0;
+    eh.e_shnum = 0;
+    eh.e_shstrndx = 0;
+    if (pwrite_all(al, &eh, sizeof eh, 0, aligned_path) != 0 ||
+        pwrite_all(al, ph, (size_t)keep * sizeof *ph, sizeof eh, aligned_path) != 0)
+        goto out;
+    if (ftruncate(al, (off_t)off) != 0) {
+        fprintf(stderr, "khib-gencore: cannot size %s: %s\n", aligned_path, strerror(errno));
+        goto out;
+    }
+    printf("aligned %s\n", aligned_path);
+    rc = 0;
+out:
+    if (al >= 0 && close(al) != 0 && rc == 0) {
+        fprintf(stderr, "khib-gencore: closing %s: %s\n", aligned_path, strerror(errno));
+        rc = 2;
+    }
+    if (out >= 0 && close(out) != 0 && rc == 0) {
+        fprintf(stderr, "khib-gencore: closing %s: %s\n", raw_path, strerror(errno));
+        rc = 2;
+    }
+    if (in >= 0)
+        close(in);
+    free(ph);
+    free(buf);
+    khib_elfcore_free(&core);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: khib-gencore --out CORE --size SIZE [--seed N] [--ranges N] [--window SIZE] [--note]\n"
                "                    [--target PATH] [--level N] [--mailbox] [--fs DEV]... [--memfile FILE]\n"
+               "       khib-gencore --extract CORE --raw FILE [--aligned FILE2]\n"
                "       khib-gencore --compare CORE --memory FILE [--except ADDR]...\n"
                "Write a deterministic test core, or compare a core's ranges with a memory file.\n");
 }
@@ -408,11 +558,13 @@ int main(int argc, char **argv)
         {"mailbox", no_argument, 0, 'M'},       {"fs", required_argument, 0, 'f'},
         {"memfile", required_argument, 0, 'F'}, {"compare", required_argument, 0, 'c'},
         {"memory", required_argument, 0, 'm'},  {"except", required_argument, 0, 'x'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"extract", required_argument, 0, 'E'}, {"raw", required_argument, 0, 'R'},
+        {"aligned", required_argument, 0, 'A'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     struct genopts o;
     memset(&o, 0, sizeof o);
     o.nranges = 3;
-    const char *cmp = NULL, *mem = NULL;
+    const char *cmp = NULL, *mem = NULL, *ext = NULL, *raw = NULL, *aligned = NULL;
     uint64_t except[MAX_EXCEPT];
     int nexcept = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -430,6 +582,9 @@ int main(int argc, char **argv)
         case 'f': if (o.nfs == KHIB_FS_MAX) goto bad; o.fs[o.nfs++] = optarg; break;
         case 'F': o.memfile = optarg; break;
         case 'c': cmp = optarg; break;
+        case 'E': ext = optarg; break;
+        case 'R': raw = optarg; break;
+        case 'A': aligned = optarg; break;
         case 'm': mem = optarg; break;
         case 'x':
             if (nexcept == MAX_EXCEPT || parse_size(optarg, &except[nexcept]))
@@ -440,6 +595,8 @@ int main(int argc, char **argv)
         default: goto bad;
         }
     }
+    if (ext && raw && !cmp && !o.out)
+        return extract(ext, raw, aligned);
     if (cmp && mem)
         return compare(cmp, mem, except, nexcept);
     if (o.out && o.size && !cmp)

@@ -27,7 +27,7 @@ run() {   # run NAME COMMAND...
         printf '%s\n' "$out" | sed 's/^/    /'
     else
         # Informative lines (throughput) go through; the counts line does not.
-        printf '%s\n' "$out" | grep -E '^(big round trip|khib-(save|restore): (saved|restored|pages|time))' |
+        printf '%s\n' "$out" | grep -E '^(big round trip|khib-(save|restore): (using|saved|restored|pages|time))' |
             sed 's/^/    /' || true
     fi
 }

@@ -82,6 +82,83 @@ roundtrip small 4M --ranges 1 --seed 1
 roundtrip ranges 64M --ranges 5 --seed 2
 roundtrip tiny 8K --ranges 2 --seed 3
 
+# --- threads ---------------------------------------------------------------------
+# The image does not depend on the number of threads: the same bytes after the
+# superblock (which differs in UUID and times) with 1, 2, 3 and 5 workers, on
+# cores whose chunk counts are odd (partial chunks at the ends of ranges, fewer
+# chunks than threads); each restores byte-identically with as many threads.
+while read -r tn bytes tranges tseed; do
+    "$GEN" --out "$work/$tn.core" --size "$bytes" --ranges "$tranges" --seed "$tseed" >/dev/null
+    for th in 1 2 3 5; do
+        expect "threads $tn/$th: save" 0 "using $th threads? and [0-9.]+ (KiB|MiB) of buffers" \
+            "$SAVE" --core "$work/$tn.core" --target "$work/$tn.$th.img" --threads "$th" --quiet
+        expect "threads $tn/$th: restore" 0 "restored image" "$RESTORE" --image "$work/$tn.$th.img" \
+            --memory-file "$work/$tn.$th.mem" --threads "$th" --quiet
+        expect "threads $tn/$th: memory identical" 0 "^identical" "$GEN" --compare "$work/$tn.core" \
+            --memory "$work/$tn.$th.mem"
+        rm -f "$work/$tn.$th.mem"
+        [ "$th" = 1 ] && continue
+        check "threads $tn/$th: image identical to one thread's" \
+            cmp -i 4096 "$work/$tn.1.img" "$work/$tn.$th.img"
+    done
+    n=$(field "$work/$tn.1.img" chunks | sed 's/ .*//')
+    check "threads $tn: odd chunk count ($n)" test $((n % 2)) = 1
+done <<EOF
+odd 9449472 3 11
+few 2101248 2 12
+many 38801408 5 13
+EOF
+# The mapped paths: --mmap maps the core, or the memory file, in windows as
+# khib-save and khib-restore map /dev/mem.
+expect "threads: save --mmap" 0 "saved image" "$SAVE" --core "$work/many.core" --target "$work/mmap.img" \
+    --threads 3 --mmap --quiet
+check "threads: --mmap gives the same image" cmp -i 4096 "$work/many.1.img" "$work/mmap.img"
+expect "threads: restore --mmap through mapped windows" 0 "restored image" "$RESTORE" --image "$work/mmap.img" \
+    --memory-file "$work/mmap.mem" --mmap --threads 3 --quiet
+expect "threads: restore --mmap: memory identical" 0 "^identical" "$GEN" --compare "$work/many.core" \
+    --memory "$work/mmap.mem"
+rm -f "$work/mmap.mem"
+# Into a memory file full of other bytes: zero pages must be written too.
+awk 'BEGIN { for (i = 0; i < 65536; i++) printf "\377" }' > "$work/ff"
+i=0
+while [ $i -lt 700 ]; do cat "$work/ff"; i=$((i + 1)); done > "$work/dirty.mem"
+expect "threads: restore over old memory" 0 "restored image" "$RESTORE" --image "$work/odd.2.img" \
+    --memory-file "$work/dirty.mem" --threads 2 --quiet
+expect "threads: old memory overwritten, zero pages too" 0 "^identical" "$GEN" --compare "$work/odd.core" \
+    --memory "$work/dirty.mem"
+rm -f "$work/dirty.mem" "$work/ff"
+# Damage is still found and named with threads; of two bad chunks the first is.
+cp "$work/many.1.img" "$work/tbad.img"
+read -r cidx coff clen cfirst clast <<EOF
+$("$TOOL" stored-chunk "$work/tbad.img" 7)
+EOF
+"$TOOL" flip "$work/tbad.img" $((coff + clen / 2))
+bad_chunk="chunk $cidx \(pfn $cfirst-$clast\): .*the image is damaged"
+for th in 1 2 3; do
+    expect "threads $th: bad chunk found by --verify" 2 "$bad_chunk" "$RESTORE" --image "$work/tbad.img" --verify \
+        --threads "$th" --quiet
+    expect "threads $th: bad chunk stops the restore" 2 "$bad_chunk.*stays COMMITTED" "$RESTORE" \
+        --image "$work/tbad.img" --memory-file "$work/tbad.mem" --threads "$th" --consume --quiet
+    check "threads $th: state still COMMITTED" test "$(state_of "$work/tbad.img")" = COMMITTED
+done
+read -r cidx coff clen cfirst clast <<EOF
+$("$TOOL" stored-chunk "$work/tbad.img" 9)
+EOF
+"$TOOL" flip "$work/tbad.img" $((coff + clen / 2))
+expect "threads: of two bad chunks the first is named" 2 "$bad_chunk" "$RESTORE" --image "$work/tbad.img" \
+    --memory-file "$work/tbad.mem" --threads 3 --quiet
+rm -f "$work/tbad.mem"
+expect "threads: 0 refused" 1 "--threads needs a number from 1 to" "$SAVE" --core x --target y --threads 0
+expect "threads: junk refused" 1 "--threads needs a number from 1 to" "$RESTORE" --image x --verify --threads 2x
+# A target that may refuse O_DIRECT (tmpfs): the save falls back, the image is the same.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    shm=$(mktemp /dev/shm/khib-unit.XXXXXX)
+    rm -f "$shm"
+    expect "tmpfs target: saved" 0 "saved image" "$SAVE" --core "$work/odd.core" --target "$shm" --threads 2 --quiet
+    check "tmpfs target: image identical" cmp -i 4096 "$work/odd.1.img" "$shm"
+    rm -f "$shm"
+fi
+
 # Level, target, window, mailbox and jump-back entry from the note.
 "$GEN" --out "$work/note.core" --size 48M --seed 4 --note --window 32M --mailbox --level 5 \
     --target "$work/note.img" > "$work/note.txt"
@@ -269,7 +346,7 @@ restore_out=$out
 t2=$(date +%s.%N)
 expect "big: memory identical" 0 "^identical: [0-9]+ bytes in 4 ranges" "$GEN" --compare "$work/big.core" \
     --memory "$work/big.mem"
-printf '%s\n' "$save_out" | grep -E '^khib-save: (saved|pages|time)' >&2 || true
+printf '%s\n' "$save_out" | grep -E '^khib-save: (using|saved|pages|time)' >&2 || true
 printf '%s\n' "$restore_out" >&2
 echo "big round trip ($BIG): save $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s," \
     "restore $(echo "$t1 $t2" | awk '{printf "%.1f", $2 - $1}') s (wall time)" >&2

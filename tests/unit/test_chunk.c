@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "chunk_codec.h"
 #include "image_codec.h"
@@ -65,6 +66,18 @@ static void test_codec(void)
         }
     }
     CHECK(memcmp(out, pages, 256 * 4096) == 0, "round trip identical");
+
+    /* In place (a buffer the coder may reorder): the same chunk and frame. */
+    uint8_t *copy = malloc(256 * 4096), *frame2 = malloc(khib_frame_bound());
+    memcpy(copy, pages, 256 * 4096);
+    struct khib_chunk c2 = {.first_pfn = 0x500, .pages = 256};
+    CHECK(khib_chunk_compress_in_place(&cd, copy, &c2, frame2, khib_frame_bound(), err, sizeof err) == 0 &&
+              c2.stored_len == c.stored_len && c2.raw_len == c.raw_len && c2.checksum == c.checksum &&
+              memcmp(c2.zero_bitmap, c.zero_bitmap, sizeof c.zero_bitmap) == 0 &&
+              memcmp(frame2, frame, c.stored_len) == 0,
+          "in-place compression gives the same chunk: %s", err);
+    free(copy);
+    free(frame2);
 
     frame[c.stored_len / 2] ^= 0x40;
     int rc = khib_chunk_expand(&dd, &c, frame, raw, err, sizeof err);
@@ -144,10 +157,60 @@ static void test_physmem(void)
     unlink(path);
 }
 
+/* A nonzero byte anywhere in a page is seen; only an all-zero page is zero. */
+static void test_zero_page(void)
+{
+    uint8_t *page = aligned_alloc(4096, 4096);
+    memset(page, 0, 4096);
+    CHECK(khib_page_is_zero(page), "zero page");
+    int missed = 0;
+    for (int i = 0; i < 4096; i++) {
+        page[i] = (uint8_t)(1u << (i % 8));
+        missed += khib_page_is_zero(page);
+        page[i] = 0;
+    }
+    CHECK(missed == 0, "a nonzero byte at any offset makes a page nonzero (%d missed)", missed);
+    free(page);
+}
+
+/* khib_coder_mem() bounds what a coder allocates, at every kind of level. */
+static void test_coder_mem(void)
+{
+    static const int levels[] = {-5, -1, 1, 2, 3, 9, 19};
+    uint8_t *pages = malloc(256 * 4096), *frame = malloc(khib_frame_bound());
+    uint64_t s = 99;
+    for (size_t i = 0; i < 256 * 4096; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        pages[i] = (i / 4096) % 2 ? (uint8_t)s : (uint8_t)('a' + (s % 7));
+    }
+    for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
+        struct khib_coder cd;
+        char err[300] = "";
+        CHECK(khib_coder_init(&cd, levels[k], err, sizeof err) == 0, "level %d: %s", levels[k], err);
+        struct khib_chunk c = {.first_pfn = 0, .pages = 256};
+        CHECK(khib_chunk_compress(&cd, pages, &c, frame, khib_frame_bound(), err, sizeof err) == 0, "compress: %s",
+              err);
+        size_t used = ZSTD_sizeof_CCtx(cd.cctx) + KHIB_CHUNK_RAW_MAX;
+        CHECK(used <= khib_coder_mem(levels[k]), "level %d: coder uses %zu bytes, estimate %zu", levels[k], used,
+              khib_coder_mem(levels[k]));
+        khib_coder_free(&cd);
+    }
+    struct khib_decoder dd;
+    char err[300] = "";
+    CHECK(khib_decoder_init(&dd, err, sizeof err) == 0, "decoder");
+    CHECK(ZSTD_sizeof_DCtx(dd.dctx) <= khib_decoder_mem(), "decoder uses %zu bytes, estimate %zu",
+          ZSTD_sizeof_DCtx(dd.dctx), khib_decoder_mem());
+    khib_decoder_free(&dd);
+    free(pages);
+    free(frame);
+}
+
 int main(void)
 {
     test_plan();
     test_codec();
+    test_zero_page();
+    test_coder_mem();
     test_physmem();
     return t_done();
 }

@@ -35,8 +35,13 @@ mkdir -p "$work"
 start=$(date +%s)
 echo "build.sh: building kernel $name from $package (cache key $key)" >&2
 tar -xf "$tarball" -C "$work" --strip-components=1
-cat /dev/null > "$work/khib.config"
-for f in $FRAGMENTS; do cat "$here/$f" >> "$work/khib.config"; done
+# Merge the fragments; a later fragment's setting of an option replaces an
+# earlier one's.
+for f in $FRAGMENTS; do cat "$here/$f"; done | awk '
+    /^CONFIG_[A-Za-z0-9_]+=/ { name = $0; sub(/=.*/, "", name) }
+    /^# CONFIG_[A-Za-z0-9_]+ is not set/ { name = $2 }
+    /^(CONFIG_|# CONFIG_.* is not set)/ { if (!(name in line)) order[n++] = name; line[name] = $0; next }
+    END { for (i = 0; i < n; i++) print line[order[i]] }' > "$work/khib.config"
 make -C "$work" -s KCONFIG_ALLCONFIG="$work/khib.config" allnoconfig >&2
 # Every option the fragments ask for must have survived Kconfig's dependency
 # resolution; a silently dropped option would give a kernel that cannot jump.

@@ -1,0 +1,9 @@
+# make bench: throughput of khib-save and khib-restore against zstd,
+# makedumpfile and cat (bench/run.sh; not a test).  Included by the top
+# Makefile.  Environment: KHIB_BENCH_SIZE, KHIB_BENCH_REPS, KHIB_BENCH_DIR,
+# KHIB_BENCH_LEVELS, KHIB_CACHE (see bench/run.sh).
+
+.PHONY: bench
+
+bench: all
+	@sh bench/run.sh

@@ -1,0 +1,312 @@
+#!/bin/sh
+# make bench: throughput of khib-save and khib-restore against zstd,
+# makedumpfile and cat on the same inputs (a benchmark, not a test).
+#
+# Inputs: a generated core (khib-gencore, realistic page mix) of
+# $KHIB_BENCH_SIZE (default 2G) and, when the QEMU harness has left one,
+# the real guest memory image $KHIB_CACHE/guest-memory.core.  For each: a
+# save table (cat to /dev/null as the I/O ceiling, khib-save, zstd -1/-3
+# -T0 on the raw memory bytes, makedumpfile's compressions on the core) and
+# a restore table (khib-restore into a memory file, zstd -d -T0 into a file).
+# Throughput is memory bytes / wall time (monotonic clock), the median of
+# $KHIB_BENCH_REPS (default 3) runs, with the page cache dropped before each
+# run when that is allowed.  The last line compares khib with zstd on the
+# generated core:
+#   save_vs_zstd1=<ratio> restore_vs_zstd=<ratio> size_vs_zstd1=<ratio>
+#
+# Environment: KHIB_BENCH_SIZE, KHIB_BENCH_REPS, KHIB_BENCH_DIR (work
+# directory's parent; default /var/tmp, else /tmp), KHIB_BENCH_LEVELS (extra
+# khib-save levels to measure, e.g. "-3 -1 3"), KHIB_CACHE.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+SAVE=$root/build/khib-save
+RESTORE=$root/build/khib-restore
+GEN=$root/build/khib-gencore
+SIZE=${KHIB_BENCH_SIZE:-2G}
+REPS=${KHIB_BENCH_REPS:-3}
+LEVELS=${KHIB_BENCH_LEVELS:-}
+CACHE=${KHIB_CACHE:-$HOME/.cache/khib}
+GUEST=$CACHE/guest-memory.core
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+for c in "$SAVE" "$RESTORE" "$GEN"; do
+    [ -x "$c" ] || die "$c is missing: run make first"
+done
+for c in zstd makedumpfile perl; do
+    command -v "$c" >/dev/null || die "$c is missing (tools/install-deps.sh installs it)"
+done
+
+# --- work directory: about 4 times the inputs' size ---------------------------
+size_bytes=$(echo "$SIZE" | awk '/[Gg]$/ { printf "%.0f\n", $0 * 1073741824; next }
+                                 /[Mm]$/ { printf "%.0f\n", $0 * 1048576; next } { printf "%.0f\n", $0 }')
+need_kib=$((size_bytes * 4 / 1024))
+if [ -r "$GUEST" ]; then
+    need_kib=$((need_kib + $(du -k "$GUEST" | cut -f1) * 4))
+fi
+work=
+for d in ${KHIB_BENCH_DIR:-} /var/tmp /tmp; do
+    if [ ! -d "$d" ] || [ ! -w "$d" ]; then
+        continue
+    fi
+    avail=$(df -Pk "$d" | awk 'NR == 2 { print $4 }')
+    if [ "$avail" -ge "$need_kib" ]; then
+        work=$(mktemp -d "$d/khib-bench.XXXXXX")
+        break
+    fi
+done
+[ -n "$work" ] || die "no directory with $((need_kib / 1024)) MiB free (set KHIB_BENCH_DIR)"
+trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; exit 130' INT TERM
+
+# --- clocks and caches ------------------------------------------------------------
+if [ "$(id -u)" = 0 ] && sync && (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then
+    drop=1
+    cache="cold cache: the page cache is dropped before every run"
+else
+    drop=0
+    cache="warm cache: the page cache cannot be dropped here (needs root)"
+fi
+
+drop_caches() {
+    sync
+    if [ "$drop" = 1 ]; then
+        echo 3 > /proc/sys/vm/drop_caches
+    fi
+}
+
+# timed KEY CMD...: run CMD (output to $work/log.KEY) and append its wall
+# time in seconds (CLOCK_MONOTONIC) to $work/times.KEY; fail as CMD fails.
+timed() {
+    key=$1
+    shift
+    TIMES=$work/times.$key perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e '
+        my $t = clock_gettime(CLOCK_MONOTONIC);
+        my $rc = system(@ARGV);
+        my $d = clock_gettime(CLOCK_MONOTONIC) - $t;
+        exit 1 if $rc != 0;
+        open(my $f, ">>", $ENV{TIMES}) or die "times: $!";
+        printf $f "%.6f\n", $d;' -- "$@" >"$work/log.$key" 2>&1
+}
+
+# once KEY OUTPUT CMD...: one timed run of CMD after removing OUTPUT (a file
+# in $work, or - for none) and dropping the page cache.  A failure is
+# recorded in $work/fail.KEY (the last meaningful line of its output), and
+# later runs of KEY are skipped.
+once() {
+    key=$1 out=$2
+    shift 2
+    [ ! -e "$work/fail.$key" ] || return 0
+    case $out in
+    "$work"/*) rm -f "$out" ;;
+    esac
+    drop_caches
+    timed "$key" "$@" || last_words "$key" > "$work/fail.$key"
+}
+
+# The median of KEY's times.
+median() {
+    sort -n "$work/times.$1" | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
+}
+
+fsize() { stat -c %s "$1"; }
+
+# The slowest and fastest runs of KEY as MB/s for BYTES: "lo-hi".
+spread() {
+    sort -n "$work/times.$1" | awk -v b="$2" 'NR == 1 { hi = b / 1e6 / $1 } { lo = b / 1e6 / $1 }
+                                             END { printf "%.0f-%.0f", lo, hi }'
+}
+
+# row KEY NAME BYTES SECONDS [OUTPUT_BYTES]: one table line; sets $mbs.
+row() {
+    mbs=$(awk -v b="$3" -v t="$4" 'BEGIN { printf "%.0f", b / 1e6 / t }')
+    range=$(spread "$1" "$3")
+    if [ $# -ge 5 ]; then
+        awk -v n="$2" -v m="$mbs" -v r="$range" -v b="$3" -v o="$5" \
+            'BEGIN { printf "  %-42s %8s %11s %12.1f %8.2f\n", n, m, r, o / 1048576, b / o }'
+    else
+        printf '  %-42s %8s %11s %12s %8s\n' "$2" "$mbs" "$range" - -
+    fi
+}
+
+header() {
+    printf '  %-42s %8s %11s %12s %8s\n' "$1" "MB/s" "(runs)" "$2" "ratio"
+}
+
+fail_row() { # fail_row NAME MESSAGE
+    printf '  %-42s %s\n' "$1" "$2"
+}
+
+last_words() { # last_words KEY: the last meaningful line of KEY's output
+    tr '\r' '\n' < "$work/log.$1" | grep -v '^[[:space:]]*$' | grep -v '%\]' | grep -v 'Failed\.$' |
+        tail -n 1
+}
+
+# result KEY NAME BYTES [OUTPUT]: the row of KEY (median time; OUTPUT's
+# size), or its failure; sets $mbs (0 on failure).
+result() {
+    key=$1 name=$2 bytes=$3
+    mbs=0
+    if [ -e "$work/fail.$key" ]; then
+        fail_row "$name" "failed: $(cat "$work/fail.$key")"
+    elif [ $# -ge 4 ]; then
+        row "$key" "$name" "$bytes" "$(median "$key")" "$(fsize "$4")"
+    else
+        row "$key" "$name" "$bytes" "$(median "$key")"
+    fi
+}
+
+# --- the machine ------------------------------------------------------------------
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+echo "khib benchmark: $(nproc) CPUs ($cpu), $mem RAM, Linux $(uname -r)"
+echo "  $(zstd --version | head -n 1); makedumpfile $(makedumpfile -v 2>&1 | sed -n 's/^makedumpfile: version \([^ ]*\).*/\1/p')"
+echo "  work files in $work ($(df -PT "$work" | awk 'NR == 2 { print $2 }')); $cache"
+echo "  MB/s = memory bytes / wall time, the median of $REPS runs (the slowest and fastest in parentheses; the"
+echo "  tools' runs alternate); khib-save's time includes its fdatasyncs (the commit protocol), the other"
+echo "  tools' output may still be in the page cache when they exit"
+# CPU time the whole machine has spent busy, in clock ticks.
+cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+busy0=$(cpu_busy)
+wall0=$(awk '{ print $1 }' /proc/uptime)
+ticks=$(getconf CLK_TCK)
+
+# bench_input NAME CORE: both tables for one core; sets save_mbs zstd1_mbs
+# restore_mbs zstdd_mbs img_bytes zst1_bytes.  The runs of the tools
+# alternate (run 1 of every tool, then run 2, ...) so that a machine whose
+# speed drifts treats them alike.
+bench_input() {
+    name=$1 core=$2
+    rm -f "$work"/times.* "$work"/fail.* "$work"/log.*
+    "$GEN" --extract "$core" --raw "$work/raw" --aligned "$work/aligned.core" > "$work/extract" ||
+        die "cannot extract the memory of $core"
+    if grep -q '^aligned /' "$work/extract"; then
+        core=$work/aligned.core
+        note=" (data re-laid at page-aligned offsets for khib-save, the same for every tool)"
+    else
+        note=
+    fi
+    bytes=$(fsize "$work/raw")
+    echo
+    echo "== $name: $(awk -v b="$bytes" 'BEGIN { printf "%.1f MiB", b / 1048576 }') of memory$note"
+
+    # makedumpfile warns about a compression its build lacks and writes the
+    # dump uncompressed: find out on a small core first.
+    mdf=
+    for m in c l p z; do
+        rm -f "$work/probe.dump"
+        makedumpfile "-$m" -d 1 "$work/probe.core" "$work/probe.dump" > "$work/log.probe" 2>&1 || true
+        if grep -Eq "is disabled|not supported|doesn't support" "$work/log.probe"; then
+            tr '\r' '\n' < "$work/log.probe" | grep -E 'disabled|support' | head -n 1 > "$work/missing.$m"
+        else
+            mdf="$mdf $m"
+        fi
+    done
+
+    i=0
+    while [ "$i" -lt "$REPS" ]; do
+        # shellcheck disable=SC2016 # $1 is for the inner shell
+        once cat - sh -c 'cat "$1" > /dev/null' sh "$core"
+        once save "$work/img" "$SAVE" --core "$core" --target "$work/img" --quiet
+        once save1 "$work/img1" "$SAVE" --core "$core" --target "$work/img1" --quiet --threads 1
+        once savemmap "$work/imgm" "$SAVE" --core "$core" --target "$work/imgm" --quiet --mmap
+        for l in $LEVELS; do
+            once "level$l" "$work/img$l" "$SAVE" --core "$core" --target "$work/img$l" --quiet --level "$l"
+        done
+        once zstd1 "$work/raw.zst1" zstd -1 -T0 -q -f "$work/raw" -o "$work/raw.zst1"
+        once zstd3 "$work/raw.zst3" zstd -3 -T0 -q -f "$work/raw" -o "$work/raw.zst3"
+        for m in $mdf; do
+            once "mdf$m" "$work/dump.$m" makedumpfile "-$m" -d 1 "$core" "$work/dump.$m"
+        done
+        i=$((i + 1))
+    done
+
+    header save "output MiB"
+    result cat "cat core > /dev/null (I/O ceiling)" "$bytes"
+    threads=$(sed -n 's/^khib-save: using \([0-9]*\) threads\{0,1\}.*/\1/p' "$work/log.save")
+    result save "khib-save (level 1, ${threads:-?} threads)" "$bytes" "$work/img"
+    save_mbs=$mbs
+    img_bytes=0
+    [ "$mbs" = 0 ] || img_bytes=$(fsize "$work/img")
+    result save1 "khib-save --threads 1" "$bytes" "$work/img1"
+    result savemmap "khib-save --mmap (mapped, as /dev/mem)" "$bytes" "$work/imgm"
+    for l in $LEVELS; do
+        result "level$l" "khib-save --level $l" "$bytes" "$work/img$l"
+    done
+    result zstd1 "zstd -1 -T0 (raw bytes)" "$bytes" "$work/raw.zst1"
+    zstd1_mbs=$mbs
+    zst1_bytes=$(fsize "$work/raw.zst1")
+    result zstd3 "zstd -3 -T0 (raw bytes)" "$bytes" "$work/raw.zst3"
+    for m in c l p z; do
+        case $m in
+        c) label="makedumpfile -c (zlib) -d 1" ;;
+        l) label="makedumpfile -l (lzo) -d 1" ;;
+        p) label="makedumpfile -p (snappy) -d 1" ;;
+        z) label="makedumpfile -z (zstd) -d 1" ;;
+        esac
+        if [ -e "$work/missing.$m" ]; then
+            fail_row "$label" "not in this build: $(cat "$work/missing.$m")"
+        elif [ -e "$work/fail.mdf$m" ]; then
+            fail_row "$label" "makedumpfile: cannot process this core: $(cat "$work/fail.mdf$m")"
+        else
+            result "mdf$m" "$label" "$bytes" "$work/dump.$m"
+        fi
+    done
+    rm -f "$work"/img?* "$work"/raw.zst3 "$work"/dump.*
+
+    i=0
+    while [ "$i" -lt "$REPS" ] && [ "$img_bytes" != 0 ]; do
+        once restore "$work/mem" "$RESTORE" --image "$work/img" --memory-file "$work/mem" --quiet
+        once restore1 "$work/mem" "$RESTORE" --image "$work/img" --memory-file "$work/mem" --quiet --threads 1
+        once zstdd "$work/out" zstd -d -T0 -q -f "$work/raw.zst1" -o "$work/out"
+        i=$((i + 1))
+    done
+    header restore "input MiB"
+    if [ "$img_bytes" != 0 ]; then
+        threads=$(sed -n 's/^khib-restore: using \([0-9]*\) threads\{0,1\}.*/\1/p' "$work/log.restore")
+        result restore "khib-restore --memory-file (${threads:-?} threads)" "$bytes" "$work/img"
+        restore_mbs=$mbs
+        result restore1 "khib-restore --threads 1" "$bytes" "$work/img"
+        result zstdd "zstd -d -T0 (of zstd -1) into a file" "$bytes" "$work/raw.zst1"
+        zstdd_mbs=$mbs
+    else
+        fail_row "khib-restore" "no image to restore"
+        restore_mbs=0
+        zstdd_mbs=1
+    fi
+    rm -f "$work/mem" "$work/out" "$work/img" "$work/raw" "$work/raw.zst1" "$work/aligned.core"
+}
+
+"$GEN" --out "$work/probe.core" --size 1M --note > /dev/null || die "khib-gencore failed"
+"$GEN" --out "$work/gen.core" --size "$SIZE" --seed 42 --ranges 4 --note > /dev/null ||
+    die "khib-gencore failed"
+bench_input "generated core (khib-gencore --size $SIZE --seed 42: zero, repeated, text, random, sparse pages)" \
+    "$work/gen.core"
+rm -f "$work/gen.core"
+g_save=$save_mbs g_zstd1=$zstd1_mbs g_restore=$restore_mbs g_zstdd=$zstdd_mbs g_img=$img_bytes g_zst1=$zst1_bytes
+
+if [ -r "$GUEST" ]; then
+    bench_input "guest memory image ($GUEST)" "$GUEST"
+else
+    echo
+    echo "== guest memory image: $GUEST is missing (the QEMU harness writes it); skipped"
+fi
+
+# Was the machine ours?  The CPU time everything took, less what the
+# benchmark's processes took (`times`: this shell and its children).
+times > "$work/self"
+ours=$(awk 'NR == 2 { gsub(/s/, "", $1); gsub(/s/, "", $2); split($1, u, "m"); split($2, y, "m");
+                      print u[1] * 60 + u[2] + y[1] * 60 + y[2] }' "$work/self")
+awk -v b0="$busy0" -v b1="$(cpu_busy)" -v t="$ticks" -v o="$ours" -v w0="$wall0" -v w1="$(awk '{ print $1 }' /proc/uptime)" \
+    -v n="$(nproc)" 'BEGIN {
+    other = (b1 - b0) / t - o; if (other < 0) other = 0
+    cap = (w1 - w0) * n
+    printf "\nother processes (and the kernel'"'"'s own work) used %.0f of the %.0f CPU-seconds the run had (%.0f %%)%s\n",
+        other, cap, 100 * other / cap, (other / cap > 0.1 ? ": the figures are lower and noisier than on an idle machine" : "") }'
+echo
+awk -v s="$g_save" -v z="$g_zstd1" -v r="$g_restore" -v d="$g_zstdd" -v i="$g_img" -v o="$g_zst1" 'BEGIN {
+    printf "save_vs_zstd1=%.2f restore_vs_zstd=%.2f size_vs_zstd1=%.3f\n",
+        (z > 0 ? s / z : 0), (d > 0 ? r / d : 0), (o > 0 ? i / o : 0) }'
