@@ -286,7 +286,7 @@ int khib_hibernate(const struct settings *s)
     fflush(stdout);
     sync();
     double t0 = now_s();
-    if (khib_kexec_reboot(err, sizeof err) != 0) {
+    if (mailbox_page_moved(&mb, err, sizeof err) != 0 || khib_kexec_reboot(err, sizeof err) != 0) {
         fprintf(stderr, "khib: %s\n", err);
     } else {
         struct khib_mailbox m;

@@ -12,34 +12,88 @@
 #include "handoff.h"
 #include "handoff_codec.h"
 
-#define CANDIDATES 64
+/* Pages are tried in batches of BATCH; batches whose pages all lie inside
+ * the window stay allocated while the next is tried, so that the allocator
+ * must hand out other pages.  The window holds at most window_end / 4096
+ * free pages, so a page above it turns up within that many tries unless
+ * memory runs out first. */
+#define BATCH 1024
+#define MAX_BATCHES 4096
 
-/* Physical address of a locked page of ours, from /proc/self/pagemap (PFN
+/* The physical addresses of n pages of ours from /proc/self/pagemap (PFN
  * bits 0-54, present bit 63; the PFN reads as 0 without CAP_SYS_ADMIN,
  * fs/proc/task_mmu.c pagemap_read). */
-static int physical_address(const void *va, uint64_t *pa, char *err, size_t errlen)
+static int physical_addresses(const void *va, size_t n, uint64_t *pa, char *err, size_t errlen)
 {
     int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno));
         return -1;
     }
-    uint64_t entry = 0;
     off_t off = (off_t)((uintptr_t)va / 4096) * 8;
-    ssize_t n = pread(fd, &entry, sizeof entry, off);
+    ssize_t got = pread(fd, pa, n * 8, off);
     int saved = errno;
     close(fd);
-    if (n != (ssize_t)sizeof entry) {
-        snprintf(err, errlen, "cannot read /proc/self/pagemap: %s", n < 0 ? strerror(saved) : "short read");
+    if (got != (ssize_t)(n * 8)) {
+        snprintf(err, errlen, "cannot read /proc/self/pagemap: %s", got < 0 ? strerror(saved) : "short read");
         return -1;
     }
-    uint64_t pfn = entry & ((1ULL << 55) - 1);
-    if (!(entry >> 63) || pfn == 0) {
-        snprintf(err, errlen, "/proc/self/pagemap hides physical addresses: run khib as root");
-        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t pfn = pa[i] & ((1ULL << 55) - 1);
+        if (!(pa[i] >> 63) || pfn == 0) {
+            snprintf(err, errlen, "/proc/self/pagemap hides physical addresses: run khib as root");
+            return -1;
+        }
+        pa[i] = pfn * 4096;
     }
-    *pa = pfn * 4096;
     return 0;
+}
+
+/* Map, populate and lock one batch; NULL with err on failure. */
+static unsigned char *map_batch(char *err, size_t errlen)
+{
+    size_t len = (size_t)BATCH * 4096;
+    unsigned char *area = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
+    if (area == MAP_FAILED) {
+        snprintf(err, errlen, "cannot allocate the mailbox: %s", strerror(errno));
+        return NULL;
+    }
+    if (mlock(area, len) != 0) {
+        snprintf(err, errlen, "cannot lock the mailbox in memory: %s", strerror(errno));
+        munmap(area, len);
+        return NULL;
+    }
+    return area;
+}
+
+/* The index of the first page at or above window_end in batch area (its
+ * address in *found), or -1 (-2 with err on failure). */
+static int find_page(unsigned char *area, uint64_t window_end, uint64_t *found, char *err, size_t errlen)
+{
+    uint64_t pa[BATCH];
+    if (physical_addresses(area, BATCH, pa, err, errlen) != 0)
+        return -2;
+    for (int i = 0; i < BATCH; i++)
+        if (pa[i] >= window_end) {
+            *found = pa[i];
+            return i;
+        }
+    return -1;
+}
+
+static void keep_page(struct mailbox_page *mb, unsigned char *page, uint64_t pa, uint64_t nonce)
+{
+    struct khib_mailbox m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.magic, KHIB_MAILBOX_MAGIC, 8);
+    m.nonce = nonce;
+    m.status = KHIB_MBX_WAITING;
+    memset(page, 0, 4096);
+    khib_mailbox_encode(&m, page);
+    mb->page = page;
+    mb->phys = pa;
+    mb->nonce = nonce;
 }
 
 int mailbox_page_open(struct mailbox_page *mb, uint64_t window_end, char *err, size_t errlen)
@@ -47,57 +101,61 @@ int mailbox_page_open(struct mailbox_page *mb, uint64_t window_end, char *err, s
     /* The page must lie above the window: a page inside it is swapped out to
      * the kernel's backup copy during the jump, so B and R would write to
      * their own memory instead of A's. */
-    size_t len = (size_t)CANDIDATES * 4096;
-    unsigned char *area = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
-    if (area == MAP_FAILED) {
-        snprintf(err, errlen, "cannot allocate the mailbox: %s", strerror(errno));
-        return -1;
-    }
-    if (mlock(area, len) != 0) {
-        snprintf(err, errlen, "cannot lock the mailbox in memory: %s", strerror(errno));
-        munmap(area, len);
-        return -1;
-    }
     uint64_t nonce;
     if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
         snprintf(err, errlen, "getrandom failed: %s", strerror(errno));
-        munmap(area, len);
         return -1;
     }
-    for (int i = 0; i < CANDIDATES; i++) {
+    const size_t len = (size_t)BATCH * 4096;
+    size_t max = window_end / len + 2;
+    if (max > MAX_BATCHES)
+        max = MAX_BATCHES;
+    unsigned char *held[MAX_BATCHES];
+    size_t nheld = 0;
+    int rc = -1;
+    while (nheld < max) {
+        unsigned char *area = map_batch(err, errlen);
+        if (!area)
+            break;
+        held[nheld++] = area;
         uint64_t pa;
-        if (physical_address(area + (size_t)i * 4096, &pa, err, errlen) != 0) {
-            munmap(area, len);
-            return -1;
-        }
-        if (pa < window_end)
+        int i = find_page(area, window_end, &pa, err, errlen);
+        if (i == -2)
+            break;
+        if (i < 0)
             continue;
         unsigned char *page = area + (size_t)i * 4096;
         /* Keep only the chosen page. */
-        if (i > 0 && munmap(area, (size_t)i * 4096) != 0)
-            goto unmap_fail;
-        if (i + 1 < CANDIDATES && munmap(page + 4096, (size_t)(CANDIDATES - i - 1) * 4096) != 0)
-            goto unmap_fail;
-        struct khib_mailbox m;
-        memset(&m, 0, sizeof m);
-        memcpy(m.magic, KHIB_MAILBOX_MAGIC, 8);
-        m.nonce = nonce;
-        m.status = KHIB_MBX_WAITING;
-        memset(page, 0, 4096);
-        khib_mailbox_encode(&m, page);
-        mb->page = page;
-        mb->phys = pa;
-        mb->nonce = nonce;
-        return 0;
-    unmap_fail:
-        snprintf(err, errlen, "munmap failed: %s", strerror(errno));
+        if ((i > 0 && munmap(area, (size_t)i * 4096) != 0) ||
+            (i + 1 < BATCH && munmap(page + 4096, (size_t)(BATCH - i - 1) * 4096) != 0)) {
+            snprintf(err, errlen, "munmap failed: %s", strerror(errno));
+            break;
+        }
+        nheld--;
+        keep_page(mb, page, pa, nonce);
+        rc = 0;
+        break;
+    }
+    if (rc != 0 && nheld == max)
+        snprintf(err, errlen, "no free page above the window (0x%llx) among %zu MiB of allocations: memory too"
+                 " small for the window?", (unsigned long long)window_end, (max * len) >> 20);
+    while (nheld > 0)
+        munmap(held[--nheld], len);
+    return rc;
+}
+
+int mailbox_page_moved(const struct mailbox_page *mb, char *err, size_t errlen)
+{
+    uint64_t pa;
+    if (physical_addresses(mb->page, 1, &pa, err, errlen) != 0)
+        return -1;
+    if (pa != mb->phys) {
+        snprintf(err, errlen, "the mailbox page moved from 0x%llx to 0x%llx (memory compaction) before the jump;"
+                 " nothing was saved: run khib hibernate again", (unsigned long long)mb->phys,
+                 (unsigned long long)pa);
         return -1;
     }
-    snprintf(err, errlen, "no page above the window (0x%llx) among %d tries: memory too small for the window?",
-             (unsigned long long)window_end, CANDIDATES);
-    munmap(area, len);
-    return -1;
+    return 0;
 }
 
 void mailbox_page_close(struct mailbox_page *mb)

@@ -15,6 +15,10 @@ struct mailbox_page {
 /* Allocate, fill (magic, nonce, status WAITING) and locate a page whose
  * physical address is at or above window_end.  Return 0, or -1 with err. */
 int mailbox_page_open(struct mailbox_page *mb, uint64_t window_end, char *err, size_t errlen);
+/* mlock() keeps the page resident, but compaction may still migrate it
+ * (vm.compact_unevictable_allowed, mm/compaction.c): check, right before
+ * the jump, that it is where B and R will look.  0, or -1 with err. */
+int mailbox_page_moved(const struct mailbox_page *mb, char *err, size_t errlen);
 void mailbox_page_close(struct mailbox_page *mb);
 
 #endif

@@ -6,7 +6,7 @@ QEMU_SCENARIOS := roundtrip cycle
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: deps kernel initramfs check-qemu demo install
+.PHONY: deps kernel initramfs check-qemu demo install install-hooks
 
 # Debian packages for the build, tests and demo (a no-op when all are there).
 deps:
@@ -35,3 +35,18 @@ install: $(PROGRAMS) build/khib-initrd.img
 	install -D -m 755 build/khib-restore $(DESTDIR)$(PREFIX)/lib/khib/khib-restore
 	install -D -m 644 build/khib-initrd.img $(DESTDIR)$(PREFIX)/lib/khib/khib-initrd.img
 	install -D -m 644 docs/khib.md $(DESTDIR)$(PREFIX)/share/doc/khib/khib.md
+
+# The restore step in a distribution's own initramfs (docs/hooks.md): opt-in,
+# because every initramfs built afterwards carries khib-restore, kexec and a
+# copy of its kernel.  The generators look only in these /usr directories.
+install-hooks: install
+	install -D -m 755 hooks/khib-resume.sh $(DESTDIR)$(PREFIX)/lib/khib/khib-resume.sh
+	install -D -m 755 hooks/initramfs-tools/hooks/khib $(DESTDIR)/usr/share/initramfs-tools/hooks/khib
+	install -D -m 755 hooks/initramfs-tools/scripts/local-top/khib \
+		$(DESTDIR)/usr/share/initramfs-tools/scripts/local-top/khib
+	install -D -m 755 hooks/dracut/90khib/module-setup.sh $(DESTDIR)/usr/lib/dracut/modules.d/90khib/module-setup.sh
+	install -D -m 755 hooks/dracut/90khib/khib-pre-mount.sh \
+		$(DESTDIR)/usr/lib/dracut/modules.d/90khib/khib-pre-mount.sh
+	install -D -m 644 hooks/mkinitcpio/install/khib $(DESTDIR)/usr/lib/initcpio/install/khib
+	install -D -m 644 hooks/mkinitcpio/hooks/khib $(DESTDIR)/usr/lib/initcpio/hooks/khib
+	install -D -m 644 docs/hooks.md $(DESTDIR)$(PREFIX)/share/doc/khib/hooks.md

@@ -36,6 +36,7 @@ for t in "$root"/build/tests/test_*; do
     run "$(basename "$t")" "$t"
 done
 run scenarios sh "$here/scenarios.sh"
+run hooks sh "$here/hooks.sh"
 echo "unit tests took $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

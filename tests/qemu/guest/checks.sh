@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Checks shared by the guest scenarios (sourced by guest.sh).
 # A resumed system is verified by: every CPU online, the tmpfs data's sha256,
 # the testload process's memory pattern and advancing counter.

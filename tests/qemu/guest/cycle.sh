@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Guest side of tests/qemu/cycle.sh (sourced by guest.sh): five real cycles,
 # hibernate -> power off -> restore boot -> resume, with 60 % of memory in
 # use and an ext4 file system being written; each resume verified.

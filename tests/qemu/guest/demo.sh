@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Guest side of tests/qemu/demo.sh: one hibernation with 60 % of memory in
 # use and an ext4 file system mounted, verified after the resume.
 mkdir -p /mnt

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Guest side of tests/qemu/roundtrip.sh: three `khib hibernate --test` round
 # trips in one boot, each verified (sourced by guest.sh).
 start_workload 256 64

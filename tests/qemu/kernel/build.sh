@@ -5,8 +5,8 @@
 #                            default "6.12": SERIES SUITE and config fragments.
 #
 # The result is cached outside the repository under
-# $KHIB_CACHE/kernels/<hash>/, keyed by the source package, the fragments and
-# this script, so that no CI run builds the same kernel twice.
+# $KHIB_CACHE/kernels/<name>-<hash>/, keyed by the source package and the
+# merged options, so that no CI run builds the same kernel twice.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 name=${1:-6.12}
@@ -18,11 +18,15 @@ cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}
 
 tarball=$("$here/fetch-source.sh" "$SERIES" "$SUITE")
 package=$(cat "$(dirname "$tarball")/package")
-key=$( {
-    echo "$package"
-    for f in $FRAGMENTS; do cat "$here/$f"; done
-    cat "$0"
-} | sha256sum | cut -c1-16)
+# The fragments merged: a later fragment's setting of an option replaces an
+# earlier one's.
+merged=$(for f in $FRAGMENTS; do cat "$here/$f"; done | awk '
+    /^CONFIG_[A-Za-z0-9_]+=/ { name = $0; sub(/=.*/, "", name) }
+    /^# CONFIG_[A-Za-z0-9_]+ is not set/ { name = $2 }
+    /^(CONFIG_|# CONFIG_.* is not set)/ { if (!(name in line)) order[n++] = name; line[name] = $0; next }
+    END { for (i = 0; i < n; i++) print line[order[i]] }')
+# The kernel is what the source and the merged options make.
+key=$(printf '%s\n%s\n' "$package" "$merged" | sha256sum | cut -c1-16)
 out="$cache/kernels/$name-$key"
 if [ -f "$out/bzImage" ]; then
     echo "$out/bzImage"
@@ -30,18 +34,22 @@ if [ -f "$out/bzImage" ]; then
 fi
 
 work="$cache/kernels/build-$name-$key"
+# The tree of the last kernel built from this source is kept: a kernel that
+# differs from it in a few options (the no-jump kernel) is an incremental
+# build of a copy, because Kbuild's fixdep makes each object depend on the
+# options it reads (include/config/<OPTION>), not on the whole .config.
+tree="$cache/kernels/tree-$SERIES"
 rm -rf "$work"
-mkdir -p "$work"
 start=$(date +%s)
-echo "build.sh: building kernel $name from $package (cache key $key)" >&2
-tar -xf "$tarball" -C "$work" --strip-components=1
-# Merge the fragments; a later fragment's setting of an option replaces an
-# earlier one's.
-for f in $FRAGMENTS; do cat "$here/$f"; done | awk '
-    /^CONFIG_[A-Za-z0-9_]+=/ { name = $0; sub(/=.*/, "", name) }
-    /^# CONFIG_[A-Za-z0-9_]+ is not set/ { name = $2 }
-    /^(CONFIG_|# CONFIG_.* is not set)/ { if (!(name in line)) order[n++] = name; line[name] = $0; next }
-    END { for (i = 0; i < n; i++) print line[order[i]] }' > "$work/khib.config"
+if [ -f "$tree/package" ] && [ "$(cat "$tree/package")" = "$package" ]; then
+    echo "build.sh: building kernel $name from a copy of the $SERIES tree (cache key $key)" >&2
+    cp -a "$tree" "$work"
+else
+    echo "build.sh: building kernel $name from $package (cache key $key)" >&2
+    mkdir -p "$work"
+    tar -xf "$tarball" -C "$work" --strip-components=1
+fi
+printf '%s\n' "$merged" > "$work/khib.config"
 make -C "$work" -s KCONFIG_ALLCONFIG="$work/khib.config" allnoconfig >&2
 # Every option the fragments ask for must have survived Kconfig's dependency
 # resolution; a silently dropped option would give a kernel that cannot jump.
@@ -59,6 +67,8 @@ cp "$work/arch/x86/boot/bzImage" "$work/.config" "$out.tmp/"
 make -C "$work" -s kernelrelease > "$out.tmp/release"
 rm -rf "$out"
 mv "$out.tmp" "$out"
-rm -rf "$work"
+echo "$package" > "$work/package"
+rm -rf "$tree"
+mv "$work" "$tree"
 echo "build.sh: kernel $name built in $(( $(date +%s) - start )) s" >&2
 echo "$out/bzImage"

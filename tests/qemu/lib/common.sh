@@ -115,7 +115,33 @@ show_log() {
 
 # The restore kernel's command line: confined to the default 192 MiB window,
 # like the transient kernel (frontend/hibernate.c transient_cmdline()).
-R_APPEND="nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore khib.image=/dev/vda"
+R_BASE="nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore"
+R_APPEND="$R_BASE khib.image=/dev/vda"
+
+# run_guest_killed LOG PATTERN DELAY KERNEL INITRD APPEND [QEMU ARGS...]: like
+# run_guest, but cut the power (SIGKILL to QEMU) DELAY seconds after a line
+# matching the extended regular expression PATTERN first shows in the serial
+# log.  Returns 0 when the power was cut, 1 when the guest stopped first.
+run_guest_killed() {
+    klog=$1 kpattern=$2 kdelay=$3
+    shift 3
+    rm -f "$klog" "$klog.pid"
+    run_guest "$klog" "$@" -pidfile "$klog.pid" &
+    kbg=$!
+    while kill -0 "$kbg" 2>/dev/null; do
+        if grep -qE "$kpattern" "$klog" 2>/dev/null; then
+            sleep "$kdelay"
+            if kill -KILL "$(cat "$klog.pid")" 2>/dev/null; then
+                wait "$kbg" || true
+                stamp "power cut $kdelay s after /$kpattern/" >> "$klog"
+                return 0
+            fi
+        fi
+        sleep 0.1
+    done
+    wait "$kbg" || true
+    return 1
+}
 
 # expect LOG TEXT WHAT: pass WHAT if LOG contains TEXT, else fail it.
 expect() {

@@ -1,0 +1,158 @@
+#!/bin/sh
+# khib-resume.sh: the restore step inside a distribution's own initramfs
+# (initramfs-tools, dracut, mkinitcpio; see docs/hooks.md).  Run early in the
+# boot, before any root file system is mounted and before any disk is written.
+#
+#   no khib.image= on the command line   do nothing
+#   khib.image=DEV                       run khib-restore --image DEV --jump:
+#                                        with a valid image it never returns
+#
+# When it returns (no image, image refused, device missing), the boot goes on
+# normally.  If the command line confines this kernel to khib's window
+# (memmap=exactmap), the kernel sees only the window's memory, so this kernel
+# is booted again with full memory: kexec -l of khib.kernel= and khib.initrd=
+# with the command line cleaned of khib's words, then kexec -e.  If that is
+# impossible, one line says so and the boot continues with the small memory.
+# This script always exits 0: it never stops the boot.
+#
+# Command line words (read here, removed for the second boot):
+#   khib.image=DEV    the image partition (a block device path; udev's
+#                     /dev/disk/by-partlabel/... and by-partuuid/... work)
+#   khib.kernel=FILE  the kernel to kexec (default /usr/lib/khib/vmlinuz,
+#                     which khib's generator hooks copy into the initramfs)
+#   khib.initrd=FILE  the initramfs to kexec (default /sys/firmware/initrd:
+#                     needs retain_initrd on the command line, Linux >= 6.8)
+#   khib.wait=SECONDS how long to wait for DEV to appear (default 5)
+#
+# Cleaning rule for the second boot's command line: drop every khib.* word,
+# every memmap= word and retain_initrd; drop nokaslr only when the next word
+# is memmap=exactmap (khib's entry writes "nokaslr memmap=exactmap ..."
+# together: a nokaslr anywhere else is the user's own and stays).
+#
+# Environment, for tests (defaults in brackets):
+#   KHIB_CMDLINE  file holding the command line [/proc/cmdline]
+#   KHIB_RESTORE  the khib-restore program [/usr/lib/khib/khib-restore]
+#   KHIB_KEXEC    the kexec program [kexec found in PATH]
+#
+# Messages go to stderr: under dracut with systemd, a hook's stdout goes to
+# the journal only, its stderr also to the console.
+set -eu
+PATH=${PATH:-/usr/bin}:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+say() { echo "khib: $*" >&2; }
+
+cmdline_file=${KHIB_CMDLINE:-/proc/cmdline}
+restore=${KHIB_RESTORE:-/usr/lib/khib/khib-restore}
+cmdline=
+read -r cmdline < "$cmdline_file" || [ -n "$cmdline" ] || exit 0
+
+# The words are split on blanks with globbing off: a word such as "*" or
+# "a?b" on the command line must stay itself.
+set -f
+
+arg() {   # arg NAME: print the value of the last NAME= word; fail if none
+    found=1
+    for word in $cmdline; do
+        case "$word" in "$1="*) value=${word#*=}; found=0 ;; esac
+    done
+    [ "$found" = 0 ] && printf '%s\n' "$value"
+}
+
+confined() {   # the command line carries khib's window confinement
+    for word in $cmdline; do
+        [ "$word" = memmap=exactmap ] && return 0
+    done
+    return 1
+}
+
+clean_cmdline() {   # the command line minus khib's words (rule above)
+    out=
+    held=   # a nokaslr waiting for its next word
+    for word in $cmdline; do
+        if [ -n "$held" ]; then
+            [ "$word" = memmap=exactmap ] || out="$out nokaslr"
+            held=
+        fi
+        case "$word" in
+            nokaslr) held=1; continue ;;
+            memmap=* | khib.* | retain_initrd) continue ;;
+        esac
+        out="$out $word"
+    done
+    [ -z "$held" ] || out="$out nokaslr"
+    printf '%s\n' "${out# }"
+}
+
+wait_for() {   # wait_for DEV SECONDS: block devices may appear late
+    tries=0
+    limit=$(($2 * 10))
+    while [ ! -b "$1" ] && [ ! -f "$1" ] && [ "$tries" -lt "$limit" ]; do
+        sleep 0.1 2>/dev/null || { sleep 1; tries=$((tries + 9)); }
+        tries=$((tries + 1))
+    done
+    # A regular file is accepted too: tests use one as the image.
+    [ -b "$1" ] || [ -f "$1" ]
+}
+
+small_memory() {   # small_memory CAUSE FIX: the one line when kexec is impossible
+    say "cannot boot again with full memory: $1; this boot continues with only khib's window of memory (fix: $2, or reboot with the normal boot entry)"
+}
+
+full_memory() {   # boot this kernel again without the window's confinement
+    confined || return 0
+    kernel=$(arg khib.kernel) || kernel=/usr/lib/khib/vmlinuz
+    initrd=$(arg khib.initrd) || initrd=/sys/firmware/initrd
+    kexec=${KHIB_KEXEC:-$(command -v kexec || true)}
+    if [ -z "$kexec" ] || [ ! -x "$kexec" ]; then
+        small_memory "kexec is not in this initramfs${kexec:+ ($kexec)}" \
+            "install kexec-tools and rebuild the initramfs"
+        return 0
+    fi
+    if [ ! -f "$kernel" ]; then
+        small_memory "the kernel image $kernel is missing" \
+            "rebuild the initramfs with khib's hook installed, or name the kernel with khib.kernel="
+        return 0
+    fi
+    if [ ! -f "$initrd" ]; then
+        small_memory "the initramfs $initrd is missing" \
+            "add retain_initrd to the restore entry's command line (Linux 6.8 or newer), or name the initramfs with khib.initrd="
+        return 0
+    fi
+    clean=$(clean_cmdline)
+    say "booting this kernel again with full memory (kexec $kernel)"
+    rc=0
+    "$kexec" -l "$kernel" --initrd="$initrd" --command-line="$clean" || rc=$?
+    if [ "$rc" != 0 ]; then
+        small_memory "kexec -l $kernel failed (exit $rc, message above)" \
+            "check the kernel image and that the window holds it and the initramfs twice (a larger window= in /etc/khib.conf)"
+        return 0
+    fi
+    rc=0
+    "$kexec" -e || rc=$?   # does not return when it works
+    "$kexec" -u >/dev/null 2>&1 || true   # give the loaded copy's memory back
+    small_memory "kexec -e returned (exit $rc, message above)" \
+        "check that this kernel has CONFIG_KEXEC=y and is not locked down"
+    return 0
+}
+
+image=$(arg khib.image) || exit 0
+wait_s=$(arg khib.wait) || wait_s=5
+case "$wait_s" in '' | *[!0-9]*) say "khib.wait=$wait_s is not a number of seconds: waiting 5"; wait_s=5 ;; esac
+
+if ! wait_for "$image" "$wait_s"; then
+    say "image device $image not found after ${wait_s} s: booting normally (fix: check khib.image= on the restore entry, or give a slow disk more time with khib.wait=SECONDS)"
+elif [ ! -x "$restore" ]; then
+    say "$restore is missing from this initramfs: booting normally (fix: install khib and rebuild the initramfs with its hook)"
+else
+    say "looking for a hibernation image on $image"
+    rc=0
+    "$restore" --image "$image" --jump >&2 || rc=$?
+    case "$rc" in
+        10) say "no committed image on $image: booting normally" ;;
+        0) say "khib-restore returned without jumping into the saved system (exit 0): booting normally (fix: read khib-restore's messages above; khib-restore --image $image --info shows the image's state)" ;;
+        *) say "restore refused or failed (khib-restore exit $rc, cause above): the image is kept; booting normally (fix: the cause above; khib-restore --image $image --info shows the image)" ;;
+    esac
+fi
+full_memory
+exit 0

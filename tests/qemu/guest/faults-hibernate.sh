@@ -1,0 +1,25 @@
+# shellcheck shell=sh
+# Guest side of tests/qemu/faults.sh (sourced by guest.sh): the system the
+# power-loss and bad-image cases hibernate.  An ext4 file system on vdb with
+# a record writer, tmpfs data and a patterned process; hibernate to vda.  The
+# host cuts the power during some saves; when a restore resumes us, verify,
+# then hibernate again to vdc (for the "mounted since" case).
+mkdir -p /mnt
+mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
+/test/khib-testload writer /mnt/records &
+WRITER_PID=$!
+start_workload 128 64
+echo "faults: hibernating to /dev/vda"
+if khib_hibernate; then
+    result PASS "8: resumed from /dev/vda after an interrupted restore"
+else
+    result FAIL "8: khib hibernate to /dev/vda exited $?"
+fi
+verify_resumed "8 after the resume"
+check "8: record writer still running" kill -0 "$WRITER_PID"
+echo "faults: hibernating to /dev/vdc"
+if khib hibernate --target /dev/vdc --kernel /boot/khib/vmlinuz --initrd /usr/lib/khib/khib-initrd.img; then
+    result FAIL "14: resumed from /dev/vdc although its file system was mounted since"
+else
+    result FAIL "14: khib hibernate to /dev/vdc exited $?"
+fi
