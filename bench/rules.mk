@@ -7,3 +7,10 @@
 
 bench: all
 	@sh bench/run.sh
+
+.PHONY: bench-qemu
+
+# make bench-qemu: khib against the kernel's own hibernation in QEMU
+# (bench/qemu.sh; not a test).
+bench-qemu: all build/khib-testload
+	@sh bench/qemu.sh

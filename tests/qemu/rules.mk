@@ -2,7 +2,7 @@
 # top Makefile.  The test kernel and guest initramfs are cached under
 # $KHIB_CACHE (default ~/.cache/khib), keyed by their inputs.
 
-QEMU_SCENARIOS := roundtrip cycle
+QEMU_SCENARIOS := roundtrip cycle faults
 PREFIX ?= /usr
 DESTDIR ?=
 

@@ -10,7 +10,7 @@
 # "KHIBTEST: PASS|FAIL <what>" on the serial console; the host counts them.
 
 SCENARIO=$(basename "$0" .sh)
-KHIB_TOP=$(cd "$(dirname "$0")/../.." && pwd)
+KHIB_TOP=${KHIB_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 KHIB_CACHE=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}
 export KHIB_CACHE
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
@@ -163,4 +163,25 @@ check_filesystem() {
     else
         fail "records on the file system: $out"
     fi
+}
+
+# qmp SOCKET COMMAND...: send QMP commands (JSON) to a guest's QMP socket one
+# after another, each waiting for its "return"; fails on an "error".
+qmp() {
+    perl -MIO::Socket::UNIX -e '
+        my $s = IO::Socket::UNIX->new(Peer => shift @ARGV) or die "qmp: cannot connect: $!\n";
+        my $greeting = <$s>;
+        for my $cmd (@ARGV) {
+            print $s "$cmd\n";
+            while (my $l = <$s>) {
+                next if $l =~ /"event"/;
+                die "qmp: $cmd: $l" if $l =~ /"error"/;
+                last if $l =~ /"return"/;
+            }
+        }' "$@"
+}
+
+# at LOG TEXT: the host time (seconds) of the first serial line holding TEXT.
+at() {
+    grep -F -m 1 -- "$2" "$1" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p'
 }

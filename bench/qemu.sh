@@ -1,0 +1,149 @@
+#!/bin/sh
+# make bench-qemu: the same guest and workload hibernated and resumed by khib
+# and by the kernel's own hibernation, each phase's wall time for both, and
+# their ratio (a benchmark, not a test; docs/performance.md).
+#
+# Guest: the test kernel, 1 GiB, 2 CPUs, the cycle workload (384 MiB of tmpfs
+# data and a 256 MiB patterned process), two disks: vda a 1 GiB khib target,
+# vdb a 2 GiB swap partition for the kernel (resume=/dev/vdb).  Times come
+# from the host's clock on every serial line (tests/qemu/lib/common.sh):
+#
+#   hibernate   from the guest's "BENCH: hibernate" to QEMU's exit (power off)
+#   resume      from the second QEMU's start to the guest's "BENCH: resumed"
+#
+# While khib's guest pauses before hibernating, its memory is dumped with
+# QEMU's dump-guest-memory into $KHIB_CACHE/guest-memory.core, the real
+# guest memory image bench/run.sh measures besides the generated core.
+# Both resumed guests check their CPUs, data, process memory and counter.
+# The last line: khib_total_vs_kernel=<khib's total / the kernel's total>.
+#
+# Environment: KHIB_BENCH_QEMU_REPS (default 1) runs of each, medians;
+# KHIB_CACHE.
+set -eu
+KHIB_TOP=$(cd "$(dirname "$0")/.." && pwd)
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
+# shellcheck source=../tests/qemu/lib/common.sh
+. "$KHIB_TOP/tests/qemu/lib/common.sh"
+# shellcheck disable=SC2034 # the name common.sh puts in log lines
+SCENARIO=bench-qemu
+REPS=${KHIB_BENCH_QEMU_REPS:-1}
+
+kernel=$(test_kernel 6.12)
+initrd=$(guest_initrd "$kernel")
+work=$(mktemp -d "${TMPDIR:-/tmp}/khib-bench-qemu.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# span LOG FROM LOG2 TO: seconds from the first FROM in LOG to the first TO
+# in LOG2, or "-" when either is missing.
+span() {
+    a=$(at "$1" "$2")
+    b=$(at "$3" "$4")
+    if [ -n "$a" ] && [ -n "$b" ]; then awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f\n", b - a }'; else echo -; fi
+}
+
+median() {   # median of the numbers on stdin ("-" when any is missing)
+    sort -n | awk '/^-$/ { bad = 1 } { v[NR] = $1 } END { if (bad || !NR) print "-"; else print v[int((NR + 1) / 2)] }'
+}
+
+disks() {
+    truncate -s 0 "$work/target.img" "$work/swap.img" 2>/dev/null || true
+    truncate -s 1G "$work/target.img"
+    truncate -s 2G "$work/swap.img"
+    echo "-drive file=$work/target.img,if=virtio,format=raw -drive file=$work/swap.img,if=virtio,format=raw"
+}
+
+# The khib cycle of run $1; its memory dump on the first run.
+run_khib() {
+    d=$(disks)
+    rm -f "$work/qmp"
+    # shellcheck disable=SC2086
+    run_guest "$work/khib$1-a.log" "$kernel" "$initrd" "khibtest.scenario=bench-khib" $d \
+        -qmp "unix:$work/qmp,server=on,wait=off" &
+    pid=$!
+    if [ "$1" = 1 ]; then
+        tries=0
+        until grep -qF "BENCH: workload ready" "$work/khib$1-a.log" 2>/dev/null || [ "$tries" -ge 3000 ]; do
+            sleep 0.1
+            tries=$((tries + 1))
+        done
+        if qmp "$work/qmp" '{"execute":"qmp_capabilities"}' \
+            "{\"execute\":\"dump-guest-memory\",\"arguments\":{\"paging\":false,\"protocol\":\"file:$work/guest.core\"}}"; then
+            mkdir -p "$KHIB_CACHE"
+            mv "$work/guest.core" "$KHIB_CACHE/guest-memory.core"
+            log "guest memory dumped to $KHIB_CACHE/guest-memory.core ($(du -m "$KHIB_CACHE/guest-memory.core" | cut -f1) MiB)"
+        else
+            log "could not dump the guest's memory (bench/run.sh measures the generated core only)"
+        fi
+    fi
+    wait "$pid" || true
+    # shellcheck disable=SC2086
+    run_guest "$work/khib$1-r.log" "$kernel" "$initrd" "$R_APPEND khibtest.scenario=restore-expected" $d || true
+}
+
+run_kernel() {
+    d=$(disks)
+    # shellcheck disable=SC2086
+    run_guest "$work/kernel$1-a.log" "$kernel" "$initrd" "resume=/dev/vdb khibtest.scenario=bench-kernel" $d || true
+    # shellcheck disable=SC2086
+    run_guest "$work/kernel$1-r.log" "$kernel" "$initrd" "resume=/dev/vdb khibtest.scenario=restore-expected" \
+        $d || true
+}
+
+i=1
+while [ "$i" -le "$REPS" ]; do
+    log "run $i of $REPS: khib"
+    run_khib "$i"
+    log "run $i of $REPS: the kernel's hibernation"
+    run_kernel "$i"
+    for m in khib kernel; do
+        a=$work/$m$i-a.log r=$work/$m$i-r.log
+        collect "$a" > /dev/null
+        collect "$r" > "$work/$m$i.results"
+        grep -q '^FAIL' "$work/$m$i.results" && { echo "bench-qemu: $m run $i did not resume correctly:"; cat "$work/$m$i.results"; show_log "$r"; }
+        {
+            span "$a" "BENCH: hibernate" "$a" "qemu exit"
+            span "$r" "qemu start" "$r" "BENCH: resumed"
+        } > "$work/$m.times$i"
+    done
+    {
+        span "$work/khib$i-a.log" "BENCH: hibernate" "$work/khib$i-a.log" "khib-init: transient kernel"
+        span "$work/khib$i-a.log" "khib-init: transient kernel" "$work/khib$i-a.log" "image saved: powering off"
+        span "$work/khib$i-a.log" "image saved: powering off" "$work/khib$i-a.log" "qemu exit"
+        span "$work/khib$i-r.log" "qemu start" "$work/khib$i-r.log" "khib-init: restore kernel"
+        span "$work/khib$i-r.log" "khib-init: restore kernel" "$work/khib$i-r.log" "khib-restore: jumping"
+        span "$work/khib$i-r.log" "khib-restore: jumping" "$work/khib$i-r.log" "BENCH: resumed"
+    } > "$work/phases$i"
+    i=$((i + 1))
+done
+
+# col FILEPREFIX LINE: the median over the runs of line LINE of FILEPREFIX$i.
+col() {
+    j=1
+    while [ "$j" -le "$REPS" ]; do
+        sed -n "$2p" "$1$j"
+        j=$((j + 1))
+    done | median
+}
+
+kh=$(col "$work/khib.times" 1)
+kr=$(col "$work/khib.times" 2)
+nh=$(col "$work/kernel.times" 1)
+nr=$(col "$work/kernel.times" 2)
+image=$(sed -n 's/.*MiB of memory in \([0-9.]* MiB\).*/\1/p' "$work/khib1-a.log" | head -n 1)
+
+echo
+echo "QEMU TCG, 1 GiB, 2 CPUs, 640 MiB in use; wall seconds, median of $REPS run(s)"
+printf '%-44s %10s %10s\n' "phase" "khib" "kernel"
+printf '%-44s %10s %10s\n' "hibernate (command to power off)" "$kh" "$nh"
+printf '%-44s %10s %10s\n' "  jump + transient kernel boot" "$(col "$work/phases" 1)" ""
+printf '%-44s %10s %10s\n' "  save ($image image)" "$(col "$work/phases" 2)" ""
+printf '%-44s %10s %10s\n' "  power off" "$(col "$work/phases" 3)" ""
+printf '%-44s %10s %10s\n' "resume (power on to running)" "$kr" "$nr"
+printf '%-44s %10s %10s\n' "  restore kernel boot" "$(col "$work/phases" 4)" ""
+printf '%-44s %10s %10s\n' "  restore" "$(col "$work/phases" 5)" ""
+printf '%-44s %10s %10s\n' "  jump back, resume" "$(col "$work/phases" 6)" ""
+awk -v kh="$kh" -v kr="$kr" -v nh="$nh" -v nr="$nr" 'BEGIN {
+    if (kh == "-" || kr == "-" || nh == "-" || nr == "-") { print "khib_total_vs_kernel=-"; exit }
+    printf "%-44s %10.1f %10.1f\n", "total", kh + kr, nh + nr
+    printf "khib_total_vs_kernel=%.2f khib_hibernate_vs_kernel=%.2f khib_resume_vs_kernel=%.2f\n",
+        (kh + kr) / (nh + nr), kh / nh, kr / nr }'
