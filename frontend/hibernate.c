@@ -229,6 +229,7 @@ static int report(const struct khib_mailbox *m, double jump_s)
 
 int khib_hibernate(const struct settings *s)
 {
+    double t_start = now_s();
     if (run_checks(s, 0) != 0) {
         fprintf(stderr, "khib: not hibernating: fix the failures above ('khib check' lists every check)\n");
         return 3;
@@ -277,12 +278,19 @@ int khib_hibernate(const struct settings *s)
     int rc = 3;
     if (write_transient_initrd(s, hdr, hdrlen, initrd, sizeof initrd) != 0)
         goto out;
+    /* The load is most of the preparation: kimage_alloc_page()
+     * (kernel/kexec_core.c) finds a source page for each of the window's
+     * destination pages, and the free pages it is handed inside the window
+     * make it quadratic (3.2 s for a 192 MiB window, 1.9 s for 128 MiB, on a
+     * 1 GiB QEMU guest with 60 % of its memory in use). */
+    double t_load = now_s();
     if (run_kexec_load(s, initrd, cmdline) != 0)
         goto out_initrd;
 
-    printf("khib: hibernating %llu MiB of memory to %s%s\n",
+    printf("khib: hibernating %llu MiB of memory to %s%s (prepared in %.1f s, of which %.1f s loading the"
+           " transient kernel)\n",
            (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
-           s->test ? " (test: the system comes back after the save)" : "");
+           s->test ? " (test: the system comes back after the save)" : "", now_s() - t_start, now_s() - t_load);
     fflush(stdout);
     sync();
     double t0 = now_s();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "handoff.h"
+#include "pagemap.h"
 #include "handoff_codec.h"
 
 /* Pages are tried in batches of BATCH; batches whose pages all lie inside
@@ -19,35 +20,6 @@
  * memory runs out first. */
 #define BATCH 1024
 #define MAX_BATCHES 4096
-
-/* The physical addresses of n pages of ours from /proc/self/pagemap (PFN
- * bits 0-54, present bit 63; the PFN reads as 0 without CAP_SYS_ADMIN,
- * fs/proc/task_mmu.c pagemap_read). */
-static int physical_addresses(const void *va, size_t n, uint64_t *pa, char *err, size_t errlen)
-{
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno));
-        return -1;
-    }
-    off_t off = (off_t)((uintptr_t)va / 4096) * 8;
-    ssize_t got = pread(fd, pa, n * 8, off);
-    int saved = errno;
-    close(fd);
-    if (got != (ssize_t)(n * 8)) {
-        snprintf(err, errlen, "cannot read /proc/self/pagemap: %s", got < 0 ? strerror(saved) : "short read");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint64_t pfn = pa[i] & ((1ULL << 55) - 1);
-        if (!(pa[i] >> 63) || pfn == 0) {
-            snprintf(err, errlen, "/proc/self/pagemap hides physical addresses: run khib as root");
-            return -1;
-        }
-        pa[i] = pfn * 4096;
-    }
-    return 0;
-}
 
 /* Map, populate and lock one batch; NULL with err on failure. */
 static unsigned char *map_batch(char *err, size_t errlen)
@@ -75,7 +47,7 @@ static int find_page(unsigned char *area, uint64_t window_end, uint64_t *found, 
     if (physical_addresses(area, BATCH, pa, err, errlen) != 0)
         return -2;
     for (int i = 0; i < BATCH; i++)
-        if (pa[i] >= window_end) {
+        if (pa[i] >= window_end && pa[i] != KHIB_NOT_PRESENT) {
             *found = pa[i];
             return i;
         }

@@ -25,8 +25,6 @@ collect "$work/a.log" > /dev/null
 collect "$work/r.log" > "$work/results"
 check_filesystem "$work/data.img" >> "$work/results"
 
-# at LOG TEXT: the host time of the first line of LOG containing TEXT.
-at() { grep -F -m 1 "$2" "$1" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p'; }
 phase() {   # phase NAME START END
     if [ -n "$2" ] && [ -n "$3" ]; then
         awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "  %-28s %7.1f s\n", n, b - a }'

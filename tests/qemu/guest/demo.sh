@@ -15,4 +15,5 @@ fi
 verify_resumed "after resume"
 check "ext4 record writer still running" kill -0 "$WRITER_PID"
 kill "$WRITER_PID"
+wait "$WRITER_PID" 2>/dev/null
 check "unmount the ext4 file system" umount /mnt
