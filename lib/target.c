@@ -72,11 +72,25 @@ void khib_target_close(struct khib_target *t)
 
 int khib_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path, char *err, size_t errlen)
 {
+    return khib_pread_direct(fd, buf, len, off, path, NULL, err, errlen);
+}
+
+int khib_pread_direct(int fd, void *buf, size_t len, uint64_t off, const char *path, int *direct, char *err,
+                      size_t errlen)
+{
     size_t done = 0;
     while (done < len) {
         ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && errno == EINVAL && direct && *direct) {
+            if (khib_direct_io(fd, 0) != 0) {
+                snprintf(err, errlen, "cannot turn O_DIRECT off on %s: %s", path, strerror(errno));
+                return -1;
+            }
+            *direct = 0;
+            continue;
+        }
         if (n < 0) {
             snprintf(err, errlen, "cannot read %s at byte %" PRIu64 ": %s", path, off + done, strerror(errno));
             return -1;

@@ -44,3 +44,23 @@ int khib_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *
     }
     return 0;
 }
+
+int khib_sync_init(pthread_mutex_t *mu, pthread_cond_t *cv, char *err, size_t errlen)
+{
+    int e = pthread_mutex_init(mu, NULL);
+    if (e == 0 && (e = pthread_cond_init(cv, NULL)) != 0)
+        pthread_mutex_destroy(mu);
+    if (e != 0) {
+        snprintf(err, errlen, "cannot set up the threads: %s", strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+int khib_threads_option(const char *prog, const char *text, unsigned *out)
+{
+    if (khib_parse_threads(text, out) == 0)
+        return 0;
+    fprintf(stderr, "%s: --threads needs a number from 1 to %u, not '%s'\n", prog, KHIB_THREADS_MAX, text);
+    return -1;
+}

@@ -25,4 +25,12 @@ int khib_parse_threads(const char *text, unsigned *out);
 /* pthread_create with a message.  0 or -1 with err. */
 int khib_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *what, char *err, size_t errlen);
 
+/* pthread_mutex_init and pthread_cond_init, both or neither.  0, or -1
+ * with err. */
+int khib_sync_init(pthread_mutex_t *mu, pthread_cond_t *cv, char *err, size_t errlen);
+
+/* Parse the --threads value of program prog into *out, or say why not on
+ * stderr.  0 or -1. */
+int khib_threads_option(const char *prog, const char *text, unsigned *out);
+
 #endif

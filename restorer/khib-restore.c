@@ -116,10 +116,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'c': o->consume = 1; break;
         case 'q': o->quiet = 1; break;
         case 'T':
-            if (khib_parse_threads(optarg, &o->threads) != 0) {
-                fprintf(stderr, PROG ": --threads needs a number from 1 to %u, not '%s'\n", KHIB_THREADS_MAX, optarg);
+            if (khib_threads_option(PROG, optarg, &o->threads) != 0)
                 return EXIT_USAGE;
-            }
             break;
         case 'M': o->mmap = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);

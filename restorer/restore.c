@@ -229,38 +229,6 @@ static void plan_block(const struct pipeline *p, uint32_t a, uint32_t *b, uint64
     *b = i;
 }
 
-/* Whole read of [off, off + len) into buf, directly if *direct, falling
- * back to buffered reads when the device refuses a direct one. */
-static int read_block(int fd, const char *path, uint8_t *buf, size_t len, uint64_t off, int *direct, char *err,
-                      size_t errlen)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EINVAL && *direct) {
-            if (khib_direct_io(fd, 0) != 0) {
-                snprintf(err, errlen, "cannot turn O_DIRECT off on %s: %s", path, strerror(errno));
-                return -1;
-            }
-            *direct = 0;
-            continue;
-        }
-        if (n < 0) {
-            snprintf(err, errlen, "cannot read %s at byte %" PRIu64 ": %s", path, off + done, strerror(errno));
-            return -1;
-        }
-        if (n == 0) {
-            snprintf(err, errlen, "%s ends at byte %" PRIu64 ", before the %zu bytes at %" PRIu64 " (truncated?)",
-                     path, off + done, len, off);
-            return -1;
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 /* The caller's part: blocks in order, as they become free. */
 static void read_all(struct pipeline *p, int *direct, struct khib_progress *prog)
 {
@@ -287,7 +255,8 @@ static void read_all(struct pipeline *p, int *direct, struct khib_progress *prog
             snprintf(why, sizeof why, "frame of %" PRIu32 " bytes is larger than a read", p->chunks[a].stored_len);
             rc = -1;
         } else if (end > start) {
-            rc = read_block(img->t.fd, img->t.path, b->buf, (size_t)(end - start), start, direct, why, sizeof why);
+            rc = khib_pread_direct(img->t.fd, b->buf, (size_t)(end - start), start, img->t.path, direct, why,
+                                   sizeof why);
         }
         pthread_mutex_lock(&p->mu);
         if (rc != 0) {
@@ -345,13 +314,8 @@ int restore_memory(struct khib_image *img, const struct restore_dest *dst, unsig
             wk[t].pm_open = 1;
         }
     }
-    int e = pthread_mutex_init(&p.mu, NULL);
-    if (e == 0 && (e = pthread_cond_init(&p.cv, NULL)) != 0)
-        pthread_mutex_destroy(&p.mu);
-    if (e != 0) {
-        snprintf(err, errlen, "cannot set up the threads: %s", strerror(e));
+    if (khib_sync_init(&p.mu, &p.cv, err, errlen) != 0)
         goto out;
-    }
     sync_ok = 1;
     /* Large aligned reads straight from the device; a refusal is no error. */
     direct = khib_direct_io(img->t.fd, 1) == 0;

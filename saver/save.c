@@ -371,13 +371,8 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
         if (bounce && !(wk[t].bounce = malloc(KHIB_CHUNK_RAW_MAX)))
             goto oom;
     }
-    int e = pthread_mutex_init(&p.mu, NULL);
-    if (e == 0 && (e = pthread_cond_init(&p.cv, NULL)) != 0)
-        pthread_mutex_destroy(&p.mu);
-    if (e != 0) {
-        snprintf(err, errlen, "cannot set up the threads: %s", strerror(e));
+    if (khib_sync_init(&p.mu, &p.cv, err, errlen) != 0)
         goto out;
-    }
     sync_ok = 1;
     if (khib_thread_start(&reader, reader_main, &p, "reader", err, errlen) != 0)
         goto out;
