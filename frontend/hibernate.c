@@ -278,11 +278,10 @@ int khib_hibernate(const struct settings *s)
     int rc = 3;
     if (write_transient_initrd(s, hdr, hdrlen, initrd, sizeof initrd) != 0)
         goto out;
-    /* The load is most of the preparation: kimage_alloc_page()
-     * (kernel/kexec_core.c) finds a source page for each of the window's
-     * destination pages, and the free pages it is handed inside the window
-     * make it quadratic (3.2 s for a 192 MiB window, 1.9 s for 128 MiB, on a
-     * 1 GiB QEMU guest with 60 % of its memory in use). */
+    /* The load is most of the preparation and grows faster than the window
+     * (3.2 s for 192 MiB, 1.9 s for 128 MiB on a 1 GiB QEMU guest with 60 %
+     * in use): kimage_alloc_page() (kernel/kexec_core.c) finds a source page
+     * for each of the window's destination pages, O(N^2) at worst. */
     double t_load = now_s();
     if (run_kexec_load(s, initrd, cmdline) != 0)
         goto out_initrd;
