@@ -34,21 +34,11 @@ if [ -f "$out/bzImage" ]; then
 fi
 
 work="$cache/kernels/build-$name-$key"
-# The tree of the last kernel built from this source is kept: a kernel that
-# differs from it in a few options (the no-jump kernel) is an incremental
-# build of a copy, because Kbuild's fixdep makes each object depend on the
-# options it reads (include/config/<OPTION>), not on the whole .config.
-tree="$cache/kernels/tree-$SERIES"
 rm -rf "$work"
+mkdir -p "$work"
 start=$(date +%s)
-if [ -f "$tree/package" ] && [ "$(cat "$tree/package")" = "$package" ]; then
-    echo "build.sh: building kernel $name from a copy of the $SERIES tree (cache key $key)" >&2
-    cp -a "$tree" "$work"
-else
-    echo "build.sh: building kernel $name from $package (cache key $key)" >&2
-    mkdir -p "$work"
-    tar -xf "$tarball" -C "$work" --strip-components=1
-fi
+echo "build.sh: building kernel $name from $package (cache key $key)" >&2
+tar -xf "$tarball" -C "$work" --strip-components=1
 printf '%s\n' "$merged" > "$work/khib.config"
 make -C "$work" -s KCONFIG_ALLCONFIG="$work/khib.config" allnoconfig >&2
 # Every option the fragments ask for must have survived Kconfig's dependency
@@ -67,8 +57,6 @@ cp "$work/arch/x86/boot/bzImage" "$work/.config" "$out.tmp/"
 make -C "$work" -s kernelrelease > "$out.tmp/release"
 rm -rf "$out"
 mv "$out.tmp" "$out"
-echo "$package" > "$work/package"
-rm -rf "$tree"
-mv "$work" "$tree"
+rm -rf "$work"
 echo "build.sh: kernel $name built in $(( $(date +%s) - start )) s" >&2
 echo "$out/bzImage"
