@@ -8,10 +8,11 @@
 # save table (cat to /dev/null as the I/O ceiling, khib-save, zstd -1/-3
 # -T0 on the raw memory bytes, makedumpfile's compressions on the core) and
 # a restore table (khib-restore into a memory file, zstd -d -T0 into a file).
-# Throughput is memory bytes / wall time (monotonic clock), the median of
-# $KHIB_BENCH_REPS (default 3) runs, with the page cache dropped before each
-# run when that is allowed.  The last line compares khib with zstd on the
-# generated core:
+# Throughput is memory bytes / wall time (monotonic clock) to a durable
+# output (khib-save syncs its image; the other tools' output is synced with
+# sync FILE), the median of $KHIB_BENCH_REPS (default 3) runs, with the page
+# cache dropped before each run when that is allowed.  The last line
+# compares khib with zstd on the generated core:
 #   save_vs_zstd1=<ratio> restore_vs_zstd=<ratio> size_vs_zstd1=<ratio>
 #
 # Environment: KHIB_BENCH_SIZE, KHIB_BENCH_REPS, KHIB_BENCH_DIR (work
@@ -166,8 +167,8 @@ echo "khib benchmark: $(nproc) CPUs ($cpu), $mem RAM, Linux $(uname -r)"
 echo "  $(zstd --version | head -n 1); makedumpfile $(makedumpfile -v 2>&1 | sed -n 's/^makedumpfile: version \([^ ]*\).*/\1/p')"
 echo "  work files in $work ($(df -PT "$work" | awk 'NR == 2 { print $2 }')); $cache"
 echo "  MB/s = memory bytes / wall time, the median of $REPS runs (the slowest and fastest in parentheses; the"
-echo "  tools' runs alternate); khib-save's time includes its fdatasyncs (the commit protocol), the other"
-echo "  tools' output may still be in the page cache when they exit"
+echo "  tools' runs alternate); every save's time runs until its output is on the disk (khib-save's"
+echo "  commit protocol syncs; the others are followed by sync FILE)"
 # CPU time the whole machine has spent busy, in clock ticks.
 cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 busy0=$(cpu_busy)
@@ -216,10 +217,17 @@ bench_input() {
         for l in $LEVELS; do
             once "level$l" "$work/img$l" "$SAVE" --core "$core" --target "$work/img$l" --quiet --level "$l"
         done
-        once zstd1 "$work/raw.zst1" zstd -1 -T0 -q -f "$work/raw" -o "$work/raw.zst1"
-        once zstd3 "$work/raw.zst3" zstd -3 -T0 -q -f "$work/raw" -o "$work/raw.zst3"
+        # The other tools' output is synced too (coreutils sync FILE: fsync),
+        # as khib-save's commit protocol syncs its image: every save row is
+        # the time to a durable output.
+        # shellcheck disable=SC2016 # $1, $2 are for the inner shell
+        once zstd1 "$work/raw.zst1" sh -c 'zstd -1 -T0 -q -f "$1" -o "$2" && sync "$2"' sh "$work/raw" "$work/raw.zst1"
+        # shellcheck disable=SC2016
+        once zstd3 "$work/raw.zst3" sh -c 'zstd -3 -T0 -q -f "$1" -o "$2" && sync "$2"' sh "$work/raw" "$work/raw.zst3"
         for m in $mdf; do
-            once "mdf$m" "$work/dump.$m" makedumpfile "-$m" -d 1 "$core" "$work/dump.$m"
+            # shellcheck disable=SC2016
+            once "mdf$m" "$work/dump.$m" sh -c 'makedumpfile "$1" -d 1 "$2" "$3" && sync "$3"' sh "-$m" "$core" \
+                "$work/dump.$m"
         done
         i=$((i + 1))
     done
