@@ -165,7 +165,7 @@ unset GUEST_MEM
 # --- 8: the power cut during a restore, then a good restore --------------------
 log "boot: restore-cut (power cut during the restore)"
 # shellcheck disable=SC2046
-if run_guest_killed "$work/restore-cut.log" "khib-restore: using" 0.5 "$kernel" "$initrd" \
+if run_guest_killed "$work/restore-cut.log" "khib-restore: using" 0.2 "$kernel" "$initrd" \
     "$R_APPEND khibtest.scenario=restore-expected" $(disks "$work/good.img"); then
     pass "8: power cut during the restore"
 else
