@@ -33,6 +33,15 @@ start_workload() {
     sleep 0.5
 }
 
+# start_record_writer: mount the ext4 file system on vdb at /mnt and start
+# the writer of checksummed records to /mnt/records (WRITER_PID).
+start_record_writer() {
+    mkdir -p /mnt
+    mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
+    /test/khib-testload writer /mnt/records &
+    WRITER_PID=$!
+}
+
 data_intact() { sha256sum -c -s /run/blob.sha256; }
 
 pattern_intact() {

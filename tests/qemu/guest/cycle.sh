@@ -2,10 +2,7 @@
 # Guest side of tests/qemu/cycle.sh (sourced by guest.sh): five real cycles,
 # hibernate -> power off -> restore boot -> resume, with 60 % of memory in
 # use and an ext4 file system being written; each resume verified.
-mkdir -p /mnt
-mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
-/test/khib-testload writer /mnt/records &
-WRITER_PID=$!
+start_record_writer
 start_workload 384 256
 free -m
 for cycle in 1 2 3 4 5; do

@@ -1,10 +1,7 @@
 # shellcheck shell=sh
 # Guest side of tests/qemu/demo.sh: one hibernation with 60 % of memory in
 # use and an ext4 file system mounted, verified after the resume.
-mkdir -p /mnt
-mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
-/test/khib-testload writer /mnt/records &
-WRITER_PID=$!
+start_record_writer
 start_workload 384 256
 echo "demo: hibernating"
 if khib_hibernate; then

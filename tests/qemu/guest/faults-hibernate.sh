@@ -4,10 +4,7 @@
 # a record writer, tmpfs data and a patterned process; hibernate to vda.  The
 # host cuts the power during some saves; when a restore resumes us, verify,
 # then hibernate again to vdc (for the "mounted since" case).
-mkdir -p /mnt
-mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
-/test/khib-testload writer /mnt/records &
-WRITER_PID=$!
+start_record_writer
 start_workload 128 64
 echo "faults: hibernating to /dev/vda"
 if khib_hibernate; then
