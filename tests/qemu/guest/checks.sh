@@ -39,6 +39,7 @@ start_record_writer() {
     mkdir -p /mnt
     mount -t ext4 /dev/vdb /mnt || result FAIL "mount /dev/vdb"
     /test/khib-testload writer /mnt/records &
+    # shellcheck disable=SC2034 # read by the scenario scripts
     WRITER_PID=$!
 }
 
