@@ -131,13 +131,19 @@ static int plan_windows(struct pipeline *p)
     return 0;
 }
 
+/* How many of the len bytes at rel into segment s the file holds (the rest
+ * lies past p_filesz: zero); their file offset in *off. */
+static size_t in_file(const struct khib_segment *s, uint64_t rel, uint64_t len, uint64_t *off)
+{
+    *off = s->offset + rel;
+    return rel >= s->filesz ? 0 : s->filesz - rel < len ? (size_t)(s->filesz - rel) : (size_t)len;
+}
+
 /* The file bytes of window w: [*off, *off + return value). */
 static size_t file_part(const struct pipeline *p, const struct window *w, uint64_t *off)
 {
     const struct khib_segment *s = &p->in->seg[w->seg];
-    uint64_t rel = w->paddr - s->paddr;
-    *off = s->offset + rel;
-    return rel >= s->filesz ? 0 : s->filesz - rel < w->len ? (size_t)(s->filesz - rel) : (size_t)w->len;
+    return in_file(s, w->paddr - s->paddr, w->len, off);
 }
 
 static void window_error(const struct pipeline *p, const struct window *w, const char *why, char *err,
@@ -187,12 +193,14 @@ static int read_chunk(struct worker *wk, uint32_t i, char *err, size_t errlen)
     const struct pipeline *p = wk->p;
     const struct khib_chunk *c = &p->chunks[i];
     const struct khib_segment *s = &p->in->seg[p->win[p->chunk_win[i]].seg];
-    uint64_t rel = (c->first_pfn << KHIB_PAGE_SHIFT) - s->paddr;
     size_t bytes = (size_t)c->pages * KHIB_PAGE_SIZE;
-    size_t have = rel >= s->filesz ? 0 : s->filesz - rel < bytes ? (size_t)(s->filesz - rel) : bytes;
+    uint64_t off;
+    size_t have = in_file(s, (c->first_pfn << KHIB_PAGE_SHIFT) - s->paddr, bytes, &off);
     char why[400];
-    if (have && khib_pread_all(p->in->fd, wk->bounce, have, s->offset + rel, p->in->name, why, sizeof why) != 0) {
-        snprintf(err, errlen, "cannot read the memory of chunk %" PRIu32 ": %s", i, why);
+    if (have && khib_pread_all(p->in->fd, wk->bounce, have, off, p->in->name, why, sizeof why) != 0) {
+        char name[80];
+        khib_chunk_name(i, c, name, sizeof name);
+        snprintf(err, errlen, "cannot read the memory of %s: %s", name, why);
         return -1;
     }
     memset(wk->bounce + have, 0, bytes - have);
