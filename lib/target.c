@@ -70,6 +70,18 @@ void khib_target_close(struct khib_target *t)
     t->fd = -1;
 }
 
+/* A direct transfer was refused (EINVAL: an unaligned device, a file system
+ * without O_DIRECT): go on buffered. */
+static int direct_off(int fd, const char *path, int *direct, char *err, size_t errlen)
+{
+    if (khib_direct_io(fd, 0) != 0) {
+        snprintf(err, errlen, "cannot turn O_DIRECT off on %s: %s", path, strerror(errno));
+        return -1;
+    }
+    *direct = 0;
+    return 0;
+}
+
 int khib_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path, char *err, size_t errlen)
 {
     return khib_pread_direct(fd, buf, len, off, path, NULL, err, errlen);
@@ -84,11 +96,8 @@ int khib_pread_direct(int fd, void *buf, size_t len, uint64_t off, const char *p
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EINVAL && direct && *direct) {
-            if (khib_direct_io(fd, 0) != 0) {
-                snprintf(err, errlen, "cannot turn O_DIRECT off on %s: %s", path, strerror(errno));
+            if (direct_off(fd, path, direct, err, errlen) != 0)
                 return -1;
-            }
-            *direct = 0;
             continue;
         }
         if (n < 0) {
@@ -108,11 +117,22 @@ int khib_pread_direct(int fd, void *buf, size_t len, uint64_t off, const char *p
 int khib_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path, char *err,
                     size_t errlen)
 {
+    return khib_pwrite_direct(fd, buf, len, off, path, NULL, err, errlen);
+}
+
+int khib_pwrite_direct(int fd, const void *buf, size_t len, uint64_t off, const char *path, int *direct,
+                       char *err, size_t errlen)
+{
     size_t done = 0;
     while (done < len) {
         ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && errno == EINVAL && direct && *direct) {
+            if (direct_off(fd, path, direct, err, errlen) != 0)
+                return -1;
+            continue;
+        }
         if (n <= 0) {
             int e = n < 0 ? errno : ENOSPC;
             snprintf(err, errlen, "cannot write %s at byte %" PRIu64 ": %s", path, off + done, strerror(e));

@@ -30,11 +30,13 @@ void khib_target_close(struct khib_target *t);
 int khib_pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path, char *err, size_t errlen);
 int khib_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path, char *err,
                     size_t errlen);
-/* khib_pread_all, reading directly while *direct (O_DIRECT on fd): when the
- * device refuses a direct read (EINVAL), O_DIRECT goes off, *direct turns 0
- * and the read is done buffered. */
+/* The same, directly while *direct (O_DIRECT on fd): when the device refuses
+ * a direct transfer (EINVAL), O_DIRECT goes off, *direct turns 0 and the
+ * transfer is done buffered. */
 int khib_pread_direct(int fd, void *buf, size_t len, uint64_t off, const char *path, int *direct, char *err,
                       size_t errlen);
+int khib_pwrite_direct(int fd, const void *buf, size_t len, uint64_t off, const char *path, int *direct,
+                       char *err, size_t errlen);
 int khib_datasync(int fd, const char *path, char *err, size_t errlen);
 
 /* Turn O_DIRECT on or off for fd's open file (fcntl F_SETFL).  Returns 0,

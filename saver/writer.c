@@ -16,33 +16,15 @@ size_t writer_mem(void)
     return (size_t)WRITER_BUFFERS * WRITER_BUFFER;
 }
 
-/* One whole write at off; a direct write the target refuses (EINVAL: an
- * unaligned device, a file system without O_DIRECT) is retried buffered,
- * and the rest of the image is written buffered. */
+/* One whole write at off; a direct write the target refuses is retried
+ * buffered, and the rest of the image is written buffered. */
 static int write_out(struct writer *w, const uint8_t *buf, size_t len, uint64_t off, char *err, size_t errlen)
 {
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pwrite(w->fd, buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EINVAL && w->direct) {
-            if (khib_direct_io(w->fd, 0) != 0) {
-                snprintf(err, errlen, "cannot turn O_DIRECT off on %s: %s", w->path, strerror(errno));
-                return -1;
-            }
-            w->direct = 0;
-            w->fell_back = 1;
-            continue;
-        }
-        if (n <= 0) {
-            int e = n < 0 ? errno : ENOSPC;
-            snprintf(err, errlen, "cannot write %s at byte %" PRIu64 ": %s", w->path, off + done, strerror(e));
-            return -1;
-        }
-        done += (size_t)n;
-    }
-    return 0;
+    int was_direct = w->direct;
+    int rc = khib_pwrite_direct(w->fd, buf, len, off, w->path, &w->direct, err, errlen);
+    if (was_direct && !w->direct)
+        w->fell_back = 1;
+    return rc;
 }
 
 static void *io_main(void *arg)
