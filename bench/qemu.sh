@@ -3,22 +3,31 @@
 # and by the kernel's own hibernation, each phase's wall time for both, and
 # their ratio (a benchmark, not a test; docs/performance.md).
 #
-# Guest: the test kernel, 1 GiB, 2 CPUs, the cycle workload (384 MiB of tmpfs
-# data and a 256 MiB patterned process), two disks: vda a 1 GiB khib target,
-# vdb a 2 GiB swap partition for the kernel (resume=/dev/vdb).  Times come
-# from the host's clock on every serial line (tests/qemu/lib/common.sh):
+# Guest: the test kernel, 1 GiB, 2 CPUs, one of two workloads
+# (KHIB_BENCH_QEMU_WORKLOAD):
 #
+#   random (default)  640 MiB: 384 MiB of random tmpfs data and a 256 MiB
+#                     process of patterned (random-looking) memory: the
+#                     cycle test's workload, incompressible, the worst case
+#   files             512 MiB: the contents of real files in tmpfs (384 MiB of
+#                     a tar of this machine's /usr/bin, /usr/lib/x86_64-linux-gnu
+#                     and /usr/share/doc: executables, libraries, text) read
+#                     from a third disk, vdc, and a 128 MiB patterned process
+#
+# Disks: vda a 1 GiB khib target, vdb a 2 GiB swap partition for the kernel
+# (resume=/dev/vdb), vdc the files.  Times come from the host's clock on
+# every serial line (tests/qemu/lib/common.sh):
 #   hibernate   from the guest's "BENCH: hibernate" to QEMU's exit (power off)
 #   resume      from the second QEMU's start to the guest's "BENCH: resumed"
 #
 # While khib's guest pauses before hibernating, its memory is dumped with
-# QEMU's dump-guest-memory into $KHIB_CACHE/guest-memory.core, the real
-# guest memory image bench/run.sh measures besides the generated core.
+# QEMU's dump-guest-memory into $KHIB_CACHE/guest-memory-WORKLOAD.core, the
+# real guest memory images bench/run.sh measures besides the generated core.
 # Both resumed guests check their CPUs, data, process memory and counter.
 # The last line: khib_total_vs_kernel=<khib's total / the kernel's total>.
 #
 # Environment: KHIB_BENCH_QEMU_REPS (default 1) runs of each, medians;
-# KHIB_CACHE.
+# KHIB_BENCH_QEMU_WORKLOAD (random or files); KHIB_CACHE.
 set -eu
 KHIB_TOP=$(cd "$(dirname "$0")/.." && pwd)
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
@@ -27,6 +36,11 @@ QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
 # shellcheck disable=SC2034 # the name common.sh puts in log lines
 SCENARIO=bench-qemu
 REPS=${KHIB_BENCH_QEMU_REPS:-1}
+WORKLOAD=${KHIB_BENCH_QEMU_WORKLOAD:-random}
+case $WORKLOAD in
+random | files) ;;
+*) echo "bench-qemu: KHIB_BENCH_QEMU_WORKLOAD must be random or files, not '$WORKLOAD'" >&2; exit 1 ;;
+esac
 
 kernel=$(test_kernel 6.12)
 initrd=$(guest_initrd "$kernel")
@@ -50,7 +64,22 @@ disks() {
     truncate -s 1G "$work/target.img"
     truncate -s 2G "$work/swap.img"
     echo "-drive file=$work/target.img,if=virtio,format=raw -drive file=$work/swap.img,if=virtio,format=raw"
+    # The guest loads the files workload when it finds vdc.
+    [ "$WORKLOAD" = random ] || echo "-drive file=$work/files.img,if=virtio,format=raw,readonly=on"
 }
+
+if [ "$WORKLOAD" = files ]; then
+    # The first 384 MiB of a tar of real files, in the same order on every
+    # run (what is missing on this machine is left out).
+    tar --sort=name -cf - -C / usr/bin usr/lib/x86_64-linux-gnu usr/share/doc 2>/dev/null |
+        head -c $((384 << 20)) > "$work/files.img" || true
+    truncate -s %1M "$work/files.img"
+    files_mib=$(($(stat -c %s "$work/files.img") >> 20))
+    [ "$files_mib" -ge 64 ] || { echo "bench-qemu: only $files_mib MiB of files under /usr to load the guest with" >&2; exit 1; }
+    in_use="$((files_mib + 128)) MiB in use ($files_mib MiB of files, 128 MiB of process memory)"
+else
+    in_use="640 MiB in use (384 MiB of random data, 256 MiB of process memory)"
+fi
 
 # The khib cycle of run $1; its memory dump on the first run.
 run_khib() {
@@ -69,8 +98,9 @@ run_khib() {
         if qmp "$work/qmp" '{"execute":"qmp_capabilities"}' \
             "{\"execute\":\"dump-guest-memory\",\"arguments\":{\"paging\":false,\"protocol\":\"file:$work/guest.core\"}}"; then
             mkdir -p "$KHIB_CACHE"
-            mv "$work/guest.core" "$KHIB_CACHE/guest-memory.core"
-            log "guest memory dumped to $KHIB_CACHE/guest-memory.core ($(du -m "$KHIB_CACHE/guest-memory.core" | cut -f1) MiB)"
+            dump=$KHIB_CACHE/guest-memory-$WORKLOAD.core
+            mv "$work/guest.core" "$dump"
+            log "guest memory dumped to $dump ($(du -m "$dump" | cut -f1) MiB)"
         else
             log "could not dump the guest's memory (bench/run.sh measures the generated core only)"
         fi
@@ -132,7 +162,7 @@ nr=$(col "$work/kernel.times" 2)
 image=$(sed -n 's/.*MiB of memory in \([0-9.]* MiB\).*/\1/p' "$work/khib1-a.log" | head -n 1)
 
 echo
-echo "QEMU TCG, 1 GiB, 2 CPUs, 640 MiB in use; wall seconds, median of $REPS run(s)"
+echo "QEMU TCG, 1 GiB, 2 CPUs, workload $WORKLOAD: $in_use; wall seconds, median of $REPS run(s)"
 printf '%-44s %10s %10s\n' "phase" "khib" "kernel"
 printf '%-44s %10s %10s\n' "hibernate (command to power off)" "$kh" "$nh"
 printf '%-44s %10s %10s\n' "  jump + transient kernel boot" "$(col "$work/phases" 1)" ""

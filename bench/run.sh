@@ -3,8 +3,8 @@
 # makedumpfile and cat on the same inputs (a benchmark, not a test).
 #
 # Inputs: a generated core (khib-gencore, realistic page mix) of
-# $KHIB_BENCH_SIZE (default 2G) and, when the QEMU harness has left one,
-# the real guest memory image $KHIB_CACHE/guest-memory.core.  For each: a
+# $KHIB_BENCH_SIZE (default 2G) and the real guest memory images the QEMU
+# harness has left, $KHIB_CACHE/guest-memory-WORKLOAD.core (make bench-qemu).  For each: a
 # save table (cat to /dev/null as the I/O ceiling, khib-save, zstd -1/-3
 # -T0 on the raw memory bytes, makedumpfile's compressions on the core) and
 # a restore table (khib-restore into a memory file, zstd -d -T0 into a file).
@@ -27,7 +27,6 @@ SIZE=${KHIB_BENCH_SIZE:-2G}
 REPS=${KHIB_BENCH_REPS:-3}
 LEVELS=${KHIB_BENCH_LEVELS:-}
 CACHE=${KHIB_CACHE:-$HOME/.cache/khib}
-GUEST=$CACHE/guest-memory.core
 
 die() {
     echo "bench: $*" >&2
@@ -45,9 +44,14 @@ done
 size_bytes=$(echo "$SIZE" | awk '/[Gg]$/ { printf "%.0f\n", $0 * 1073741824; next }
                                  /[Mm]$/ { printf "%.0f\n", $0 * 1048576; next } { printf "%.0f\n", $0 }')
 need_kib=$((size_bytes * 4 / 1024))
-if [ -r "$GUEST" ]; then
-    need_kib=$((need_kib + $(du -k "$GUEST" | cut -f1) * 4))
-fi
+guests=0
+for g in "$CACHE"/guest-memory-*.core; do  # measured one at a time: room for the largest
+    [ -r "$g" ] || continue
+    guests=$((guests + 1))
+    k=$(($(du -k "$g" | cut -f1) * 4))
+    [ "$k" -le "${guest_kib:-0}" ] || guest_kib=$k
+done
+need_kib=$((need_kib + ${guest_kib:-0}))
 work=
 for d in ${KHIB_BENCH_DIR:-} /var/tmp /tmp; do
     if [ ! -d "$d" ] || [ ! -w "$d" ]; then
@@ -296,11 +300,15 @@ bench_input "generated core (khib-gencore --size $SIZE --seed 42: zero, repeated
 rm -f "$work/gen.core"
 g_save=$save_mbs g_zstd1=$zstd1_mbs g_restore=$restore_mbs g_zstdd=$zstdd_mbs g_img=$img_bytes g_zst1=$zst1_bytes
 
-if [ -r "$GUEST" ]; then
-    bench_input "guest memory image ($GUEST)" "$GUEST"
-else
+# The guest memory images bench/qemu.sh dumps, one per workload.
+for g in "$CACHE"/guest-memory-*.core; do
+    [ -r "$g" ] || continue
+    w=${g##*/guest-memory-}
+    bench_input "guest memory image, workload ${w%.core} ($g)" "$g"
+done
+if [ "$guests" = 0 ]; then
     echo
-    echo "== guest memory image: $GUEST is missing (the QEMU harness writes it); skipped"
+    echo "== guest memory images: none in $CACHE (make bench-qemu dumps them); skipped"
 fi
 
 # Was the machine ours?  The CPU time everything took, less what the

@@ -3,7 +3,11 @@
 # guest.sh): the same workload as bench-khib.sh, swap on vdb (the kernel
 # boots with resume=/dev/vdb), the kernel's defaults (image_size 2/5 of RAM,
 # LZO compression) except that it powers off rather than entering ACPI S4.
-start_workload 384 256
+if [ -b /dev/vdc ]; then
+    start_workload 384 128 /dev/vdc
+else
+    start_workload 384 256
+fi
 mkswap /dev/vdb > /dev/null && swapon /dev/vdb || result FAIL "swapon /dev/vdb"
 echo shutdown > /sys/power/disk
 echo "BENCH: workload ready"

@@ -1,9 +1,15 @@
 # shellcheck shell=sh
-# Guest side of bench/qemu.sh, khib's run (sourced by guest.sh): the cycle
-# workload (384 MiB of tmpfs data, a 256 MiB patterned process), a pause in
-# which the host may dump the guest's memory, then a real hibernation.  The
-# BENCH lines mark the phases on the serial console.
-start_workload 384 256
+# Guest side of bench/qemu.sh, khib's run (sourced by guest.sh): the bench
+# workload (with a disk vdc, the files workload: 384 MiB of real files read
+# from it into tmpfs and a 128 MiB patterned process; without, the random
+# one: 384 MiB of random tmpfs data and a 256 MiB patterned process), a pause
+# in which the host may dump the guest's memory, then a real hibernation.
+# The BENCH lines mark the phases on the serial console.
+if [ -b /dev/vdc ]; then
+    start_workload 384 128 /dev/vdc
+else
+    start_workload 384 256
+fi
 echo "BENCH: workload ready"
 sleep "${BENCH_PAUSE:-8}"
 echo "BENCH: hibernate"

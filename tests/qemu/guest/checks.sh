@@ -20,12 +20,13 @@ all_cpus_online() {
     [ "$online" = "$want" ] || { echo "cpus online: $online, expected $want"; return 1; }
 }
 
-# start_workload MIB: tmpfs data of MIB MiB with its sha256, and a testload
-# process holding another MIB MiB of patterned anonymous memory.
+# start_workload MIB PROC_MIB [SOURCE]: tmpfs data of MIB MiB read from
+# SOURCE (default /dev/urandom; at most its size) with its sha256, and a
+# testload process holding PROC_MIB MiB of patterned anonymous memory.
 start_workload() {
     mkdir -p /data /run/testload
     mount -t tmpfs -o size=90% tmpfs /data
-    dd if=/dev/urandom of=/data/blob bs=1M count="$1" 2>/dev/null
+    dd if="${3:-/dev/urandom}" of=/data/blob bs=1M count="$1" 2>/dev/null
     sha256sum /data/blob > /run/blob.sha256
     /test/khib-testload hold "$2" 12345 /run/testload &
     TESTLOAD_PID=$!
