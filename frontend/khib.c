@@ -31,6 +31,7 @@ static void usage(FILE *out)
             "  --append WORDS    extra command-line words for the transient kernel\n"
             "  --config FILE     read FILE instead of " KHIB_CONF "\n"
             "  --test            hibernate: save, verify and come back instead of powering off\n"
+            "  --no-trim         hibernate: keep the caches and save free memory as it is (trim=no)\n"
             "\n"
             "Exit status of hibernate: 0 resumed (or test snapshot saved), 1 bad usage,\n"
             "3 refused before the jump (nothing changed), 4 the save failed (the system kept\n"
@@ -45,7 +46,8 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"initrd", required_argument, 0, 'i'}, {"kexec", required_argument, 0, 'x'},
         {"window", required_argument, 0, 'w'}, {"level", required_argument, 0, 'l'},
         {"append", required_argument, 0, 'a'}, {"config", required_argument, 0, 'c'},
-        {"test", no_argument, 0, 'T'},         {"help", no_argument, 0, 'h'},
+        {"test", no_argument, 0, 'T'},         {"no-trim", no_argument, 0, 'N'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* The config file is read first so that options override it. */
     const char *conf = NULL;
@@ -74,6 +76,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'a': key = "append"; break;
         case 'c': break;
         case 'T': test = 1; break;
+        case 'N': s.trim = 0; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }

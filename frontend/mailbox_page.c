@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "handoff.h"
 #include "pagemap.h"
+#include "uuid.h"
 #include "handoff_codec.h"
 
 /* Pages are tried in batches of BATCH; batches whose pages all lie inside
@@ -74,10 +74,8 @@ int mailbox_page_open(struct mailbox_page *mb, uint64_t window_end, char *err, s
      * the kernel's backup copy during the jump, so B and R would write to
      * their own memory instead of A's. */
     uint64_t nonce;
-    if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
-        snprintf(err, errlen, "getrandom failed: %s", strerror(errno));
+    if (khib_random(&nonce, sizeof nonce, err, errlen) != 0)
         return -1;
-    }
     const size_t len = (size_t)BATCH * 4096;
     size_t max = window_end / len + 2;
     if (max > MAX_BATCHES)

@@ -71,7 +71,16 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         s->level = (int)l;
         return 0;
     }
-    snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level)", key);
+    if (!strcmp(key, "trim")) {
+        if (strcmp(value, "yes") && strcmp(value, "no")) {
+            snprintf(err, errlen, "trim: '%s' is not yes or no", value);
+            return -1;
+        }
+        s->trim = !strcmp(value, "yes");
+        return 0;
+    }
+    snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level, trim)",
+             key);
     return -1;
 }
 
@@ -80,6 +89,7 @@ int settings_load(struct settings *s, const char *conf, char *err, size_t errlen
     struct utsname u;
     memset(s, 0, sizeof *s);
     s->window = KHIB_DEFAULT_WINDOW;
+    s->trim = 1;
     if (uname(&u) == 0)
         snprintf(s->kernel, sizeof s->kernel, "/boot/vmlinuz-%s", u.release);
     snprintf(s->initrd, sizeof s->initrd, "%s", KHIB_DEFAULT_INITRD);

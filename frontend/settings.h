@@ -19,6 +19,7 @@ struct settings {
     uint64_t window;         /* [0, window) holds B and R */
     int level;               /* zstd level for khib-save, 0 = its default */
     int test;                /* save, verify and come back (no power-off) */
+    int trim;                /* drop the caches and zero free memory before the jump (trim.h) */
 };
 
 /* Defaults, then KHIB_CONF (or conf if not NULL) when it exists.  Returns 0,

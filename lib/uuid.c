@@ -6,16 +6,39 @@
 #include <string.h>
 #include <sys/random.h>
 
+#ifndef GRND_INSECURE
+#define GRND_INSECURE 0x0004 /* Linux 5.6 */
+#endif
+
+int khib_random(void *buf, size_t len, char *err, size_t errlen)
+{
+    /* getrandom(buf, len, 0) blocks until the pool is initialized: 1 s and
+     * more in a virtual machine without a random device, 19 s after boot
+     * (drivers/char/random.c, crng_ready()).  GRND_INSECURE never blocks;
+     * kernels before 5.6 refuse it (EINVAL) and get flags 0. */
+    unsigned flags = GRND_INSECURE;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom((uint8_t *)buf + done, len - done, flags);
+        if (n < 0 && errno == EINVAL && flags) {
+            flags = 0;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "getrandom failed: %s", n < 0 ? strerror(errno) : "no bytes");
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 int khib_uuid_generate(uint8_t uuid[16], char *err, size_t errlen)
 {
-    ssize_t n;
-    do
-        n = getrandom(uuid, 16, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != 16) {
-        snprintf(err, errlen, "getrandom failed: %s", n < 0 ? strerror(errno) : "short read");
+    if (khib_random(uuid, 16, err, errlen) != 0)
         return -1;
-    }
     uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);
     uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
     return 0;

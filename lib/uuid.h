@@ -5,7 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 16 random bytes from getrandom(2), version 4 / variant 1 bits set.
+/* len random bytes that never wait for the kernel's random pool to be
+ * initialized: names and nonces need to be unique, not secret.  Returns 0
+ * or -1 with err. */
+int khib_random(void *buf, size_t len, char *err, size_t errlen);
+
+/* 16 random bytes (khib_random), version 4 / variant 1 bits set.
  * Returns 0 or -1 with err. */
 int khib_uuid_generate(uint8_t uuid[16], char *err, size_t errlen);
 

@@ -320,6 +320,10 @@ expect "target is a directory" 3 "neither a block device nor a regular file" "$S
     --target "$work" --quiet
 expect "bad level" 1 "zstd level 100 is out of range" "$SAVE" --core "$core" --target "$work/l.img" --level 100
 expect "no target anywhere" 1 "no target" "$SAVE" --core "$core"
+# The front end's settings are checked before it touches the system.
+printf 'target=/dev/null\ntrim=maybe\n' > "$work/trim.conf"
+expect "khib: bad trim setting" 1 "trim: 'maybe' is not yes or no" "$root/build/khib" hibernate \
+    --config "$work/trim.conf"
 cp "$core" "$work/cut.core"
 truncate -s 5000000 "$work/cut.core"
 expect "truncated core" 2 "truncated core: PT_LOAD at paddr" "$SAVE" --core "$work/cut.core" \

@@ -1,0 +1,150 @@
+#define _GNU_SOURCE
+#include "trim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+#define TRIM_STEP (64ULL << 20)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A "Key:   N kB" line of /proc/meminfo in bytes, or 0. */
+static uint64_t meminfo(const char *key)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    uint64_t v = 0;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') {
+            v = strtoull(line + n + 1, NULL, 10) << 10;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Free memory to leave: above the watermarks at which kswapd starts
+ * reclaiming (mm/page_alloc.c, __setup_per_zone_wmarks(): min_free_kbytes
+ * plus watermark_scale_factor, 0.1 % of memory by default), so that the
+ * child takes free pages and pushes nothing out to swap. */
+static uint64_t margin(void)
+{
+    uint64_t min_free = 0;
+    FILE *f = fopen("/proc/sys/vm/min_free_kbytes", "r");
+    if (f) {
+        if (fscanf(f, "%" SCNu64, &min_free) != 1)
+            min_free = 0;
+        fclose(f);
+    }
+    return 4 * (min_free << 10) + meminfo("MemTotal") / 500 + (32ULL << 20);
+}
+
+/* The child: fault in free memory, a step at a time, down to keep; write
+ * the bytes done to fd. */
+static void zero_free_memory(int fd, uint64_t keep)
+{
+    /* Rather this process than any other when memory runs out. */
+    (void)write_text("/proc/self/oom_score_adj", "1000");
+    uint64_t free = meminfo("MemFree"), done = 0;
+    if (free > keep + TRIM_STEP) {
+        size_t len = (size_t)((free - keep) & ~(TRIM_STEP - 1));
+        uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m != MAP_FAILED) {
+            /* Base pages: a huge page could need compaction first. */
+            (void)madvise(m, len, MADV_NOHUGEPAGE);
+            while (done < len && meminfo("MemFree") >= keep + TRIM_STEP) {
+                if (madvise(m + done, TRIM_STEP, MADV_POPULATE_WRITE) != 0) {
+                    if (errno != EINVAL)
+                        break;
+                    /* Before Linux 5.14: touch each page (a zero keeps it zero). */
+                    for (size_t p = 0; p < TRIM_STEP; p += 4096)
+                        ((volatile uint8_t *)m)[done + p] = 0;
+                }
+                done += TRIM_STEP;
+            }
+        }
+    }
+    ssize_t n = write(fd, &done, sizeof done);
+    _exit(n == (ssize_t)sizeof done ? 0 : 1);
+}
+
+int memory_trim(struct trim_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = now_s();
+    r->free_before = meminfo("MemFree");
+    sync();
+    if (write_text("/proc/sys/vm/drop_caches", "3") != 0) {
+        snprintf(err, errlen, "cannot drop the caches (/proc/sys/vm/drop_caches): %s", strerror(errno));
+        return -1;
+    }
+    r->free_dropped = meminfo("MemFree");
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    uint64_t keep = margin();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        zero_free_memory(fds[1], keep);
+    }
+    close(fds[1]);
+    uint64_t done = 0;
+    ssize_t n;
+    do
+        n = read(fds[0], &done, sizeof done);
+    while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    r->seconds = now_s() - t0;
+    if (n != (ssize_t)sizeof done) {
+        snprintf(err, errlen, "zeroing the free memory stopped early (%s)",
+                 WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no report from the child");
+        return -1;
+    }
+    r->zeroed = done;
+    return 0;
+}
