@@ -4,10 +4,10 @@
 #
 # Inputs: a generated core (khib-gencore, realistic page mix) of
 # $KHIB_BENCH_SIZE (default 2G) and the real guest memory images the QEMU
-# harness has left, $KHIB_CACHE/guest-memory-WORKLOAD.core (make bench-qemu).  For each: a
-# save table (cat to /dev/null as the I/O ceiling, khib-save, zstd -1/-3
-# -T0 on the raw memory bytes, makedumpfile's compressions on the core) and
-# a restore table (khib-restore into a memory file, zstd -d -T0 into a file).
+# harness has left, $KHIB_CACHE/guest-memory-WORKLOAD.core (make
+# bench-qemu).  For each: a save table (cat to /dev/null as the I/O
+# ceiling, khib-save, zstd -1/-3 -T0 on the raw memory bytes,
+# makedumpfile's compressions on the core) and a restore table (khib-restore into a memory file, zstd -d -T0 into a file).
 # Throughput is memory bytes / wall time (monotonic clock) to a durable
 # output (khib-save syncs its image; the other tools' output is synced with
 # sync FILE), the median of $KHIB_BENCH_REPS (default 3) runs, with the page
