@@ -298,8 +298,11 @@ int khib_hibernate(const struct settings *s)
             fprintf(stderr, "khib: warning: %s; the free memory is saved as it is\n", why);
         else
             printf("khib: trimmed memory: the caches dropped freed %" PRIu64 " MiB, %" PRIu64
-                   " MiB of free memory zeroed (%.1f s; --no-trim keeps them)\n",
+                   " MiB of free memory zeroed%s (%.1f s; --no-trim keeps them)\n",
                    (tr.free_dropped > tr.free_before ? tr.free_dropped - tr.free_before : 0) >> 20, tr.zeroed >> 20,
+                   tr.freed_zero  ? " (none needed: init_on_free=1)"
+                   : tr.timed_out ? " (the time limit ran out: the rest is saved as it is)"
+                                  : "",
                    tr.seconds);
     }
     printf("khib: hibernating %llu MiB of memory to %s%s (prepared in %.1f s, of which %.1f s loading the"

@@ -72,13 +72,34 @@ static uint64_t margin(void)
     return 4 * (min_free << 10) + meminfo("MemTotal") / 500 + (32ULL << 20);
 }
 
-/* The child: fault in free memory, a step at a time, down to keep; write
- * the bytes done to fd. */
+/* init_on_free=1 on the kernel's command line (mm/mm_init.c,
+ * early_init_on_free(); a kernel built with CONFIG_INIT_ON_FREE_DEFAULT_ON
+ * is not recognized and gets the zeroing). */
+static int kernel_zeroes_freed_pages(void)
+{
+    char line[4096] = "";
+    FILE *f = fopen("/proc/cmdline", "r");
+    if (!f)
+        return 0;
+    if (!fgets(line, sizeof line, f))
+        line[0] = 0;
+    fclose(f);
+    int on = 0;
+    for (char *w = strtok(line, " \n"); w; w = strtok(NULL, " \n"))
+        if (!strncmp(w, "init_on_free=", 13))
+            on = !strcmp(w + 13, "1") || !strcmp(w + 13, "on") || !strcmp(w + 13, "y");
+    return on;
+}
+
+/* The child: fault in free memory, a step at a time, down to keep and for
+ * TRIM_SECONDS at most; write the bytes done and whether time ran out to
+ * fd. */
 static void zero_free_memory(int fd, uint64_t keep)
 {
+    double deadline = now_s() + TRIM_SECONDS;
     /* Rather this process than any other when memory runs out. */
     (void)write_text("/proc/self/oom_score_adj", "1000");
-    uint64_t free = meminfo("MemFree"), done = 0;
+    uint64_t free = meminfo("MemFree"), out[2] = {0, 0}, done = 0;
     if (free > keep + TRIM_STEP) {
         size_t len = (size_t)((free - keep) & ~(TRIM_STEP - 1));
         uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -86,6 +107,10 @@ static void zero_free_memory(int fd, uint64_t keep)
             /* Base pages: a huge page could need compaction first. */
             (void)madvise(m, len, MADV_NOHUGEPAGE);
             while (done < len && meminfo("MemFree") >= keep + TRIM_STEP) {
+                if (now_s() > deadline) {
+                    out[1] = 1;
+                    break;
+                }
                 if (madvise(m + done, TRIM_STEP, MADV_POPULATE_WRITE) != 0) {
                     if (errno != EINVAL)
                         break;
@@ -97,8 +122,9 @@ static void zero_free_memory(int fd, uint64_t keep)
             }
         }
     }
-    ssize_t n = write(fd, &done, sizeof done);
-    _exit(n == (ssize_t)sizeof done ? 0 : 1);
+    out[0] = done;
+    ssize_t n = write(fd, out, sizeof out);
+    _exit(n == (ssize_t)sizeof out ? 0 : 1);
 }
 
 int memory_trim(struct trim_result *r, char *err, size_t errlen)
@@ -112,6 +138,10 @@ int memory_trim(struct trim_result *r, char *err, size_t errlen)
         return -1;
     }
     r->free_dropped = meminfo("MemFree");
+    if ((r->freed_zero = kernel_zeroes_freed_pages())) {
+        r->seconds = now_s() - t0;
+        return 0;
+    }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -130,21 +160,22 @@ int memory_trim(struct trim_result *r, char *err, size_t errlen)
         zero_free_memory(fds[1], keep);
     }
     close(fds[1]);
-    uint64_t done = 0;
+    uint64_t out[2] = {0, 0};
     ssize_t n;
     do
-        n = read(fds[0], &done, sizeof done);
+        n = read(fds[0], out, sizeof out);
     while (n < 0 && errno == EINTR);
     close(fds[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     r->seconds = now_s() - t0;
-    if (n != (ssize_t)sizeof done) {
+    if (n != (ssize_t)sizeof out) {
         snprintf(err, errlen, "zeroing the free memory stopped early (%s)",
                  WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no report from the child");
         return -1;
     }
-    r->zeroed = done;
+    r->zeroed = out[0];
+    r->timed_out = (int)out[1];
     return 0;
 }
