@@ -3,9 +3,10 @@
 # Three `khib hibernate --test` round trips in one boot of a 2-CPU, 1 GiB
 # guest with 256 MiB of tmpfs data and a 64 MiB patterned process; after each
 # the guest checks every CPU, the data's sha256, the process's memory and
-# counter, and that the image on the target verifies.  Then two more, with
-# 192 MiB of stale random data in free memory: without the trim
-# (--no-trim) and with it; the second image must be 128 MiB smaller.
+# counter, and that the image on the target verifies.  A fourth gives the
+# transient kernel one CPU (maxcpus=1): khib-save must use one thread.  Then
+# two more with 192 MiB of stale random data in free memory, without the
+# trim (--no-trim) and with it: the second image must be 128 MiB smaller.
 set -eu
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 # shellcheck source=lib/common.sh
@@ -17,11 +18,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 truncate -s 1G "$work/target.img"
 
-log "booting the guest (5 round trips)"
+log "booting the guest (6 round trips)"
 rc=0
 run_guest "$work/serial.log" "$kernel" "$initrd" "khibtest.scenario=roundtrip" \
     -drive "file=$work/target.img,if=virtio,format=raw" || rc=$?
 collect "$work/serial.log"
+expect "$work/serial.log" "khib-save: using 1 thread and" "the transient kernel saved with one CPU (maxcpus=1)"
 if grep -q 'KHIBTEST: DONE' "$work/serial.log"; then
     pass "guest finished the scenario"
 else

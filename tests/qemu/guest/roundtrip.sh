@@ -1,8 +1,9 @@
 # shellcheck shell=sh
 # Guest side of tests/qemu/roundtrip.sh: three `khib hibernate --test` round
-# trips in one boot, each verified, then two that show the trim: with stale
-# random data in free memory, the image with the trim must be smaller than
-# the one without by most of that data (sourced by guest.sh).
+# trips in one boot, each verified, one with a one-CPU transient kernel, then
+# two that show the trim: with stale random data in free memory, the image
+# with the trim must be smaller than the one without by most of that data
+# (sourced by guest.sh).
 start_workload 256 64
 for round in 1 2 3; do
     echo "roundtrip: round $round"
@@ -14,6 +15,16 @@ for round in 1 2 3; do
     verify_resumed "round $round"
     check "round $round: image on /dev/vda verifies" khib-restore --image /dev/vda --verify
 done
+
+# B may bring up every CPU, and must work with one: a round with maxcpus=1 on
+# its command line (the host checks that khib-save used one thread).
+echo "roundtrip: transient kernel with one CPU"
+if khib_hibernate --test --append maxcpus=1; then
+    result PASS "one-CPU transient kernel: khib hibernate --test returned 0"
+else
+    result FAIL "one-CPU transient kernel: khib hibernate --test exited $?"
+fi
+verify_resumed "one-CPU transient kernel"
 
 # stale_free_memory: 192 MiB of random data written to tmpfs and deleted:
 # its pages are free again, with their contents.
