@@ -63,6 +63,9 @@ static void keep_page(struct mailbox_page *mb, unsigned char *page, uint64_t pa,
     m.status = KHIB_MBX_WAITING;
     memset(page, 0, 4096);
     khib_mailbox_encode(&m, page);
+    /* Not into children (the trim forks one): fork would write-protect the
+     * page for copy-on-write, and a later write could then move it. */
+    (void)madvise(page, 4096, MADV_DONTFORK);
     mb->page = page;
     mb->phys = pa;
     mb->nonce = nonce;
