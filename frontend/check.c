@@ -140,7 +140,7 @@ int run_checks(const struct settings *s, int verbose)
      * saved kernel when the image is loaded (kimage_alloc_page() in
      * kernel/kexec_core.c), so the window's size must be free, plus room for
      * the initramfs and the page tables. */
-    uint64_t avail = mem_available(), need = s->window + (s->window >> 4) + (16ULL << 20);
+    uint64_t avail = meminfo_bytes("MemAvailable"), need = s->window + (s->window >> 4) + (16ULL << 20);
     char fix[256];
     snprintf(fix, sizeof fix, "free memory (at least %llu MiB available), or reduce window= (now %llu MiB)",
              (unsigned long long)(need >> 20), (unsigned long long)(s->window >> 20));

@@ -35,17 +35,11 @@
 #include "kexec_jump.h"
 #include "mailbox_page.h"
 #include "memmap.h"
+#include "progress.h"
 #include "sysfacts.h"
 #include "trim.h"
 
 #define MAX_RANGES 128
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The GNU build id of the running kernel from /sys/kernel/notes. */
 static int kernel_build_id(uint8_t *id, size_t max)
@@ -80,13 +74,8 @@ static int kernel_build_id(uint8_t *id, size_t max)
  * B's real-mode trampoline lands in backed-up memory (fact 5). */
 static void transient_cmdline(const struct settings *s, char *out, size_t len)
 {
-    char cmdline[4096] = "";
-    FILE *f = fopen("/proc/cmdline", "r");
-    if (f) {
-        if (!fgets(cmdline, sizeof cmdline, f))
-            cmdline[0] = 0;
-        fclose(f);
-    }
+    char cmdline[4096];
+    kernel_cmdline(cmdline, sizeof cmdline);
     size_t used = (size_t)snprintf(out, len, "nokaslr memmap=exactmap memmap=640K@0 memmap=%lluK@1M",
                                    (unsigned long long)((s->window >> 10) - 1024));
     for (char *w = strtok(cmdline, " \n"); w && used < len; w = strtok(NULL, " \n"))
@@ -237,7 +226,7 @@ static int report(const struct khib_mailbox *m, double jump_s)
 
 int khib_hibernate(const struct settings *s)
 {
-    double t_start = now_s();
+    double t_start = khib_now();
     if (run_checks(s, 0) != 0) {
         fprintf(stderr, "khib: not hibernating: fix the failures above ('khib check' lists every check)\n");
         return 3;
@@ -286,7 +275,7 @@ int khib_hibernate(const struct settings *s)
     int rc = 3;
     if (write_transient_initrd(s, hdr, hdrlen, initrd, sizeof initrd) != 0)
         goto out;
-    double t_load = now_s();
+    double t_load = khib_now();
     if (run_kexec_load(s, initrd, cmdline) != 0)
         goto out_initrd;
 
@@ -308,16 +297,16 @@ int khib_hibernate(const struct settings *s)
     printf("khib: hibernating %llu MiB of memory to %s%s (prepared in %.1f s, of which %.1f s loading the"
            " transient kernel)\n",
            (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
-           s->test ? " (test: the system comes back after the save)" : "", now_s() - t_start, now_s() - t_load);
+           s->test ? " (test: the system comes back after the save)" : "", khib_now() - t_start, khib_now() - t_load);
     fflush(stdout);
     sync();
-    double t0 = now_s();
+    double t0 = khib_now();
     if (mailbox_page_moved(&mb, err, sizeof err) != 0 || khib_kexec_reboot(err, sizeof err) != 0) {
         fprintf(stderr, "khib: %s\n", err);
     } else {
         struct khib_mailbox m;
         khib_mailbox_decode(mb.page, &m);
-        rc = (m.nonce == mb.nonce) ? report(&m, now_s() - t0) : 5;
+        rc = (m.nonce == mb.nonce) ? report(&m, khib_now() - t0) : 5;
         if (m.nonce != mb.nonce)
             fprintf(stderr, "khib: the mailbox was overwritten: cannot tell what happened\n");
         if (rc == 0 && m.status == KHIB_MBX_SAVED && retire_test_image(s->target, m.image_uuid) != 0)

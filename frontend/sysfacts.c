@@ -194,18 +194,32 @@ int mounted_ext_devices(char devs[][32], int max)
     return n;
 }
 
-uint64_t mem_available(void)
+uint64_t meminfo_bytes(const char *key)
 {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f)
         return 0;
     char line[256];
-    unsigned long long kb = 0;
+    uint64_t v = 0;
+    size_t n = strlen(key);
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+        if (!strncmp(line, key, n) && line[n] == ':') {
+            v = strtoull(line + n + 1, NULL, 10) << 10;
             break;
+        }
     fclose(f);
-    return (uint64_t)kb * 1024;
+    return v;
+}
+
+void kernel_cmdline(char *out, size_t len)
+{
+    out[0] = 0;
+    FILE *f = fopen("/proc/cmdline", "r");
+    if (!f)
+        return;
+    if (!fgets(out, (int)len, f))
+        out[0] = 0;
+    fclose(f);
 }
 
 int64_t target_size(const char *path, char *err, size_t errlen)

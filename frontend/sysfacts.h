@@ -22,8 +22,10 @@ int device_mount_point(const char *dev, char *where, size_t wherelen);
 int device_is_swap(const char *dev);
 /* Block devices holding mounted ext2/3/4 file systems, from /proc/self/mounts. */
 int mounted_ext_devices(char devs[][32], int max);
-/* MemAvailable in bytes, or 0. */
-uint64_t mem_available(void);
+/* The /proc/meminfo field key ("MemAvailable", "MemFree", ...) in bytes, or 0. */
+uint64_t meminfo_bytes(const char *key);
+/* The running kernel's command line (/proc/cmdline) into out, "" if unreadable. */
+void kernel_cmdline(char *out, size_t len);
 /* Size of a block device or regular file, or -1 with err. */
 int64_t target_size(const char *path, char *err, size_t errlen);
 

@@ -9,39 +9,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "progress.h"
+#include "sysfacts.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
 #define TRIM_STEP (64ULL << 20)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A "Key:   N kB" line of /proc/meminfo in bytes, or 0. */
-static uint64_t meminfo(const char *key)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    uint64_t v = 0;
-    size_t n = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, n) && line[n] == ':') {
-            v = strtoull(line + n + 1, NULL, 10) << 10;
-            break;
-        }
-    fclose(f);
-    return v;
-}
 
 static int write_text(const char *path, const char *text)
 {
@@ -68,7 +45,7 @@ static uint64_t margin(void)
             min_free = 0;
         fclose(f);
     }
-    return 4 * (min_free << 10) + meminfo("MemTotal") / 500 + (32ULL << 20);
+    return 4 * (min_free << 10) + meminfo_bytes("MemTotal") / 500 + (32ULL << 20);
 }
 
 /* init_on_free=1 on the kernel's command line (mm/mm_init.c,
@@ -76,13 +53,8 @@ static uint64_t margin(void)
  * is not recognized and gets the zeroing). */
 static int kernel_zeroes_freed_pages(void)
 {
-    char line[4096] = "";
-    FILE *f = fopen("/proc/cmdline", "r");
-    if (!f)
-        return 0;
-    if (!fgets(line, sizeof line, f))
-        line[0] = 0;
-    fclose(f);
+    char line[4096];
+    kernel_cmdline(line, sizeof line);
     int on = 0;
     for (char *w = strtok(line, " \n"); w; w = strtok(NULL, " \n"))
         if (!strncmp(w, "init_on_free=", 13))
@@ -95,18 +67,18 @@ static int kernel_zeroes_freed_pages(void)
  * fd. */
 static void zero_free_memory(int fd, uint64_t keep)
 {
-    double deadline = now_s() + TRIM_SECONDS;
+    double deadline = khib_now() + TRIM_SECONDS;
     /* Rather this process than any other when memory runs out. */
     (void)write_text("/proc/self/oom_score_adj", "1000");
-    uint64_t free = meminfo("MemFree"), out[2] = {0, 0}, done = 0;
+    uint64_t free = meminfo_bytes("MemFree"), out[2] = {0, 0}, done = 0;
     if (free > keep + TRIM_STEP) {
         size_t len = (size_t)((free - keep) & ~(TRIM_STEP - 1));
         uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m != MAP_FAILED) {
             /* Base pages: a huge page could need compaction first. */
             (void)madvise(m, len, MADV_NOHUGEPAGE);
-            while (done < len && meminfo("MemFree") >= keep + TRIM_STEP) {
-                if (now_s() > deadline) {
+            while (done < len && meminfo_bytes("MemFree") >= keep + TRIM_STEP) {
+                if (khib_now() > deadline) {
                     out[1] = 1;
                     break;
                 }
@@ -129,16 +101,16 @@ static void zero_free_memory(int fd, uint64_t keep)
 int memory_trim(struct trim_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    double t0 = now_s();
-    r->free_before = meminfo("MemFree");
+    double t0 = khib_now();
+    r->free_before = meminfo_bytes("MemFree");
     sync();
     if (write_text("/proc/sys/vm/drop_caches", "3") != 0) {
         snprintf(err, errlen, "cannot drop the caches (/proc/sys/vm/drop_caches): %s", strerror(errno));
         return -1;
     }
-    r->free_dropped = meminfo("MemFree");
+    r->free_dropped = meminfo_bytes("MemFree");
     if ((r->freed_zero = kernel_zeroes_freed_pages())) {
-        r->seconds = now_s() - t0;
+        r->seconds = khib_now() - t0;
         return 0;
     }
     int fds[2];
@@ -168,7 +140,7 @@ int memory_trim(struct trim_result *r, char *err, size_t errlen)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    r->seconds = now_s() - t0;
+    r->seconds = khib_now() - t0;
     if (n != (ssize_t)sizeof out) {
         snprintf(err, errlen, "zeroing the free memory stopped early (%s)",
                  WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no report from the child");
