@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "chunk_codec.h"
+
 int parse_size(const char *text, uint64_t *out)
 {
     char *end;
@@ -62,13 +64,12 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         return 0;
     }
     if (!strcmp(key, "level")) {
-        char *end;
-        long l = strtol(value, &end, 10);
-        if (*end || end == value || l < -7 || l > 19) {
-            snprintf(err, errlen, "level: '%s' is not a zstd level from -7 to 19", value);
+        int l;
+        if (khib_level_parse(value, &l) != 0 || (l != KHIB_LEVEL_AUTO && (l < -7 || l > 19))) {
+            snprintf(err, errlen, "level: '%s' is not auto or a zstd level from -7 to 19 (not 0)", value);
             return -1;
         }
-        s->level = (int)l;
+        s->level = l;
         return 0;
     }
     if (!strcmp(key, "trim")) {

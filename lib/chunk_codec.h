@@ -35,6 +35,14 @@ struct khib_coder {
     uint8_t *scratch;    /* KHIB_CHUNK_RAW_MAX: the nonzero pages gathered */
 };
 
+/* "auto" (KHIB_LEVEL_AUTO) or a nonzero integer into *level; zstd's range is
+ * khib_coder_init's to check.  Returns 0 or -1. */
+int khib_level_parse(const char *s, int *level);
+/* "auto", or the zstd level as a number. */
+void khib_level_format(int level, char *buf, size_t len);
+
+/* A coder for a zstd level, or for KHIB_LEVEL_AUTO (it compresses with level
+ * 1 whenever the caller does not ask it to store). */
 int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen);
 void khib_coder_free(struct khib_coder *cd);
 /* Bytes a coder of this level allocates (zstd context and scratch), at most. */
@@ -42,16 +50,17 @@ size_t khib_coder_mem(int level);
 
 /* Compress the c->pages pages at pages (c->first_pfn and c->pages set by the
  * caller) into dst (capacity dst_cap >= khib_frame_bound()).  Sets c's
- * zero_bitmap, raw_len, stored_len and checksum (offset is the caller's).
- * An all-zero chunk yields stored_len 0 and writes nothing.  Returns 0 or
- * -1 with err. */
+ * zero_bitmap, flags, raw_len, stored_len and checksum (offset is the
+ * caller's).  With store, the nonzero pages go into the frame uncompressed
+ * (KHIB_CHUNK_STORED).  An all-zero chunk yields stored_len 0 and writes
+ * nothing.  Returns 0 or -1 with err. */
 int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_chunk *c, void *dst, size_t dst_cap,
-                        char *err, size_t errlen);
+                        int store, char *err, size_t errlen);
 
 /* The same, for pages in a buffer of the caller's that it may overwrite: the
  * nonzero pages are gathered at its start instead of in the scratch. */
 int khib_chunk_compress_in_place(struct khib_coder *cd, void *pages, struct khib_chunk *c, void *dst,
-                                 size_t dst_cap, char *err, size_t errlen);
+                                 size_t dst_cap, int store, char *err, size_t errlen);
 
 struct khib_decoder {
     void *dctx;          /* ZSTD_DCtx */

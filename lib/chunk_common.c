@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "chunk_codec.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,4 +77,27 @@ void khib_chunk_name(uint32_t index, const struct khib_chunk *c, char *buf, size
 {
     snprintf(buf, len, "chunk %" PRIu32 " (pfn 0x%" PRIx64 "-0x%" PRIx64 ")", index, c->first_pfn,
              c->first_pfn + c->pages - 1);
+}
+
+int khib_level_parse(const char *s, int *level)
+{
+    if (!strcmp(s, "auto")) {
+        *level = KHIB_LEVEL_AUTO;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long l = strtol(s, &end, 10);
+    if (errno || *end || end == s || l == 0 || l < -(1L << 20) || l > 100)
+        return -1;
+    *level = (int)l;
+    return 0;
+}
+
+void khib_level_format(int level, char *buf, size_t len)
+{
+    if (level == KHIB_LEVEL_AUTO)
+        snprintf(buf, len, "auto");
+    else
+        snprintf(buf, len, "%d", level);
 }

@@ -37,19 +37,27 @@ static ZSTD_compressionParameters chunk_params(int level)
     return p;
 }
 
+/* The zstd level a coder of this khib level compresses with. */
+static int zstd_level(int level)
+{
+    return level == KHIB_LEVEL_AUTO ? 1 : level;
+}
+
 size_t khib_coder_mem(int level)
 {
-    return ZSTD_estimateCCtxSize_usingCParams(chunk_params(level)) + KHIB_CHUNK_RAW_MAX;
+    return ZSTD_estimateCCtxSize_usingCParams(chunk_params(zstd_level(level))) + KHIB_CHUNK_RAW_MAX;
 }
 
 int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen)
 {
     memset(cd, 0, sizeof *cd);
-    if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel() || level == 0) {
-        snprintf(err, errlen, "zstd level %d is out of range (1..%d, or negative for the fast levels down to %d)",
-                 level, ZSTD_maxCLevel(), ZSTD_minCLevel());
+    if (level != KHIB_LEVEL_AUTO && (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel() || level == 0)) {
+        snprintf(err, errlen, "zstd level %d is out of range (1..%d, negative for the fast levels down to %d,"
+                 " or auto)", level, ZSTD_maxCLevel(), ZSTD_minCLevel());
         return -1;
     }
+    cd->level = level;
+    level = zstd_level(level);
     cd->cctx = ZSTD_createCCtx();
     cd->scratch = malloc(KHIB_CHUNK_RAW_MAX);
     if (!cd->cctx || !cd->scratch) {
@@ -77,7 +85,6 @@ int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen)
         khib_coder_free(cd);
         return -1;
     }
-    cd->level = level;
     return 0;
 }
 
@@ -88,10 +95,37 @@ void khib_coder_free(struct khib_coder *cd)
     memset(cd, 0, sizeof *cd);
 }
 
-/* Compress the pages at in; the nonzero ones are gathered at gather (the
- * coder's scratch, or in itself: a page only ever moves to a lower index). */
+static void put_le(uint8_t *p, uint32_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A zstd frame (RFC 8878, section 3.1.1) holding raw bytes as they are:
+ * single segment, 4-byte content size, raw blocks of at most 128 KiB.  Any
+ * zstd decoder expands it with a copy.  Returns its length. */
+static size_t store_frame(uint8_t *dst, const uint8_t *raw, uint32_t raw_len)
+{
+    put_le(dst, ZSTD_MAGICNUMBER, 4);
+    dst[4] = 2u << 6 | 1u << 5; /* Frame_Content_Size_flag 2 (4 bytes), Single_Segment_flag */
+    put_le(dst + 5, raw_len, 4);
+    uint8_t *o = dst + 9;
+    for (uint32_t done = 0; done < raw_len;) {
+        uint32_t n = raw_len - done < KHIB_ZSTD_BLOCK_MAX ? raw_len - done : KHIB_ZSTD_BLOCK_MAX;
+        /* Block header: Last_Block, Block_Type 0 (raw), Block_Size. */
+        put_le(o, (uint32_t)(done + n == raw_len) | n << 3, 3);
+        memcpy(o + 3, raw + done, n);
+        o += 3 + n;
+        done += n;
+    }
+    return (size_t)(o - dst);
+}
+
+/* Compress (or, with store, store) the pages at in; the nonzero ones are
+ * gathered at gather (the coder's scratch, or in itself: a page only ever
+ * moves to a lower index). */
 static int compress_pages(struct khib_coder *cd, const uint8_t *in, uint8_t *gather, struct khib_chunk *c,
-                          void *dst, size_t dst_cap, char *err, size_t errlen)
+                          void *dst, size_t dst_cap, int store, char *err, size_t errlen)
 {
     uint32_t zeros = 0;
     memset(c->zero_bitmap, 0, sizeof c->zero_bitmap);
@@ -122,6 +156,15 @@ static int compress_pages(struct khib_coder *cd, const uint8_t *in, uint8_t *gat
     c->stored_len = 0;
     if (raw_len == 0)
         return 0;
+    if (store) {
+        if (dst_cap < khib_stored_frame_len(c->raw_len)) {
+            snprintf(err, errlen, "no room for a stored frame of %" PRIu32 " bytes", c->raw_len);
+            return -1;
+        }
+        c->flags = KHIB_CHUNK_STORED;
+        c->stored_len = (uint32_t)store_frame(dst, raw, c->raw_len);
+        return 0;
+    }
     size_t n = ZSTD_compress2(cd->cctx, dst, dst_cap, raw, raw_len);
     if (ZSTD_isError(n)) {
         snprintf(err, errlen, "zstd compression failed: %s", ZSTD_getErrorName(n));
@@ -132,13 +175,13 @@ static int compress_pages(struct khib_coder *cd, const uint8_t *in, uint8_t *gat
 }
 
 int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_chunk *c, void *dst, size_t dst_cap,
-                        char *err, size_t errlen)
+                        int store, char *err, size_t errlen)
 {
-    return compress_pages(cd, pages, cd->scratch, c, dst, dst_cap, err, errlen);
+    return compress_pages(cd, pages, cd->scratch, c, dst, dst_cap, store, err, errlen);
 }
 
 int khib_chunk_compress_in_place(struct khib_coder *cd, void *pages, struct khib_chunk *c, void *dst,
-                                 size_t dst_cap, char *err, size_t errlen)
+                                 size_t dst_cap, int store, char *err, size_t errlen)
 {
-    return compress_pages(cd, pages, pages, c, dst, dst_cap, err, errlen);
+    return compress_pages(cd, pages, pages, c, dst, dst_cap, store, err, errlen);
 }

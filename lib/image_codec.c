@@ -391,7 +391,7 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
                      PRIu32 " (pfn 0x%" PRIx64 ")", i, c->first_pfn, c->pages, r, range_end);
             return -1;
         }
-        if (c->flags != 0) {
+        if (c->flags & ~KHIB_CHUNK_STORED) {
             snprintf(err, errlen, "chunk %" PRIu32 " has unknown flags 0x%" PRIx32, i, c->flags);
             return -1;
         }
@@ -409,7 +409,8 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
             return -1;
         }
         if ((c->raw_len == 0) != (c->stored_len == 0) ||
-            c->stored_len > c->raw_len + c->raw_len / 128 + 4096) {
+            c->stored_len > c->raw_len + c->raw_len / 128 + 4096 ||
+            ((c->flags & KHIB_CHUNK_STORED) && c->stored_len != khib_stored_frame_len(c->raw_len))) {
             snprintf(err, errlen, "chunk %" PRIu32 " has stored_len %" PRIu32 " for raw_len %" PRIu32, i,
                      c->stored_len, c->raw_len);
             return -1;

@@ -49,6 +49,11 @@ enum khib_compression {
     KHIB_COMP_ZSTD = 1,
 };
 
+/* The superblock's level when the saver chose per chunk between zstd level 1
+ * and storing the pages as they are (khib-save --level auto); otherwise it is
+ * the zstd level of every chunk.  Outside zstd's levels (at most 22). */
+#define KHIB_LEVEL_AUTO 1000
+
 enum khib_fs_kind {
     KHIB_FS_EXT = 1,          /* ext2/3/4 superblock at byte 1024 */
 };
@@ -123,11 +128,22 @@ struct khib_range {
  * and are not stored; the others, in order, form raw_len bytes which are
  * compressed into one zstd frame of stored_len bytes at offset.  A chunk of
  * only zero pages has stored_len 0.  checksum is khib_hash64 of the raw
- * (uncompressed) bytes.  Encoded size: 72 bytes. */
+ * (uncompressed) bytes.  With KHIB_CHUNK_STORED the frame holds the raw
+ * bytes uncompressed, as zstd raw blocks of up to 128 KiB: stored_len is
+ * khib_stored_frame_len(raw_len).  Encoded size: 72 bytes. */
+#define KHIB_CHUNK_STORED 1u        /* flags: the frame is made of raw blocks */
+#define KHIB_ZSTD_BLOCK_MAX (128u << 10)
+
+static inline uint32_t khib_stored_frame_len(uint32_t raw_len)
+{
+    /* magic, frame header descriptor, 4-byte content size; a 3-byte header per block */
+    return 9u + 3u * ((raw_len + KHIB_ZSTD_BLOCK_MAX - 1) / KHIB_ZSTD_BLOCK_MAX) + raw_len;
+}
+
 struct khib_chunk {
     uint64_t first_pfn;             /*  0 */
     uint32_t pages;                 /*  8 */
-    uint32_t flags;                 /* 12: zero */
+    uint32_t flags;                 /* 12: KHIB_CHUNK_STORED or zero */
     uint64_t offset;                /* 16: from the start of the image */
     uint32_t stored_len;            /* 24 */
     uint32_t raw_len;               /* 28: (pages - zero pages) * page size */

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "chunk_codec.h"
 #include "uuid.h"
 
 static void line(FILE *out, const char *name, const char *value)
@@ -45,8 +46,10 @@ void print_info(FILE *out, const struct khib_image *img)
         snprintf(v, sizeof v, "%.2f", (double)(sb->pages_total * KHIB_PAGE_SIZE) / (double)image_bytes);
         line(out, "ratio:", v);
     }
-    snprintf(v, sizeof v, "%" PRIu32 " of up to %" PRIu32 " pages, zstd level %" PRId32, sb->chunk_count,
-             sb->chunk_pages, sb->level);
+    char level[16];
+    khib_level_format(sb->level, level, sizeof level);
+    snprintf(v, sizeof v, "%" PRIu32 " of up to %" PRIu32 " pages, zstd level %s", sb->chunk_count,
+             sb->chunk_pages, level);
     line(out, "chunks:", v);
     snprintf(v, sizeof v, "[0x%" PRIx64 ", 0x%" PRIx64 ")", sb->window_start, sb->window_start + sb->window_size);
     line(out, "window:", v);

@@ -26,7 +26,8 @@
 #include "xxhash64.h"
 
 #define PROG "khib-save"
-#define DEFAULT_LEVEL 1
+#define DEFAULT_LEVEL KHIB_LEVEL_AUTO
+#define DEFAULT_LEVEL_NAME "auto"
 #define CHUNK_PAGES 256u
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3 };
@@ -60,7 +61,9 @@ static void usage(FILE *out)
             "                         named in the header's khib note).  A regular file that is\n"
             "                         empty or missing grows to the image's size; otherwise the\n"
             "                         image must fit in the file's or device's size\n"
-            "  --level N              zstd level (default: the note's, else %d)\n"
+            "  --level N|auto         zstd level; auto: level 1, but a chunk is stored\n"
+            "                         uncompressed whenever the writer would otherwise wait\n"
+            "                         for the compressors (default: the note's, else %s)\n"
             "  --threads N            compression threads (default: the CPUs, at most %u)\n"
             "  --mmap                 map a core or memory file in windows, as a memory device\n"
             "                         always is, instead of reading it (benchmarks)\n"
@@ -73,7 +76,7 @@ static void usage(FILE *out)
             "Exit status: 0 saved and committed; 1 usage error; 2 input error (bad core\n"
             "header, unreadable memory); 3 target error (too small, I/O error, verification\n"
             "failed).  After any failure the target holds no committed image.\n",
-            DEFAULT_LEVEL, KHIB_THREADS_DEFAULT_MAX);
+            DEFAULT_LEVEL_NAME, KHIB_THREADS_DEFAULT_MAX);
 }
 
 /* A mapping of memory that is not there (a core file truncated while we
@@ -116,10 +119,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'm': o->mem = optarg; break;
         case 't': o->target = optarg; break;
         case 'l':
-            errno = 0;
-            o->level = (int)strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || o->level == 0) {
-                fprintf(stderr, PROG ": --level needs a nonzero integer, not '%s'\n", optarg);
+            if (khib_level_parse(optarg, &o->level) != 0) {
+                fprintf(stderr, PROG ": --level needs 'auto' or a nonzero zstd level, not '%s'\n", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -361,6 +362,19 @@ static int save(const struct options *o, struct input *in, const char *target, i
     /* Step 2: the chunks, then the index; synced. */
     uint64_t data_limit = t.capacity == UINT64_MAX ? UINT64_MAX
                                                   : (t.capacity - pl.index_bytes) & ~(uint64_t)(KHIB_PAGE_SIZE - 1);
+    /* Storing chunks uncompressed must never make an image overflow a
+     * target that the compressed image would fit: only with room for all of
+     * the memory as it is. */
+    uint64_t worst = in->core.total_bytes + (uint64_t)pl.count * (khib_stored_frame_len(KHIB_CHUNK_RAW_MAX) -
+                                                                  KHIB_CHUNK_RAW_MAX);
+    if (level == KHIB_LEVEL_AUTO && data_limit < worst) {
+        char have[32], need[32];
+        khib_fmt_size(data_limit, have, sizeof have);
+        khib_fmt_size(worst, need, sizeof need);
+        printf(PROG ": level auto stores nothing uncompressed: the target has room for %s of chunks, the memory"
+               " takes %s uncompressed; every chunk is compressed at level 1\n", have, need);
+        level = sb.level = 1;
+    }
     if (writer_init(&w, t.fd, target, KHIB_SB_SIZE, data_limit, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
@@ -441,14 +455,16 @@ static int save(const struct options *o, struct input *in, const char *target, i
         printf(PROG ": verified every chunk against memory in %.1f s\n", khib_now() - v0);
     }
 
-    char uuid[40], total[32], stored[32];
+    char uuid[40], total[32], stored[32], lv[16];
     khib_uuid_format(sb.uuid, uuid, sizeof uuid);
     khib_fmt_size(in->core.total_bytes, total, sizeof total);
     khib_fmt_size(image_bytes, stored, sizeof stored);
-    printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %d\n", uuid, target, total,
-           stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, level);
-    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " stored in %" PRIu32 " chunks\n",
-           sb.pages_total, sb.pages_zero, sb.pages_stored, sb.chunk_count);
+    khib_level_format(level, lv, sizeof lv);
+    printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %s\n", uuid, target, total,
+           stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, lv);
+    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " stored in %" PRIu32 " chunks"
+           " (%" PRIu32 " of them uncompressed)\n", sb.pages_total, sb.pages_zero, sb.pages_stored, sb.chunk_count,
+           tot.chunks_stored);
     printf(PROG ": time %.2f s, %.0f MiB/s (compression %.2f s)%s\n", t_total,
            t_total > 0 ? (double)in->core.total_bytes / (1 << 20) / t_total : 0.0, t_data,
            w.fell_back ? "; the target refused O_DIRECT writes, buffered instead" : "");

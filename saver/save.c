@@ -77,6 +77,8 @@ struct pipeline {
     uint32_t next;           /* next chunk to compress */
     uint32_t consumed;       /* chunks the writer has taken */
     uint32_t ready;          /* windows mapped or read so far (in order) */
+    struct writer *wr;
+    int adaptive;            /* KHIB_LEVEL_AUTO: store chunks while the disk waits */
     int stop;
     int rc;                  /* first error: SAVE_INPUT_ERROR or SAVE_TARGET_ERROR */
     char err[600];
@@ -274,6 +276,12 @@ static void *worker_main(void *arg)
             break;
         uint32_t i = p->next++;
         pthread_mutex_unlock(&p->mu);
+        /* The adaptive level: while the disk has nothing to write, store
+         * this chunk (a copy, many times faster than compressing); while it
+         * is busy, compress.  The two rates balance: the disk does not wait
+         * for the compressors, and the compressors do as much as the disk
+         * leaves them time for. */
+        int store = p->adaptive && writer_idle(p->wr);
 
         struct khib_chunk *c = &p->chunks[i];
         uint8_t *slot = p->slots + (size_t)(i % p->nslots) * p->slot_size;
@@ -284,8 +292,8 @@ static void *worker_main(void *arg)
             pages = chunk_pages(wk, i, &own);
         else if ((rc = read_chunk(wk, i, msg, sizeof msg)) != 0)
             goto failed;
-        rc = own ? khib_chunk_compress_in_place(&wk->cd, pages, c, slot, p->slot_size, why, sizeof why)
-                 : khib_chunk_compress(&wk->cd, pages, c, slot, p->slot_size, why, sizeof why);
+        rc = own ? khib_chunk_compress_in_place(&wk->cd, pages, c, slot, p->slot_size, store, why, sizeof why)
+                 : khib_chunk_compress(&wk->cd, pages, c, slot, p->slot_size, store, why, sizeof why);
         if (rc != 0) {
             char name[80];
             khib_chunk_name(i, c, name, sizeof name);
@@ -342,6 +350,7 @@ static void collect(struct pipeline *p, struct writer *wr, struct khib_progress 
         tot->pages_zero += zeros;
         tot->pages_stored += c->pages - zeros;
         tot->data_bytes += c->stored_len;
+        tot->chunks_stored += (c->flags & KHIB_CHUNK_STORED) != 0;
         done += (uint64_t)c->pages * KHIB_PAGE_SIZE;
         khib_progress_update(prog, done);
     }
@@ -356,6 +365,8 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
     p.in = in;
     p.chunks = chunks;
     p.n = n;
+    p.wr = wr;
+    p.adaptive = level == KHIB_LEVEL_AUTO;
     p.nslots = save_slots(threads);
     p.slot_size = khib_frame_bound();
     int bounce = save_needs_bounce(in);

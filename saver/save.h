@@ -53,6 +53,7 @@ struct save_totals {
     uint64_t pages_zero;
     uint64_t pages_stored;
     uint64_t data_bytes;
+    uint32_t chunks_stored;  /* uncompressed (KHIB_LEVEL_AUTO) */
 };
 
 /* Frame slots between the workers and the writer. */

@@ -120,6 +120,16 @@ static int submit(struct writer *w, char *err, size_t errlen)
     return failed ? -1 : 0;
 }
 
+int writer_idle(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int idle = 1;
+    for (unsigned i = 0; i < WRITER_BUFFERS; i++)
+        idle &= !w->sent[i];
+    pthread_mutex_unlock(&w->mu);
+    return idle;
+}
+
 int writer_append(struct writer *w, const void *data, size_t n, char *err, size_t errlen)
 {
     w->pos += n;

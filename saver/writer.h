@@ -46,6 +46,9 @@ int writer_init(struct writer *w, int fd, const char *path, uint64_t start, uint
 /* Append n bytes.  0 or -1 with err (a write failed). */
 int writer_append(struct writer *w, const void *data, size_t n, char *err, size_t errlen);
 
+/* 1 when the I/O thread has nothing to write: the disk waits for data. */
+int writer_idle(struct writer *w);
+
 /* Write out the rest (the last write is padded with zeros to 4096 bytes: the
  * padding lies before the page-aligned index), wait for every write, stop the
  * I/O thread and turn O_DIRECT off again.  0 or -1 with err. */

@@ -32,7 +32,9 @@ static void test_codec(void)
     struct khib_coder cd;
     struct khib_decoder dd;
     CHECK(khib_coder_init(&cd, 1, err, sizeof err) == 0 && khib_decoder_init(&dd, err, sizeof err) == 0, "init");
-    CHECK_ERR(khib_coder_init(&(struct khib_coder){0}, 1000, err, sizeof err) != 0, err, "level 1000");
+    CHECK_ERR(khib_coder_init(&(struct khib_coder){0}, 23, err, sizeof err) != 0, err, "level 23");
+    CHECK_ERR(khib_coder_init(&(struct khib_coder){0}, KHIB_LEVEL_AUTO + 1, err, sizeof err) != 0, err,
+              "level 1001");
     uint8_t *pages = aligned_alloc(4096, 256 * 4096), *frame = malloc(khib_frame_bound()),
             *raw = malloc(256 * 4096), *out = malloc(256 * 4096);
     memset(pages, 0, 256 * 4096);
@@ -49,7 +51,7 @@ static void test_codec(void)
     CHECK(khib_page_is_zero(pages) && !khib_page_is_zero(pages + 255 * 4096), "zero page detection");
 
     struct khib_chunk c = {.first_pfn = 0x500, .pages = 256};
-    CHECK(khib_chunk_compress(&cd, pages, &c, frame, khib_frame_bound(), err, sizeof err) == 0, "compress: %s", err);
+    CHECK(khib_chunk_compress(&cd, pages, &c, frame, khib_frame_bound(), 0, err, sizeof err) == 0, "compress: %s", err);
     uint32_t zeros = khib_bitmap_count(c.zero_bitmap, 256);
     CHECK(zeros == 85 && c.raw_len == (256 - 85) * 4096 && c.stored_len > 0 && c.stored_len < c.raw_len,
           "zero pages elided (%u zero, raw %u, stored %u)", zeros, c.raw_len, c.stored_len);
@@ -71,7 +73,7 @@ static void test_codec(void)
     uint8_t *copy = malloc(256 * 4096), *frame2 = malloc(khib_frame_bound());
     memcpy(copy, pages, 256 * 4096);
     struct khib_chunk c2 = {.first_pfn = 0x500, .pages = 256};
-    CHECK(khib_chunk_compress_in_place(&cd, copy, &c2, frame2, khib_frame_bound(), err, sizeof err) == 0 &&
+    CHECK(khib_chunk_compress_in_place(&cd, copy, &c2, frame2, khib_frame_bound(), 0, err, sizeof err) == 0 &&
               c2.stored_len == c.stored_len && c2.raw_len == c.raw_len && c2.checksum == c.checksum &&
               memcmp(c2.zero_bitmap, c.zero_bitmap, sizeof c.zero_bitmap) == 0 &&
               memcmp(frame2, frame, c.stored_len) == 0,
@@ -92,7 +94,7 @@ static void test_codec(void)
 
     struct khib_chunk z = {.first_pfn = 0, .pages = 7};
     memset(pages, 0, 7 * 4096);
-    CHECK(khib_chunk_compress(&cd, pages, &z, frame, khib_frame_bound(), err, sizeof err) == 0 &&
+    CHECK(khib_chunk_compress(&cd, pages, &z, frame, khib_frame_bound(), 0, err, sizeof err) == 0 &&
               z.stored_len == 0 && z.raw_len == 0 && khib_bitmap_count(z.zero_bitmap, 7) == 7,
           "all-zero chunk stores nothing");
     CHECK(khib_chunk_expand(&dd, &z, NULL, NULL, err, sizeof err) == 0, "all-zero chunk checks: %s", err);
@@ -105,6 +107,69 @@ static void test_codec(void)
     free(frame);
     free(raw);
     free(out);
+}
+
+/* Stored frames (level auto): zstd raw blocks that any zstd decoder reads. */
+static void test_stored(void)
+{
+    char err[300] = "";
+    struct khib_coder cd;
+    struct khib_decoder dd;
+    CHECK(khib_coder_init(&cd, KHIB_LEVEL_AUTO, err, sizeof err) == 0 && khib_decoder_init(&dd, err, sizeof err) == 0,
+          "auto: init: %s", err);
+    uint8_t *pages = malloc(256 * 4096), *frame = malloc(khib_frame_bound()), *raw = malloc(256 * 4096);
+    uint64_t s = 99;
+    for (size_t i = 0; i < 256 * 4096; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        pages[i] = (uint8_t)('a' + s % 4);
+    }
+    /* 1 page, 32 (one full block), 33 (a block and a page), 256 with two zero pages. */
+    static const uint32_t counts[] = {1, 32, 33, 256};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        uint32_t n = counts[k];
+        if (n == 256) {
+            memset(pages, 0, 4096);
+            memset(pages + 100 * 4096, 0, 4096);
+        }
+        struct khib_chunk c = {.first_pfn = 0x100, .pages = n};
+        CHECK(khib_chunk_compress(&cd, pages, &c, frame, khib_frame_bound(), 1, err, sizeof err) == 0,
+              "store %u pages: %s", n, err);
+        uint32_t raw_len = (n == 256 ? n - 2 : n) * 4096;
+        CHECK(c.flags == KHIB_CHUNK_STORED && c.raw_len == raw_len && c.stored_len == khib_stored_frame_len(raw_len),
+              "%u pages: flags %u, raw %u, stored %u", n, c.flags, c.raw_len, c.stored_len);
+        CHECK(ZSTD_getFrameContentSize(frame, c.stored_len) == raw_len &&
+                  ZSTD_findFrameCompressedSize(frame, c.stored_len) == c.stored_len,
+              "%u pages: a zstd frame of %u bytes holding %u", n, c.stored_len, raw_len);
+        memset(raw, 0, 256 * 4096);
+        CHECK(khib_chunk_expand(&dd, &c, frame, raw, err, sizeof err) == 0, "%u pages: expand: %s", n, err);
+        const uint8_t *want = n == 256 ? pages + 4096 : pages;
+        CHECK(memcmp(raw, want, n == 256 ? 99 * 4096 : raw_len) == 0 &&
+                  (n != 256 || memcmp(raw + 99 * 4096, pages + 101 * 4096, 155 * 4096) == 0),
+              "%u pages: the stored bytes come back", n);
+        frame[c.stored_len - 1] ^= 1;
+        CHECK_ERR(khib_chunk_expand(&dd, &c, frame, raw, err, sizeof err) != 0, err, "checksum mismatch");
+    }
+    /* Without store, the auto coder compresses at level 1. */
+    struct khib_chunk c = {.first_pfn = 0, .pages = 64};
+    CHECK(khib_chunk_compress(&cd, pages + 4096, &c, frame, khib_frame_bound(), 0, err, sizeof err) == 0 &&
+              c.flags == 0 && c.stored_len < c.raw_len / 2,
+          "auto without store compresses (%u of %u)", c.stored_len, c.raw_len);
+    int l = 0;
+    char name[16];
+    CHECK(khib_level_parse("auto", &l) == 0 && l == KHIB_LEVEL_AUTO, "parse auto");
+    CHECK(khib_level_parse("-3", &l) == 0 && l == -3, "parse -3");
+    CHECK(khib_level_parse("0", &l) != 0 && khib_level_parse("1x", &l) != 0 && khib_level_parse("", &l) != 0 &&
+              khib_level_parse("Auto", &l) != 0,
+          "bad levels refused");
+    khib_level_format(KHIB_LEVEL_AUTO, name, sizeof name);
+    CHECK(strcmp(name, "auto") == 0, "format auto: %s", name);
+    khib_level_format(-5, name, sizeof name);
+    CHECK(strcmp(name, "-5") == 0, "format -5: %s", name);
+    khib_coder_free(&cd);
+    khib_decoder_free(&dd);
+    free(pages);
+    free(frame);
+    free(raw);
 }
 
 static void test_physmem(void)
@@ -188,7 +253,7 @@ static void test_coder_mem(void)
         char err[300] = "";
         CHECK(khib_coder_init(&cd, levels[k], err, sizeof err) == 0, "level %d: %s", levels[k], err);
         struct khib_chunk c = {.first_pfn = 0, .pages = 256};
-        CHECK(khib_chunk_compress(&cd, pages, &c, frame, khib_frame_bound(), err, sizeof err) == 0, "compress: %s",
+        CHECK(khib_chunk_compress(&cd, pages, &c, frame, khib_frame_bound(), 0, err, sizeof err) == 0, "compress: %s",
               err);
         size_t used = ZSTD_sizeof_CCtx(cd.cctx) + KHIB_CHUNK_RAW_MAX;
         CHECK(used <= khib_coder_mem(levels[k]), "level %d: coder uses %zu bytes, estimate %zu", levels[k], used,
@@ -209,6 +274,7 @@ int main(void)
 {
     test_plan();
     test_codec();
+    test_stored();
     test_zero_page();
     test_coder_mem();
     test_physmem();

@@ -220,7 +220,8 @@ static void test_index(void)
     BROKEN(t.c[2].first_pfn = 0x20001, "chunk 2 starts at pfn 0x20001 but the ranges continue at pfn 0x20000");
     BROKEN((t.sb.chunk_pages = 200), "chunk 0 has 256 pages (allowed 1..200)");
     BROKEN((t.c[1].pages = 45, t.c[1].raw_len += 4096), "crosses the end of range 0");
-    BROKEN(t.c[3].flags = 1, "unknown flags");
+    BROKEN(t.c[3].flags = 2, "unknown flags");
+    BROKEN(t.c[0].flags = KHIB_CHUNK_STORED, "stored_len");
     BROKEN(khib_bitmap_set(t.c[2].zero_bitmap, 9), "marks page 9 zero but has only 8 pages");
     BROKEN(t.c[0].raw_len -= 4096, "raw_len");
     BROKEN(t.c[3].stored_len = 5, "stored_len 5 for raw_len 0");
