@@ -6,8 +6,10 @@
 # $KHIB_BENCH_SIZE (default 2G) and the real guest memory images the QEMU
 # harness has left, $KHIB_CACHE/guest-memory-WORKLOAD.core (make
 # bench-qemu).  For each: a save table (cat to /dev/null as the I/O
-# ceiling, khib-save, zstd -1/-3 -T0 on the raw memory bytes,
-# makedumpfile's compressions on the core) and a restore table (khib-restore into a memory file, zstd -d -T0 into a file).
+# ceiling, khib-save at level 1 (the comparison with zstd -1) and at level
+# auto (its default), zstd -1/-3 -T0 on the raw memory bytes, makedumpfile's
+# compressions on the core) and a restore table (khib-restore into a memory
+# file, zstd -d -T0 into a file).
 # Throughput is memory bytes / wall time (monotonic clock) to a durable
 # output (khib-save syncs its image; the other tools' output is synced with
 # sync FILE), the median of $KHIB_BENCH_REPS (default 3) runs, with the page
@@ -215,9 +217,12 @@ bench_input() {
     while [ "$i" -lt "$REPS" ]; do
         # shellcheck disable=SC2016 # $1 is for the inner shell
         once cat - sh -c 'cat "$1" > /dev/null' sh "$core"
-        once save "$work/img" "$SAVE" --core "$core" --target "$work/img" --quiet
-        once save1 "$work/img1" "$SAVE" --core "$core" --target "$work/img1" --quiet --threads 1
-        once savemmap "$work/imgm" "$SAVE" --core "$core" --target "$work/imgm" --quiet --mmap
+        # Level 1 against zstd -1: the same work.  Level auto, khib-save's
+        # default, stores chunks uncompressed while the disk waits.
+        once save "$work/img" "$SAVE" --core "$core" --target "$work/img" --quiet --level 1
+        once save1 "$work/img1" "$SAVE" --core "$core" --target "$work/img1" --quiet --level 1 --threads 1
+        once savemmap "$work/imgm" "$SAVE" --core "$core" --target "$work/imgm" --quiet --level 1 --mmap
+        once saveauto "$work/imgauto" "$SAVE" --core "$core" --target "$work/imgauto" --quiet --level auto
         for l in $LEVELS; do
             once "level$l" "$work/img$l" "$SAVE" --core "$core" --target "$work/img$l" --quiet --level "$l"
         done
@@ -245,6 +250,9 @@ bench_input() {
     [ "$mbs" = 0 ] || img_bytes=$(fsize "$work/img")
     result save1 "khib-save --threads 1" "$bytes" "$work/img1"
     result savemmap "khib-save --mmap (mapped, as /dev/mem)" "$bytes" "$work/imgm"
+    result saveauto "khib-save --level auto (the default)" "$bytes" "$work/imgauto"
+    auto_bytes=0
+    [ "$mbs" = 0 ] || auto_bytes=$(fsize "$work/imgauto")
     for l in $LEVELS; do
         result "level$l" "khib-save --level $l" "$bytes" "$work/img$l"
     done
@@ -267,6 +275,7 @@ bench_input() {
             result "mdf$m" "$label" "$bytes" "$work/dump.$m"
         fi
     done
+    mv "$work/imgauto" "$work/auto" 2>/dev/null || true
     rm -f "$work"/img?* "$work"/raw.zst3 "$work"/dump.*
 
     i=0
@@ -274,6 +283,9 @@ bench_input() {
         once restore "$work/mem" "$RESTORE" --image "$work/img" --memory-file "$work/mem" --quiet
         once restore1 "$work/mem" "$RESTORE" --image "$work/img" --memory-file "$work/mem" --quiet --threads 1
         once zstdd "$work/out" zstd -d -T0 -q -f "$work/raw.zst1" -o "$work/out"
+        if [ "$auto_bytes" != 0 ]; then
+            once restoreauto "$work/mem" "$RESTORE" --image "$work/auto" --memory-file "$work/mem" --quiet
+        fi
         i=$((i + 1))
     done
     header restore "input MiB"
@@ -284,12 +296,13 @@ bench_input() {
         result restore1 "khib-restore --threads 1" "$bytes" "$work/img"
         result zstdd "zstd -d -T0 (of zstd -1) into a file" "$bytes" "$work/raw.zst1"
         zstdd_mbs=$mbs
+        [ "$auto_bytes" = 0 ] || result restoreauto "khib-restore of the level auto image" "$bytes" "$work/auto"
     else
         fail_row "khib-restore" "no image to restore"
         restore_mbs=0
         zstdd_mbs=1
     fi
-    rm -f "$work/mem" "$work/out" "$work/img" "$work/raw" "$work/raw.zst1" "$work/aligned.core"
+    rm -f "$work/mem" "$work/out" "$work/img" "$work/auto" "$work/raw" "$work/raw.zst1" "$work/aligned.core"
 }
 
 "$GEN" --out "$work/probe.core" --size 1M --note > /dev/null || die "khib-gencore failed"

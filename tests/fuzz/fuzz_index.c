@@ -34,7 +34,8 @@ static void check_checked(const struct khib_superblock *sb, const struct khib_in
     for (uint32_t i = 0; i < idx->chunk_count; i++) {
         const struct khib_chunk *c = &idx->chunks[i];
         khib_fuzz_assert(r < idx->range_count);
-        khib_fuzz_assert(c->pages >= 1 && c->pages <= sb->chunk_pages && c->flags == 0);
+        khib_fuzz_assert(c->pages >= 1 && c->pages <= sb->chunk_pages && (c->flags & ~KHIB_CHUNK_STORED) == 0);
+        khib_fuzz_assert(!(c->flags & KHIB_CHUNK_STORED) || c->stored_len == khib_stored_frame_len(c->raw_len));
         khib_fuzz_assert(c->first_pfn == idx->ranges[r].start_pfn + covered);
         khib_fuzz_assert(c->pages <= idx->ranges[r].pages - covered);
         uint32_t z = khib_bitmap_count(c->zero_bitmap, c->pages);
