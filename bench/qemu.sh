@@ -159,14 +159,23 @@ kh=$(col "$work/khib.times" 1)
 kr=$(col "$work/khib.times" 2)
 nh=$(col "$work/kernel.times" 1)
 nr=$(col "$work/kernel.times" 2)
-image=$(sed -n 's/.*MiB of memory in \([0-9.]* MiB\).*/\1/p' "$work/khib1-a.log" | head -n 1)
 
 echo
+# Every khib run's image: its size depends on how many chunks level auto
+# stored uncompressed.
+i=1
+while [ "$i" -le "$REPS" ]; do
+    l=$work/khib$i-a.log
+    img=$(sed -n 's/.*MiB of memory in \([0-9.]*\) MiB.*/\1/p' "$l" | head -n 1)
+    st=$(sed -n 's/.*stored in \([0-9]*\) chunks (\([0-9]*\) of them uncompressed).*/\2 of \1/p' "$l" | head -n 1)
+    printf '  khib run %d: image %s MiB, %s chunks stored uncompressed\n' "$i" "${img:--}" "${st:--}"
+    i=$((i + 1))
+done
 echo "QEMU TCG, 1 GiB, 2 CPUs, workload $WORKLOAD: $in_use; wall seconds, median of $REPS run(s)"
 printf '%-44s %10s %10s\n' "phase" "khib" "kernel"
 printf '%-44s %10s %10s\n' "hibernate (command to power off)" "$kh" "$nh"
 printf '%-44s %10s %10s\n' "  jump + transient kernel boot" "$(col "$work/phases" 1)" ""
-printf '%-44s %10s %10s\n' "  save ($image image)" "$(col "$work/phases" 2)" ""
+printf '%-44s %10s %10s\n' "  save" "$(col "$work/phases" 2)" ""
 printf '%-44s %10s %10s\n' "  power off" "$(col "$work/phases" 3)" ""
 printf '%-44s %10s %10s\n' "resume (power on to running)" "$kr" "$nr"
 printf '%-44s %10s %10s\n' "  restore kernel boot" "$(col "$work/phases" 4)" ""
