@@ -62,7 +62,7 @@ static void usage(FILE *out)
             "                         empty or missing grows to the image's size; otherwise the\n"
             "                         image must fit in the file's or device's size\n"
             "  --level N|auto         zstd level; auto: level 1, but a chunk is stored\n"
-            "                         uncompressed whenever the writer would otherwise wait\n"
+            "                         uncompressed whenever the disk would otherwise wait\n"
             "                         for the compressors (default: the note's, else %s)\n"
             "  --threads N            compression threads (default: the CPUs, at most %u)\n"
             "  --mmap                 map a core or memory file in windows, as a memory device\n"
