@@ -78,7 +78,13 @@ struct pipeline {
     uint32_t consumed;       /* chunks the writer has taken */
     uint32_t ready;          /* windows mapped or read so far (in order) */
     struct writer *wr;
-    int adaptive;            /* KHIB_LEVEL_AUTO: store chunks while the disk waits */
+    int adaptive;            /* KHIB_LEVEL_AUTO: store_chunk() decides */
+    unsigned threads;
+    /* What level auto has learnt so far: wall seconds the workers spent
+     * compressing and storing, the raw bytes of both, the compressed output;
+     * and the fraction of a chunk owed to storing. */
+    double comp_s, store_s, credit;
+    uint64_t comp_in, comp_out, store_in;
     int stop;
     int rc;                  /* first error: SAVE_INPUT_ERROR or SAVE_TARGET_ERROR */
     char err[600];
@@ -243,6 +249,43 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* Level auto: whether to store the next chunk uncompressed.  Called with
+ * the lock held.
+ *
+ * Per raw byte, compressing costs the CPUs 1/(N vc) seconds and the disk
+ * q/D; storing costs 1/(N vs) and 1/D (vc, vs: bytes a second one worker
+ * compresses or stores; q: the compressed size over the raw; D: half the
+ * target's rate while writing: a disk's rate in bursts overstates what it
+ * sustains (write caches, throttling, and idle time refilling both), and
+ * storing too much costs more than storing too little).  If the CPUs keep up with the disk when
+ * compressing everything, nothing is stored.  Otherwise the fraction s of
+ * the bytes stored that makes both take as long,
+ *
+ *     (1 - s)/(N vc) + s/(N vs) = (1 - s) q/D + s/D,
+ *
+ * is the shortest save.  Until 16 MiB have been written and 8 MiB
+ * compressed everything is compressed; at most 15 chunks of 16 are stored,
+ * so that vc and q keep following the memory. */
+static int store_chunk(struct pipeline *p)
+{
+    uint64_t written;
+    double rate = writer_rate(p->wr, &written) / 2;
+    if (written < (16u << 20) || p->comp_in < (8u << 20) || p->comp_s <= 0 || rate <= 0)
+        return 0;
+    double n = p->threads, vc = (double)p->comp_in / p->comp_s, q = (double)p->comp_out / (double)p->comp_in;
+    double vs = p->store_in && p->store_s > 0 ? (double)p->store_in / p->store_s : 20 * vc;
+    double over = 1 / (n * vc) - q / rate;            /* CPU time beyond the disk's, all compressed */
+    double gain = (1 / vc - 1 / vs) / n + (1 - q) / rate; /* what storing a byte changes in that */
+    double s = over <= 0 ? 0 : gain <= over ? 1 : over / gain;
+    if (s > 15.0 / 16)
+        s = 15.0 / 16;
+    p->credit += s;
+    if (p->credit < 1)
+        return 0;
+    p->credit -= 1;
+    return 1;
+}
+
 /* The mapped pages of chunk i (or, where the chunk reaches past the file,
  * a copy in the bounce buffer: then *own is set). */
 static uint8_t *chunk_pages(struct worker *wk, uint32_t i, int *own)
@@ -275,13 +318,8 @@ static void *worker_main(void *arg)
         if (p->stop || p->next >= p->n)
             break;
         uint32_t i = p->next++;
+        int store = p->adaptive && store_chunk(p);
         pthread_mutex_unlock(&p->mu);
-        /* The adaptive level: while the disk has nothing to write, store
-         * this chunk (a copy, many times faster than compressing); while it
-         * is busy, compress.  The two rates balance: the disk does not wait
-         * for the compressors, and the compressors do as much as the disk
-         * leaves them time for. */
-        int store = p->adaptive && writer_idle(p->wr);
 
         struct khib_chunk *c = &p->chunks[i];
         uint8_t *slot = p->slots + (size_t)(i % p->nslots) * p->slot_size;
@@ -292,8 +330,10 @@ static void *worker_main(void *arg)
             pages = chunk_pages(wk, i, &own);
         else if ((rc = read_chunk(wk, i, msg, sizeof msg)) != 0)
             goto failed;
+        double t0 = khib_now();
         rc = own ? khib_chunk_compress_in_place(&wk->cd, pages, c, slot, p->slot_size, store, why, sizeof why)
                  : khib_chunk_compress(&wk->cd, pages, c, slot, p->slot_size, store, why, sizeof why);
+        double took = khib_now() - t0;
         if (rc != 0) {
             char name[80];
             khib_chunk_name(i, c, name, sizeof name);
@@ -306,6 +346,14 @@ static void *worker_main(void *arg)
             break;
         }
         p->slot_done[i % p->nslots] = i + 1;
+        if (c->flags & KHIB_CHUNK_STORED) {
+            p->store_s += took;
+            p->store_in += c->raw_len;
+        } else if (c->raw_len) {
+            p->comp_s += took;
+            p->comp_in += c->raw_len;
+            p->comp_out += c->stored_len;
+        }
         struct window *w = &p->win[p->chunk_win[i]];
         if (--w->left == 0 && w->map) {
             uint8_t *m = w->map;
@@ -366,6 +414,7 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
     p.chunks = chunks;
     p.n = n;
     p.wr = wr;
+    p.threads = threads;
     p.adaptive = level == KHIB_LEVEL_AUTO;
     p.nslots = save_slots(threads);
     p.slot_size = khib_frame_bound();

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "target.h"
 #include "threads.h"
 
@@ -40,10 +41,14 @@ static void *io_main(void *arg)
         size_t len = w->sent[b];
         uint64_t off = w->off[b];
         int failed = w->io_failed;
+        double began = khib_now();
         pthread_mutex_unlock(&w->mu);
         char err[sizeof w->io_err];
         int rc = failed ? 0 : write_out(w, w->buf[b], len, off, err, sizeof err);
+        double took = khib_now() - began;
         pthread_mutex_lock(&w->mu);
+        w->io_busy += took;
+        w->io_done += len;
         if (rc != 0 && !w->io_failed) {
             w->io_failed = 1;
             memcpy(w->io_err, err, sizeof err);
@@ -120,14 +125,13 @@ static int submit(struct writer *w, char *err, size_t errlen)
     return failed ? -1 : 0;
 }
 
-int writer_idle(struct writer *w)
+double writer_rate(struct writer *w, uint64_t *written)
 {
     pthread_mutex_lock(&w->mu);
-    int idle = 1;
-    for (unsigned i = 0; i < WRITER_BUFFERS; i++)
-        idle &= !w->sent[i];
+    double rate = w->io_busy > 0 ? (double)w->io_done / w->io_busy : 0;
+    *written = w->io_done;
     pthread_mutex_unlock(&w->mu);
-    return idle;
+    return rate;
 }
 
 int writer_append(struct writer *w, const void *data, size_t n, char *err, size_t errlen)

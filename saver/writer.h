@@ -34,6 +34,8 @@ struct writer {
     unsigned next_io;              /* next buffer to write, in order */
     int io_failed;
     char io_err[400];
+    double io_busy;                /* seconds spent writing so far */
+    uint64_t io_done;              /* bytes written so far */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -46,8 +48,9 @@ int writer_init(struct writer *w, int fd, const char *path, uint64_t start, uint
 /* Append n bytes.  0 or -1 with err (a write failed). */
 int writer_append(struct writer *w, const void *data, size_t n, char *err, size_t errlen);
 
-/* 1 when the I/O thread has nothing to write: the disk waits for data. */
-int writer_idle(struct writer *w);
+/* Bytes per second the writes so far took while they ran (0 before the
+ * first has ended), and in *written the bytes they wrote. */
+double writer_rate(struct writer *w, uint64_t *written);
 
 /* Write out the rest (the last write is padded with zeros to 4096 bytes: the
  * padding lies before the page-aligned index), wait for every write, stop the
