@@ -27,7 +27,7 @@ static void usage(FILE *out)
             "  --initrd FILE     khib initramfs (default " KHIB_DEFAULT_INITRD ")\n"
             "  --kexec FILE      kexec-tools binary (default /usr/sbin/kexec)\n"
             "  --window SIZE     memory [0, SIZE) for the transient kernel (default 192M)\n"
-            "  --level N|auto    zstd level used by the saver, or auto (the default)\n"
+            "  --level L         saver's level: auto (the default), store, or zstd's N\n"
             "  --append WORDS    extra command-line words for the transient kernel\n"
             "  --config FILE     read FILE instead of " KHIB_CONF "\n"
             "  --test            hibernate: save, verify and come back instead of powering off\n"

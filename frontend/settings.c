@@ -65,8 +65,9 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
     }
     if (!strcmp(key, "level")) {
         int l;
-        if (khib_level_parse(value, &l) != 0 || (l != KHIB_LEVEL_AUTO && (l < -7 || l > 19))) {
-            snprintf(err, errlen, "level: '%s' is not auto or a zstd level from -7 to 19 (not 0)", value);
+        if (khib_level_parse(value, &l) != 0 ||
+            (l != KHIB_LEVEL_AUTO && l != KHIB_LEVEL_STORE && (l < -7 || l > 19))) {
+            snprintf(err, errlen, "level: '%s' is not auto, store or a zstd level from -7 to 19 (not 0)", value);
             return -1;
         }
         s->level = l;

@@ -17,7 +17,7 @@ struct settings {
     char kexec[256];         /* kexec-tools binary */
     char append[512];        /* extra command-line words for B */
     uint64_t window;         /* [0, window) holds B and R */
-    int level;               /* zstd level or KHIB_LEVEL_AUTO for khib-save, 0 = its default */
+    int level;               /* zstd level, KHIB_LEVEL_AUTO or _STORE for khib-save, 0 = its default */
     int test;                /* save, verify and come back (no power-off) */
     int trim;                /* drop the caches and zero free memory before the jump (trim.h) */
 };

@@ -35,14 +35,21 @@ struct khib_coder {
     uint8_t *scratch;    /* KHIB_CHUNK_RAW_MAX: the nonzero pages gathered */
 };
 
-/* "auto" (KHIB_LEVEL_AUTO) or a nonzero integer into *level; zstd's range is
- * khib_coder_init's to check.  Returns 0 or -1. */
+/* "auto" (KHIB_LEVEL_AUTO), "store" (KHIB_LEVEL_STORE) or a nonzero integer
+ * into *level; zstd's range is khib_coder_init's to check.  Returns 0 or -1. */
 int khib_level_parse(const char *s, int *level);
-/* "auto", or the zstd level as a number. */
+/* "auto", "store", or the zstd level as a number. */
 void khib_level_format(int level, char *buf, size_t len);
 
-/* A coder for a zstd level, or for KHIB_LEVEL_AUTO (it compresses with level
- * 1 whenever the caller does not ask it to store). */
+/* Level auto: the fraction of the raw bytes to store uncompressed so that n
+ * workers' CPU time and the disk's take as long (0 when compressing
+ * everything keeps up with the disk), at most 15/16.  vc, vs: bytes a
+ * second one worker compresses, stores; q: compressed size over raw size;
+ * rate: bytes a second the disk takes. */
+double khib_store_fraction(unsigned n, double vc, double vs, double q, double rate);
+
+/* A coder for a zstd level, or for KHIB_LEVEL_AUTO and KHIB_LEVEL_STORE (it
+ * compresses with level 1 whenever the caller does not ask it to store). */
 int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen);
 void khib_coder_free(struct khib_coder *cd);
 /* Bytes a coder of this level allocates (zstd context and scratch), at most. */

@@ -81,8 +81,8 @@ void khib_chunk_name(uint32_t index, const struct khib_chunk *c, char *buf, size
 
 int khib_level_parse(const char *s, int *level)
 {
-    if (!strcmp(s, "auto")) {
-        *level = KHIB_LEVEL_AUTO;
+    if (!strcmp(s, "auto") || !strcmp(s, "store")) {
+        *level = s[0] == 'a' ? KHIB_LEVEL_AUTO : KHIB_LEVEL_STORE;
         return 0;
     }
     char *end;
@@ -96,8 +96,26 @@ int khib_level_parse(const char *s, int *level)
 
 void khib_level_format(int level, char *buf, size_t len)
 {
-    if (level == KHIB_LEVEL_AUTO)
-        snprintf(buf, len, "auto");
+    if (level == KHIB_LEVEL_AUTO || level == KHIB_LEVEL_STORE)
+        snprintf(buf, len, level == KHIB_LEVEL_AUTO ? "auto" : "store");
     else
         snprintf(buf, len, "%d", level);
+}
+
+/* Per raw byte, compressing costs the CPUs 1/(n vc) seconds and the disk
+ * q/rate; storing costs 1/(n vs) and 1/rate.  The fraction s stored that
+ * makes both take as long,
+ *
+ *     (1 - s)/(n vc) + s/(n vs) = (1 - s) q/rate + s/rate,
+ *
+ * gives the shortest save.  At most 15/16, so that the caller keeps
+ * measuring vc and q. */
+double khib_store_fraction(unsigned n, double vc, double vs, double q, double rate)
+{
+    if (n == 0 || vc <= 0 || vs <= 0 || rate <= 0)
+        return 0;
+    double over = 1 / (n * vc) - q / rate;                  /* CPU time beyond the disk's, all compressed */
+    double gain = (1 / vc - 1 / vs) / n + (1 - q) / rate;   /* what storing a byte takes off that */
+    double s = over <= 0 ? 0 : gain <= over ? 1 : over / gain;
+    return s > 15.0 / 16 ? 15.0 / 16 : s;
 }

@@ -40,7 +40,7 @@ static ZSTD_compressionParameters chunk_params(int level)
 /* The zstd level a coder of this khib level compresses with. */
 static int zstd_level(int level)
 {
-    return level == KHIB_LEVEL_AUTO ? 1 : level;
+    return level == KHIB_LEVEL_AUTO || level == KHIB_LEVEL_STORE ? 1 : level;
 }
 
 size_t khib_coder_mem(int level)
@@ -51,9 +51,10 @@ size_t khib_coder_mem(int level)
 int khib_coder_init(struct khib_coder *cd, int level, char *err, size_t errlen)
 {
     memset(cd, 0, sizeof *cd);
-    if (level != KHIB_LEVEL_AUTO && (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel() || level == 0)) {
+    if (level != KHIB_LEVEL_AUTO && level != KHIB_LEVEL_STORE &&
+        (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel() || level == 0)) {
         snprintf(err, errlen, "zstd level %d is out of range (1..%d, negative for the fast levels down to %d,"
-                 " or auto)", level, ZSTD_maxCLevel(), ZSTD_minCLevel());
+                 " auto or store)", level, ZSTD_maxCLevel(), ZSTD_minCLevel());
         return -1;
     }
     cd->level = level;

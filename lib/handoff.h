@@ -36,7 +36,7 @@ struct khib_note {
     uint8_t  build_id_len;                    /* 113 */
     uint8_t  build_id[KHIB_BUILD_ID_MAX];     /* 114 */
     /* 134..135 zero */
-    int32_t  level;                           /* 136: zstd level or KHIB_LEVEL_AUTO; 0: the saver's default */
+    int32_t  level;                           /* 136: zstd level, KHIB_LEVEL_AUTO or _STORE; 0: the saver's default */
     uint32_t fs_count;                        /* 140 */
     char     target[KHIB_TARGET_LEN];         /* 144: image target path, NUL-padded */
     char     fs_dev[KHIB_FS_MAX][KHIB_DEV_LEN];/* 272: block devices A had mounted */

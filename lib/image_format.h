@@ -50,9 +50,11 @@ enum khib_compression {
 };
 
 /* The superblock's level when the saver chose per chunk between zstd level 1
- * and storing the pages as they are (khib-save --level auto); otherwise it is
- * the zstd level of every chunk.  Outside zstd's levels (at most 22). */
-#define KHIB_LEVEL_AUTO 1000
+ * and storing the pages as they are (khib-save --level auto), or stored every
+ * chunk (--level store); otherwise it is the zstd level of every chunk.
+ * Outside zstd's levels (at most 22). */
+#define KHIB_LEVEL_AUTO  1000
+#define KHIB_LEVEL_STORE 1001
 
 enum khib_fs_kind {
     KHIB_FS_EXT = 1,          /* ext2/3/4 superblock at byte 1024 */

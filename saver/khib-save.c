@@ -61,10 +61,10 @@ static void usage(FILE *out)
             "                         named in the header's khib note).  A regular file that is\n"
             "                         empty or missing grows to the image's size; otherwise the\n"
             "                         image must fit in the file's or device's size\n"
-            "  --level N|auto         zstd level; auto: level 1, but where the CPUs compress\n"
+            "  --level N|auto|store   zstd level; auto: level 1, but where the CPUs compress\n"
             "                         slower than the target writes, chunks are stored\n"
-            "                         uncompressed to balance the two (default: the note's,\n"
-            "                         else %s)\n"
+            "                         uncompressed to balance the two; store: every chunk\n"
+            "                         uncompressed (default: the note's, else %s)\n"
             "  --threads N            compression threads (default: the CPUs, at most %u)\n"
             "  --mmap                 map a core or memory file in windows, as a memory device\n"
             "                         always is, instead of reading it (benchmarks)\n"
@@ -121,7 +121,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 't': o->target = optarg; break;
         case 'l':
             if (khib_level_parse(optarg, &o->level) != 0) {
-                fprintf(stderr, PROG ": --level needs 'auto' or a nonzero zstd level, not '%s'\n", optarg);
+                fprintf(stderr, PROG ": --level needs auto, store or a nonzero zstd level, not '%s'\n", optarg);
                 return EXIT_USAGE;
             }
             break;

@@ -79,6 +79,7 @@ struct pipeline {
     uint32_t ready;          /* windows mapped or read so far (in order) */
     struct writer *wr;
     int adaptive;            /* KHIB_LEVEL_AUTO: store_chunk() decides */
+    int store_all;           /* KHIB_LEVEL_STORE */
     unsigned threads;
     /* What level auto has learnt so far: wall seconds the workers spent
      * compressing and storing, the raw bytes of both, the compressed output;
@@ -249,37 +250,21 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* Level auto: whether to store the next chunk uncompressed.  Called with
- * the lock held.
- *
- * Per raw byte, compressing costs the CPUs 1/(N vc) seconds and the disk
- * q/D; storing costs 1/(N vs) and 1/D (vc, vs: bytes a second one worker
- * compresses or stores; q: the compressed size over the raw; D: half the
- * target's rate while writing: a disk's rate in bursts overstates what it
- * sustains (write caches, throttling, and idle time refilling both), and
- * storing too much costs more than storing too little).  If the CPUs keep up with the disk when
- * compressing everything, nothing is stored.  Otherwise the fraction s of
- * the bytes stored that makes both take as long,
- *
- *     (1 - s)/(N vc) + s/(N vs) = (1 - s) q/D + s/D,
- *
- * is the shortest save.  Until 16 MiB have been written and 8 MiB
- * compressed everything is compressed; at most 15 chunks of 16 are stored,
- * so that vc and q keep following the memory. */
+/* Level auto: whether to store the next chunk uncompressed, by the rates
+ * measured so far (khib_store_fraction).  The target's rate counts at half:
+ * a disk's rate in bursts overstates what it sustains (write caches,
+ * throttling, and idle time refilling both), and storing too much costs
+ * more than storing too little.  Until 16 MiB have been written and 8 MiB
+ * compressed everything is compressed.  Called with the lock held. */
 static int store_chunk(struct pipeline *p)
 {
     uint64_t written;
     double rate = writer_rate(p->wr, &written) / 2;
-    if (written < (16u << 20) || p->comp_in < (8u << 20) || p->comp_s <= 0 || rate <= 0)
+    if (written < (16u << 20) || p->comp_in < (8u << 20) || p->comp_s <= 0)
         return 0;
-    double n = p->threads, vc = (double)p->comp_in / p->comp_s, q = (double)p->comp_out / (double)p->comp_in;
+    double vc = (double)p->comp_in / p->comp_s;
     double vs = p->store_in && p->store_s > 0 ? (double)p->store_in / p->store_s : 20 * vc;
-    double over = 1 / (n * vc) - q / rate;            /* CPU time beyond the disk's, all compressed */
-    double gain = (1 / vc - 1 / vs) / n + (1 - q) / rate; /* what storing a byte changes in that */
-    double s = over <= 0 ? 0 : gain <= over ? 1 : over / gain;
-    if (s > 15.0 / 16)
-        s = 15.0 / 16;
-    p->credit += s;
+    p->credit += khib_store_fraction(p->threads, vc, vs, (double)p->comp_out / (double)p->comp_in, rate);
     if (p->credit < 1)
         return 0;
     p->credit -= 1;
@@ -318,7 +303,7 @@ static void *worker_main(void *arg)
         if (p->stop || p->next >= p->n)
             break;
         uint32_t i = p->next++;
-        int store = p->adaptive && store_chunk(p);
+        int store = p->store_all || (p->adaptive && store_chunk(p));
         pthread_mutex_unlock(&p->mu);
 
         struct khib_chunk *c = &p->chunks[i];
@@ -416,6 +401,7 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
     p.wr = wr;
     p.threads = threads;
     p.adaptive = level == KHIB_LEVEL_AUTO;
+    p.store_all = level == KHIB_LEVEL_STORE;
     p.nslots = save_slots(threads);
     p.slot_size = khib_frame_bound();
     int bounce = save_needs_bounce(in);

@@ -33,8 +33,8 @@ static void test_codec(void)
     struct khib_decoder dd;
     CHECK(khib_coder_init(&cd, 1, err, sizeof err) == 0 && khib_decoder_init(&dd, err, sizeof err) == 0, "init");
     CHECK_ERR(khib_coder_init(&(struct khib_coder){0}, 23, err, sizeof err) != 0, err, "level 23");
-    CHECK_ERR(khib_coder_init(&(struct khib_coder){0}, KHIB_LEVEL_AUTO + 1, err, sizeof err) != 0, err,
-              "level 1001");
+    CHECK_ERR(khib_coder_init(&(struct khib_coder){0}, KHIB_LEVEL_STORE + 1, err, sizeof err) != 0, err,
+              "level 1002");
     uint8_t *pages = aligned_alloc(4096, 256 * 4096), *frame = malloc(khib_frame_bound()),
             *raw = malloc(256 * 4096), *out = malloc(256 * 4096);
     memset(pages, 0, 256 * 4096);
@@ -157,10 +157,28 @@ static void test_stored(void)
     int l = 0;
     char name[16];
     CHECK(khib_level_parse("auto", &l) == 0 && l == KHIB_LEVEL_AUTO, "parse auto");
+    CHECK(khib_level_parse("store", &l) == 0 && l == KHIB_LEVEL_STORE, "parse store");
+    khib_level_format(KHIB_LEVEL_STORE, name, sizeof name);
+    CHECK(strcmp(name, "store") == 0, "format store: %s", name);
+    CHECK(khib_coder_init(&(struct khib_coder){0}, KHIB_LEVEL_STORE, err, sizeof err) == 0, "store: init: %s", err);
     CHECK(khib_level_parse("-3", &l) == 0 && l == -3, "parse -3");
     CHECK(khib_level_parse("0", &l) != 0 && khib_level_parse("1x", &l) != 0 && khib_level_parse("", &l) != 0 &&
               khib_level_parse("Auto", &l) != 0,
           "bad levels refused");
+    /* Level auto's fraction: nothing stored while 2 workers compressing at
+     * 400 MB/s (2.5:1) keep up with a 300 MB/s disk (320 MB/s of output
+     * needed), some at 1000 MB/s, at most 15/16 with a disk far faster. */
+    CHECK(khib_store_fraction(2, 400e6, 8e9, 0.4, 300e6) == 0, "disk-bound: nothing stored");
+    double f = khib_store_fraction(2, 400e6, 8e9, 0.4, 1000e6);
+    /* balance: (1-s)/(2*400) + s/(2*8000) = (1-s)*0.4/1000 + s/1000 (per MB) */
+    double lhs = (1 - f) / 800e6 + f / 16e9, rhs = (1 - f) * 0.4 / 1000e6 + f / 1000e6;
+    CHECK(f > 0.1 && f < 0.9 && lhs / rhs > 0.999 && lhs / rhs < 1.001, "balanced fraction %.3f (%.3g s, %.3g s)",
+          f, lhs, rhs);
+    CHECK(khib_store_fraction(2, 50e6, 8e9, 0.4, 1e10) == 15.0 / 16, "CPU-bound: at most 15/16");
+    CHECK(khib_store_fraction(1, 50e6, 8e9, 1.0, 1e10) == 15.0 / 16 && khib_store_fraction(1, 50e6, 8e9, 1.0, 40e6) == 0,
+          "incompressible: stored where the CPU is the limit only");
+    CHECK(khib_store_fraction(2, 0, 8e9, 0.4, 1e9) == 0 && khib_store_fraction(2, 400e6, 8e9, 0.4, 0) == 0,
+          "no measures yet: nothing stored");
     khib_level_format(KHIB_LEVEL_AUTO, name, sizeof name);
     CHECK(strcmp(name, "auto") == 0, "format auto: %s", name);
     khib_level_format(-5, name, sizeof name);

@@ -39,7 +39,7 @@ start_workload 128 64
 # 4. bad options: usage errors, exit 1.
 expect_fail "4a unknown option" 1 "unrecognized option '--frobnicate'" khib_hibernate --frobnicate
 expect_fail "4b bad window" 1 "is not a size of at least 64M" khib_hibernate --window 12x
-expect_fail "4c bad level" 1 "is not auto or a zstd level" khib_hibernate --level 99
+expect_fail "4c bad level" 1 "is not auto, store or a zstd level" khib_hibernate --level 99
 expect_fail "4d stray argument" 1 "unexpected argument 'now'" khib_hibernate now
 
 # 2. the target: missing, mounted, active swap.  Refused: exit 3.

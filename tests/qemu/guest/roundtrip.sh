@@ -7,7 +7,10 @@
 start_workload 256 64
 for round in 1 2 3; do
     echo "roundtrip: round $round"
-    if khib_hibernate --test; then
+    # Rounds 1 and 2 at the default level, auto; round 3 stores every chunk
+    # uncompressed (--level store): raw-block frames restored through /dev/mem.
+    if [ "$round" = 3 ]; then set -- --level store; else set --; fi
+    if khib_hibernate --test "$@"; then
         result PASS "round $round: khib hibernate --test returned 0"
     else
         result FAIL "round $round: khib hibernate --test exited $?"
