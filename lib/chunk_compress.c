@@ -11,6 +11,7 @@
 #include <zstd.h>
 
 #include "image_codec.h"
+#include "le.h"
 #include "xxhash64.h"
 
 size_t khib_frame_bound(void)
@@ -96,25 +97,22 @@ void khib_coder_free(struct khib_coder *cd)
     memset(cd, 0, sizeof *cd);
 }
 
-static void put_le(uint8_t *p, uint32_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* A zstd frame (RFC 8878, section 3.1.1) holding raw bytes as they are:
  * single segment, 4-byte content size, raw blocks of at most 128 KiB.  Any
  * zstd decoder expands it with a copy.  Returns its length. */
 static size_t store_frame(uint8_t *dst, const uint8_t *raw, uint32_t raw_len)
 {
-    put_le(dst, ZSTD_MAGICNUMBER, 4);
+    khib_put32(dst, ZSTD_MAGICNUMBER);
     dst[4] = 2u << 6 | 1u << 5; /* Frame_Content_Size_flag 2 (4 bytes), Single_Segment_flag */
-    put_le(dst + 5, raw_len, 4);
+    khib_put32(dst + 5, raw_len);
     uint8_t *o = dst + 9;
     for (uint32_t done = 0; done < raw_len;) {
         uint32_t n = raw_len - done < KHIB_ZSTD_BLOCK_MAX ? raw_len - done : KHIB_ZSTD_BLOCK_MAX;
-        /* Block header: Last_Block, Block_Type 0 (raw), Block_Size. */
-        put_le(o, (uint32_t)(done + n == raw_len) | n << 3, 3);
+        /* Block header, 3 bytes: Last_Block, Block_Type 0 (raw), Block_Size. */
+        uint32_t h = (uint32_t)(done + n == raw_len) | n << 3;
+        o[0] = (uint8_t)h;
+        o[1] = (uint8_t)(h >> 8);
+        o[2] = (uint8_t)(h >> 16);
         memcpy(o + 3, raw + done, n);
         o += 3 + n;
         done += n;

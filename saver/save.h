@@ -10,13 +10,14 @@
  *                      of the oldest window still being compressed;
  *   N worker threads   take the chunks in order (reading a file's with
  *                      pread into a buffer of their own), find the zero
- *                      pages, compress the rest into one of 2N + 4 frame
+ *                      pages, compress (or store) the rest into one of 2N + 4 frame
  *                      slots;
  *   the caller         collects the frames in chunk order, sets each chunk's
  *                      offset, and appends it to the writer, whose I/O
  *                      thread writes 8 MiB at a time (O_DIRECT if allowed).
  *
- * The output does not depend on the number of threads. */
+ * At a fixed level the output does not depend on the number of threads; at
+ * level auto it depends on the timing (store_chunk). */
 #ifndef KHIB_SAVE_H
 #define KHIB_SAVE_H
 
