@@ -218,7 +218,8 @@ bench_input() {
         # shellcheck disable=SC2016 # $1 is for the inner shell
         once cat - sh -c 'cat "$1" > /dev/null' sh "$core"
         # Level 1 against zstd -1: the same work.  Level auto, khib-save's
-        # default, stores chunks uncompressed while the disk waits.
+        # default, stores chunks uncompressed where the CPUs are slower than
+        # the disk.
         once save "$work/img" "$SAVE" --core "$core" --target "$work/img" --quiet --level 1
         once save1 "$work/img1" "$SAVE" --core "$core" --target "$work/img1" --quiet --level 1 --threads 1
         once savemmap "$work/imgm" "$SAVE" --core "$core" --target "$work/imgm" --quiet --level 1 --mmap

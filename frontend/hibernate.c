@@ -82,9 +82,8 @@ static void transient_cmdline(const struct settings *s, char *out, size_t len)
     for (char *w = strtok(cmdline, " \n"); w && used < len; w = strtok(NULL, " \n"))
         if (!strncmp(w, "console=", 8) || !strncmp(w, "earlyprintk=", 12) || !strncmp(w, "loglevel=", 9))
             used += (size_t)snprintf(out + used, len - used, " %s", w);
-    char level[16] = "0"; /* 0: the saver's default */
-    if (s->level)
-        khib_level_format(s->level, level, sizeof level);
+    char level[16]; /* "0": the saver's default */
+    khib_level_format(s->level, level, sizeof level);
     if (used < len)
         used += (size_t)snprintf(out + used, len - used,
                                  " panic=10 khib.role=save khib.target=%s khib.test=%d khib.level=%s%s%s",

@@ -27,7 +27,6 @@
 
 #define PROG "khib-save"
 #define DEFAULT_LEVEL KHIB_LEVEL_AUTO
-#define DEFAULT_LEVEL_NAME "auto"
 #define CHUNK_PAGES 256u
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3 };
@@ -47,6 +46,8 @@ struct options {
 
 static void usage(FILE *out)
 {
+    char level[16];
+    khib_level_format(DEFAULT_LEVEL, level, sizeof level);
     fprintf(out,
             "Usage: khib-save --core FILE [options]\n"
             "       khib-save --elfcorehdr FILE [--mem DEV] [options]\n"
@@ -77,7 +78,7 @@ static void usage(FILE *out)
             "Exit status: 0 saved and committed; 1 usage error; 2 input error (bad core\n"
             "header, unreadable memory); 3 target error (too small, I/O error, verification\n"
             "failed).  After any failure the target holds no committed image.\n",
-            DEFAULT_LEVEL_NAME, KHIB_THREADS_DEFAULT_MAX);
+            level, KHIB_THREADS_DEFAULT_MAX);
 }
 
 /* A mapping of memory that is not there (a core file truncated while we

@@ -78,8 +78,7 @@ struct pipeline {
     uint32_t consumed;       /* chunks the writer has taken */
     uint32_t ready;          /* windows mapped or read so far (in order) */
     struct writer *wr;
-    int adaptive;            /* KHIB_LEVEL_AUTO: store_chunk() decides */
-    int store_all;           /* KHIB_LEVEL_STORE */
+    int level;               /* KHIB_LEVEL_AUTO: store_chunk() decides; KHIB_LEVEL_STORE: store all */
     unsigned threads;
     /* What level auto has learnt so far: wall seconds the workers spent
      * compressing and storing, the raw bytes of both, the compressed output;
@@ -303,7 +302,7 @@ static void *worker_main(void *arg)
         if (p->stop || p->next >= p->n)
             break;
         uint32_t i = p->next++;
-        int store = p->store_all || (p->adaptive && store_chunk(p));
+        int store = p->level == KHIB_LEVEL_STORE || (p->level == KHIB_LEVEL_AUTO && store_chunk(p));
         pthread_mutex_unlock(&p->mu);
 
         struct khib_chunk *c = &p->chunks[i];
@@ -400,8 +399,7 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
     p.n = n;
     p.wr = wr;
     p.threads = threads;
-    p.adaptive = level == KHIB_LEVEL_AUTO;
-    p.store_all = level == KHIB_LEVEL_STORE;
+    p.level = level;
     p.nslots = save_slots(threads);
     p.slot_size = khib_frame_bound();
     int bounce = save_needs_bounce(in);
