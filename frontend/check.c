@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mounts.h"
 #include "sysfacts.h"
 
 struct report {
@@ -19,7 +20,7 @@ struct report {
 
 static void result(struct report *r, int ok, const char *fix, const char *fmt, ...)
 {
-    char what[512];
+    char what[1400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -99,7 +100,12 @@ static void check_target(struct report *r, const struct settings *s)
            swap ? "an active swap area" : "not in use as swap");
 }
 
-int run_checks(const struct settings *s, int verbose)
+static void mount_result(void *ctx, int ok, const char *fix, const char *what)
+{
+    result(ctx, ok, fix, "%s", what);
+}
+
+int run_checks(const struct settings *s, int verbose, struct khib_fs_record *fs, uint32_t *fs_count)
 {
     struct report r = {.verbose = verbose, .failures = 0};
     result(&r, geteuid() == 0, "run khib as root", "running as %s", geteuid() == 0 ? "root" : "a normal user");
@@ -135,6 +141,7 @@ int run_checks(const struct settings *s, int verbose)
     result(&r, access(s->initrd, R_OK) == 0, "run 'make install' or set initrd= in " KHIB_CONF,
            "khib initramfs %s %s", s->initrd, access(s->initrd, R_OK) == 0 ? "found" : "missing");
     check_target(&r, s);
+    mounts_collect(s, "/proc/self/mountinfo", fs, fs_count, mount_result, &r);
 
     /* The kernel backs up every page of the window into free pages of the
      * saved kernel when the image is loaded (kimage_alloc_page() in

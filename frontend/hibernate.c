@@ -230,7 +230,9 @@ static int report(const struct khib_mailbox *m, double jump_s)
 int khib_hibernate(const struct settings *s)
 {
     double t_start = khib_now();
-    if (run_checks(s, 0) != 0) {
+    struct khib_note note;
+    memset(&note, 0, sizeof note);
+    if (run_checks(s, 0, note.fs, &note.fs_count) != 0) {
         fprintf(stderr, "khib: not hibernating: fix the failures above ('khib check' lists every check)\n");
         return 3;
     }
@@ -240,8 +242,6 @@ int khib_hibernate(const struct settings *s)
         fprintf(stderr, "khib: %s\n", err);
         return 3;
     }
-    struct khib_note note;
-    memset(&note, 0, sizeof note);
     note.version = KHIB_NOTE_VERSION;
     note.flags = s->test ? KHIB_NOTE_TEST : 0;
     note.window_start = 0;
@@ -256,7 +256,6 @@ int khib_hibernate(const struct settings *s)
     snprintf(note.kernel_release, sizeof note.kernel_release, "%s", u.release);
     note.build_id_len = (uint8_t)kernel_build_id(note.build_id, sizeof note.build_id);
     snprintf(note.target, sizeof note.target, "%s", s->target);
-    note.fs_count = (uint32_t)mounted_ext_devices(note.fs_dev, KHIB_FS_MAX);
 
     struct mailbox_page mb = {0};
     if (mailbox_page_open(&mb, s->window, err, sizeof err) != 0) {

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "hibernate.h"
 #include "jump_back.h"
+#include "retire.h"
 #include "settings.h"
 
 static void usage(FILE *out)
@@ -19,6 +20,8 @@ static void usage(FILE *out)
             "  check        report every precondition of a hibernation, each PASS or FAIL with its fix\n"
             "  hibernate    save memory to the target and power off; the next boot of the restore\n"
             "               kernel resumes here, and the command then returns\n"
+            "  retire       mark a committed image on the target ABANDONED: run early in a normal boot\n"
+            "               (khib-retire.service), before the disks change, so that it never resumes\n"
             "  jump-back    (transient kernel only) report to the mailbox and return to the saved system\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
@@ -32,6 +35,9 @@ static void usage(FILE *out)
             "  --config FILE     read FILE instead of " KHIB_CONF "\n"
             "  --test            hibernate: save, verify and come back instead of powering off\n"
             "  --no-trim         hibernate: keep the caches and save free memory as it is (trim=no)\n"
+            "  --ignore-fs DIR   do not refuse the file system mounted at DIR (ignore-fs=DIR):\n"
+            "                    a change to it before the resume is corrupted by the resume\n"
+            "  --reason TEXT     retire: why (default \"a normal boot started\")\n"
             "\n"
             "Exit status of hibernate: 0 resumed (or test snapshot saved), 1 bad usage,\n"
             "3 refused before the jump (nothing changed), 4 the save failed (the system kept\n"
@@ -47,6 +53,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"window", required_argument, 0, 'w'}, {"level", required_argument, 0, 'l'},
         {"append", required_argument, 0, 'a'}, {"config", required_argument, 0, 'c'},
         {"test", no_argument, 0, 'T'},         {"no-trim", no_argument, 0, 'N'},
+        {"ignore-fs", required_argument, 0, 'g'}, {"reason", required_argument, 0, 'r'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* The config file is read first so that options override it. */
@@ -64,6 +71,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         return 1;
     }
     int c, test = 0;
+    const char *reason = NULL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         const char *key = NULL;
         switch (c) {
@@ -77,6 +85,8 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'c': break;
         case 'T': test = 1; break;
         case 'N': s.trim = 0; break;
+        case 'g': key = "ignore-fs"; break;
+        case 'r': reason = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }
@@ -89,12 +99,20 @@ static int settings_main(const char *cmd, int argc, char **argv)
         fprintf(stderr, "khib %s: unexpected argument '%s'\n", cmd, argv[optind]);
         return 1;
     }
+    if (reason && strcmp(cmd, "retire")) {
+        fprintf(stderr, "khib %s: --reason belongs to 'khib retire'\n", cmd);
+        return 1;
+    }
+    if (!strcmp(cmd, "retire"))
+        return khib_retire(&s, reason ? reason : "a normal boot started");
     if (!strcmp(cmd, "check")) {
         if (test) {
             fprintf(stderr, "khib check: --test belongs to 'khib hibernate'\n");
             return 1;
         }
-        int failures = run_checks(&s, 1);
+        struct khib_fs_record fs[KHIB_FS_MAX];
+        uint32_t fs_count;
+        int failures = run_checks(&s, 1, fs, &fs_count);
         printf("%s\n", failures ? "khib check: this system cannot hibernate yet: fix the FAILs above"
                                 : "khib check: ready to hibernate");
         return failures ? 3 : 0;
@@ -114,7 +132,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!strcmp(cmd, "check") || !strcmp(cmd, "hibernate"))
+    if (!strcmp(cmd, "check") || !strcmp(cmd, "hibernate") || !strcmp(cmd, "retire"))
         return settings_main(cmd, argc - 1, argv + 1);
     if (!strcmp(cmd, "jump-back"))
         return khib_jump_back_main(argc - 1, argv + 1);

@@ -81,8 +81,19 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         s->trim = !strcmp(value, "yes");
         return 0;
     }
-    snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level, trim)",
-             key);
+    if (!strcmp(key, "ignore-fs")) {
+        if (value[0] != '/' || s->ignore_fs_count >= KHIB_IGNORE_FS_MAX) {
+            snprintf(err, errlen, "ignore-fs: '%s' is not a mount point (an absolute path), or more than %d are given",
+                     value, KHIB_IGNORE_FS_MAX);
+            return -1;
+        }
+        if (copy(s->ignore_fs[s->ignore_fs_count], sizeof s->ignore_fs[0], key, value, err, errlen) != 0)
+            return -1;
+        s->ignore_fs_count++;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level, trim,"
+             " ignore-fs)", key);
     return -1;
 }
 

@@ -8,6 +8,7 @@
 
 #define KHIB_CONF "/etc/khib.conf"
 #define KHIB_DEFAULT_WINDOW (192ULL << 20)
+#define KHIB_IGNORE_FS_MAX 16
 #define KHIB_DEFAULT_INITRD "/usr/lib/khib/khib-initrd.img"
 
 struct settings {
@@ -20,6 +21,8 @@ struct settings {
     int level;               /* zstd level, KHIB_LEVEL_AUTO or _STORE for khib-save, 0 = its default */
     int test;                /* save, verify and come back (no power-off) */
     int trim;                /* drop the caches and zero free memory before the jump (trim.h) */
+    char ignore_fs[KHIB_IGNORE_FS_MAX][256]; /* mount points not checked before a resume (mounts.h) */
+    unsigned ignore_fs_count;
 };
 
 /* Defaults, then KHIB_CONF (or conf if not NULL) when it exists.  Returns 0,

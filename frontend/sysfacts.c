@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -104,7 +105,7 @@ void kconfig_free(struct kconfig *kc)
 }
 
 /* Decode the octal escapes (\040) of /proc/self/mounts in place. */
-static void unescape(char *s)
+void mount_unescape(char *s)
 {
     char *o = s;
     for (; *s; s++) {
@@ -130,18 +131,25 @@ static int same_device(const char *a, const char *b)
 
 int device_mount_point(const char *dev, char *where, size_t wherelen)
 {
-    FILE *f = fopen("/proc/self/mounts", "r");
+    /* By device number (mountinfo's third field): a root mounted by the
+     * kernel itself is named /dev/root, which need not exist. */
+    struct stat st;
+    int blk = stat(dev, &st) == 0 && S_ISBLK(st.st_mode);
+    FILE *f = fopen("/proc/self/mountinfo", "r");
     if (!f)
         return -1;
-    char line[1024];
+    char line[2048];
     int found = 0;
     while (!found && fgets(line, sizeof line, f)) {
-        char src[512], dir[512];
-        if (sscanf(line, "%511s %511s", src, dir) != 2 || src[0] != '/')
+        unsigned major, minor;
+        char dir[512], src[512];
+        const char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*u %*u %u:%u %*s %511s", &major, &minor, dir) != 3 ||
+            sscanf(sep + 3, "%*s %511s", src) != 1)
             continue;
-        unescape(src);
-        unescape(dir);
-        if (same_device(src, dev)) {
+        mount_unescape(src);
+        mount_unescape(dir);
+        if ((blk && major(st.st_rdev) == major && minor(st.st_rdev) == minor) || (src[0] == '/' && same_device(src, dev))) {
             snprintf(where, wherelen, "%s", dir);
             found = 1;
         }
@@ -160,38 +168,12 @@ int device_is_swap(const char *dev)
     while (!found && fgets(line, sizeof line, f)) {
         char src[512];
         if (sscanf(line, "%511s", src) == 1 && src[0] == '/') {
-            unescape(src);
+            mount_unescape(src);
             found = same_device(src, dev);
         }
     }
     fclose(f);
     return found;
-}
-
-int mounted_ext_devices(char devs[][32], int max)
-{
-    FILE *f = fopen("/proc/self/mounts", "r");
-    if (!f)
-        return 0;
-    char line[1024];
-    int n = 0;
-    while (n < max && fgets(line, sizeof line, f)) {
-        char src[512], dir[512], type[64];
-        if (sscanf(line, "%511s %511s %63s", src, dir, type) != 3 || strncmp(src, "/dev/", 5) != 0)
-            continue;
-        if (strcmp(type, "ext2") && strcmp(type, "ext3") && strcmp(type, "ext4"))
-            continue;
-        unescape(src);
-        if (strlen(src) >= 32)
-            continue;
-        int dup = 0;
-        for (int i = 0; i < n; i++)
-            dup |= strcmp(devs[i], src) == 0;
-        if (!dup)
-            snprintf(devs[n++], 32, "%s", src);
-    }
-    fclose(f);
-    return n;
 }
 
 uint64_t meminfo_bytes(const char *key)

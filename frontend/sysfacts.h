@@ -20,8 +20,8 @@ void kconfig_free(struct kconfig *kc);
 int device_mount_point(const char *dev, char *where, size_t wherelen);
 /* 1 if dev is an active swap area (/proc/swaps), else 0. */
 int device_is_swap(const char *dev);
-/* Block devices holding mounted ext2/3/4 file systems, from /proc/self/mounts. */
-int mounted_ext_devices(char devs[][32], int max);
+/* Undo the octal escapes (\040 for a blank) of /proc/self/mounts fields. */
+void mount_unescape(char *s);
 /* The /proc/meminfo field key ("MemAvailable", "MemFree", ...) in bytes, or 0. */
 uint64_t meminfo_bytes(const char *key);
 /* The running kernel's command line (/proc/cmdline) into out, "" if unreadable. */

@@ -15,7 +15,7 @@
 
 #define KHIB_NOTE_NAME    "KHIB"
 #define KHIB_NOTE_TYPE    0x4b484231u     /* "KHB1" */
-#define KHIB_NOTE_VERSION 1u
+#define KHIB_NOTE_VERSION 2u
 #define KHIB_TARGET_LEN   128u
 
 enum khib_note_flags {
@@ -39,9 +39,10 @@ struct khib_note {
     int32_t  level;                           /* 136: zstd level, KHIB_LEVEL_AUTO or _STORE; 0: the saver's default */
     uint32_t fs_count;                        /* 140 */
     char     target[KHIB_TARGET_LEN];         /* 144: image target path, NUL-padded */
-    char     fs_dev[KHIB_FS_MAX][KHIB_DEV_LEN];/* 272: block devices A had mounted */
+    struct khib_fs_record fs[KHIB_FS_MAX];    /* 272: the file systems A had mounted, without
+                                                 their state, which B takes (fs_count used) */
 };
-#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_DEV_LEN)   /* 784 */
+#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE)   /* 3600 */
 
 /* The mailbox: one page of A's memory, outside the window, locked by A before
  * the jump.  B (after a test save or any failure) and R (after a restore)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "image_codec.h"
 #include "le.h"
 
 void khib_note_encode(const struct khib_note *n, void *buf)
@@ -26,10 +27,8 @@ void khib_note_encode(const struct khib_note *n, void *buf)
     khib_put32(p + 140, n->fs_count);
     memcpy(p + 144, n->target, KHIB_TARGET_LEN);
     p[143 + KHIB_TARGET_LEN] = 0;
-    for (unsigned i = 0; i < KHIB_FS_MAX; i++) {
-        memcpy(p + 272 + i * KHIB_DEV_LEN, n->fs_dev[i], KHIB_DEV_LEN);
-        p[272 + i * KHIB_DEV_LEN + KHIB_DEV_LEN - 1] = 0;
-    }
+    for (unsigned i = 0; i < KHIB_FS_MAX; i++)
+        khib_fs_record_encode(&n->fs[i], p + 272 + i * KHIB_FS_RECORD_SIZE);
 }
 
 int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err, size_t errlen)
@@ -54,7 +53,7 @@ int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err
     n->fs_count = khib_get32(p + 140);
     memcpy(n->target, p + 144, KHIB_TARGET_LEN);
     for (unsigned i = 0; i < KHIB_FS_MAX; i++)
-        memcpy(n->fs_dev[i], p + 272 + i * KHIB_DEV_LEN, KHIB_DEV_LEN);
+        khib_fs_record_decode(p + 272 + i * KHIB_FS_RECORD_SIZE, &n->fs[i]);
 
     if (n->version != KHIB_NOTE_VERSION) {
         snprintf(err, errlen, "khib note version %" PRIu32 " is not supported (expected %u): "
@@ -70,11 +69,10 @@ int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err
         snprintf(err, errlen, "khib note strings are not NUL-terminated");
         return -1;
     }
-    for (uint32_t i = 0; i < n->fs_count; i++) {
-        if (!memchr(n->fs_dev[i], 0, KHIB_DEV_LEN) || !n->fs_dev[i][0]) {
-            snprintf(err, errlen, "khib note file system %" PRIu32 " has no valid device name", i);
-            return -1;
-        }
+    char why[300];
+    if (khib_fs_records_check(n->fs, n->fs_count, why, sizeof why) != 0) {
+        snprintf(err, errlen, "khib note: %s", why);
+        return -1;
     }
     if ((n->mailbox_addr | n->window_start | n->window_size) % 4096) {
         snprintf(err, errlen, "khib note addresses are not page-aligned (mailbox 0x%" PRIx64 ", window 0x%"

@@ -105,6 +105,30 @@ int khib_image_mark(struct khib_image *img, uint32_t state, uint64_t consumed_ns
     return 0;
 }
 
+int khib_image_abandon(const char *path, const char *reason, uint8_t uuid[16], char *err, size_t errlen)
+{
+    struct khib_image img;
+    int rc = khib_image_open(&img, path, KHIB_OPEN_WRITE, err, errlen);
+    if (rc == KHIB_IMG_NONE || rc == KHIB_IMG_BAD) {
+        khib_image_close(&img);
+        return 0;
+    }
+    if (rc != KHIB_IMG_OK)
+        return -1;
+    rc = 0;
+    if (img.sb.state == KHIB_STATE_COMMITTED) {
+        struct khib_superblock sb = img.sb;
+        sb.state = KHIB_STATE_ABANDONED;
+        sb.abandoned_ns = khib_realtime_ns();
+        memset(sb.abandon_reason, 0, sizeof sb.abandon_reason);
+        snprintf(sb.abandon_reason, sizeof sb.abandon_reason, "%s", reason);
+        rc = khib_superblock_write(img.t.fd, img.t.path, &sb, err, errlen) != 0 ? -1 : 1;
+        memcpy(uuid, sb.uuid, 16);
+    }
+    khib_image_close(&img);
+    return rc;
+}
+
 int khib_frame_reader_init(struct khib_frame_reader *r, const struct khib_image *img, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);

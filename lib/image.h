@@ -39,6 +39,11 @@ int khib_superblock_write(int fd, const char *path, const struct khib_superblock
 /* Change the image's state (and consumed_ns) on disk, synced. */
 int khib_image_mark(struct khib_image *img, uint32_t state, uint64_t consumed_ns, char *err, size_t errlen);
 
+/* Mark a COMMITTED image on path ABANDONED, with the time and reason
+ * (synced): a normal boot is about to change the disks.  1 when it did (uuid
+ * set), 0 when path holds no committed image, -1 with err when it cannot. */
+int khib_image_abandon(const char *path, const char *reason, uint8_t uuid[16], char *err, size_t errlen);
+
 /* Reads the chunks' frames in order through one large buffer. */
 struct khib_frame_reader {
     int fd;

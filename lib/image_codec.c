@@ -22,32 +22,69 @@ const char *khib_state_name(uint32_t state)
     case KHIB_STATE_WRITING: return "WRITING";
     case KHIB_STATE_COMMITTED: return "COMMITTED";
     case KHIB_STATE_CONSUMED: return "CONSUMED";
+    case KHIB_STATE_ABANDONED: return "ABANDONED";
     default: return "UNKNOWN";
     }
 }
 
-static void encode_fs(const struct khib_fs_record *r, uint8_t *p)
+void khib_fs_record_encode(const struct khib_fs_record *r, void *buf)
 {
-    memcpy(p, r->dev, KHIB_DEV_LEN);
-    memcpy(p + 32, r->uuid, 16);
-    khib_put32(p + 48, r->kind);
-    khib_put32(p + 52, r->mnt_count);
-    khib_put32(p + 56, r->mtime);
-    khib_put32(p + 60, r->wtime);
-    khib_put64(p + 64, r->kbytes_written);
-    khib_put64(p + 72, r->reserved);
+    uint8_t *p = buf;
+    memset(p, 0, KHIB_FS_RECORD_SIZE);
+    memcpy(p, r->dev, KHIB_FS_DEV_LEN);
+    p[KHIB_FS_DEV_LEN - 1] = 0;
+    memcpy(p + 64, r->mnt, KHIB_FS_MNT_LEN);
+    p[64 + KHIB_FS_MNT_LEN - 1] = 0;
+    khib_put32(p + 128, r->kind);
+    khib_put32(p + 132, r->major);
+    khib_put32(p + 136, r->minor);
+    khib_put32(p + 140, r->flags);
+    khib_put64(p + 144, r->dev_bytes);
+    memcpy(p + 152, r->uuid, 16);
+    for (unsigned i = 0; i < KHIB_FS_STATE_WORDS; i++)
+        khib_put64(p + 168 + 8 * i, r->state[i]);
 }
 
-static void decode_fs(const uint8_t *p, struct khib_fs_record *r)
+void khib_fs_record_decode(const void *buf, struct khib_fs_record *r)
 {
-    memcpy(r->dev, p, KHIB_DEV_LEN);
-    memcpy(r->uuid, p + 32, 16);
-    r->kind = khib_get32(p + 48);
-    r->mnt_count = khib_get32(p + 52);
-    r->mtime = khib_get32(p + 56);
-    r->wtime = khib_get32(p + 60);
-    r->kbytes_written = khib_get64(p + 64);
-    r->reserved = khib_get64(p + 72);
+    const uint8_t *p = buf;
+    memcpy(r->dev, p, KHIB_FS_DEV_LEN);
+    memcpy(r->mnt, p + 64, KHIB_FS_MNT_LEN);
+    r->kind = khib_get32(p + 128);
+    r->major = khib_get32(p + 132);
+    r->minor = khib_get32(p + 136);
+    r->flags = khib_get32(p + 140);
+    r->dev_bytes = khib_get64(p + 144);
+    memcpy(r->uuid, p + 152, 16);
+    for (unsigned i = 0; i < KHIB_FS_STATE_WORDS; i++)
+        r->state[i] = khib_get64(p + 168 + 8 * i);
+}
+
+int khib_fs_records_check(const struct khib_fs_record *fs, uint32_t count, char *err, size_t errlen)
+{
+    if (count > KHIB_FS_MAX) {
+        snprintf(err, errlen, "%" PRIu32 " file system records, at most %u", count, KHIB_FS_MAX);
+        return -1;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const struct khib_fs_record *r = &fs[i];
+        if (!memchr(r->dev, 0, KHIB_FS_DEV_LEN) || !r->dev[0] || !memchr(r->mnt, 0, KHIB_FS_MNT_LEN) ||
+            !r->mnt[0]) {
+            snprintf(err, errlen, "file system record %" PRIu32 " has no valid device name or mount point", i);
+            return -1;
+        }
+        /* A kernel name is opened as /dev/NAME: no "..", no further slash. */
+        if (r->dev[0] != '/' && (strchr(r->dev, '/') || !strcmp(r->dev, "..") || !strcmp(r->dev, "."))) {
+            snprintf(err, errlen, "file system record %" PRIu32 " names device '%s', not a kernel name", i, r->dev);
+            return -1;
+        }
+        if (r->kind < KHIB_FS_EXT || r->kind > KHIB_FS_VFAT || r->flags & ~KHIB_FSREC_RDONLY) {
+            snprintf(err, errlen, "file system record %" PRIu32 " has unknown kind %" PRIu32 " or flags 0x%" PRIx32,
+                     i, r->kind, r->flags);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
@@ -85,9 +122,12 @@ void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
     khib_put32(p + 260, sb->fs_count);
     khib_put64(p + 264, sb->saved_ns);
     for (unsigned i = 0; i < KHIB_FS_MAX; i++)
-        encode_fs(&sb->fs[i], p + FS_OFF + i * KHIB_FS_RECORD_SIZE);
-    khib_put64(p + 1552, sb->mailbox_nonce);
-    khib_put64(p + 1560, sb->consumed_ns);
+        khib_fs_record_encode(&sb->fs[i], p + FS_OFF + i * KHIB_FS_RECORD_SIZE);
+    khib_put64(p + 3600, sb->mailbox_nonce);
+    khib_put64(p + 3608, sb->consumed_ns);
+    khib_put64(p + 3616, sb->abandoned_ns);
+    memcpy(p + 3624, sb->abandon_reason, KHIB_ABANDON_LEN);
+    p[3624 + KHIB_ABANDON_LEN - 1] = 0;
     khib_put64(p + SB_CHECKSUM_OFF, khib_hash64(p, SB_CHECKSUM_OFF, 0));
 }
 
@@ -141,14 +181,18 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
     sb->fs_count = khib_get32(p + 260);
     sb->saved_ns = khib_get64(p + 264);
     for (unsigned i = 0; i < KHIB_FS_MAX; i++)
-        decode_fs(p + FS_OFF + i * KHIB_FS_RECORD_SIZE, &sb->fs[i]);
-    sb->mailbox_nonce = khib_get64(p + 1552);
-    sb->consumed_ns = khib_get64(p + 1560);
+        khib_fs_record_decode(p + FS_OFF + i * KHIB_FS_RECORD_SIZE, &sb->fs[i]);
+    sb->mailbox_nonce = khib_get64(p + 3600);
+    sb->consumed_ns = khib_get64(p + 3608);
+    sb->abandoned_ns = khib_get64(p + 3616);
+    memcpy(sb->abandon_reason, p + 3624, KHIB_ABANDON_LEN);
     sb->checksum = want;
 
     if (sb->version != KHIB_VERSION) {
-        snprintf(err, errlen, "image format version %" PRIu32 " is not supported (this khib reads version %u)",
-                 sb->version, KHIB_VERSION);
+        snprintf(err, errlen, "image format version %" PRIu32 " is not supported (this khib reads version %u%s)",
+                 sb->version, KHIB_VERSION,
+                 sb->version < KHIB_VERSION ? ": the image was written by an older khib, whose file system records"
+                                              " this khib cannot check; it is not restored" : "");
         return KHIB_SB_BAD;
     }
     if (sb->sb_size != KHIB_SB_SIZE || sb->page_size != KHIB_PAGE_SIZE) {
@@ -156,7 +200,7 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
                  sb->sb_size, sb->page_size, KHIB_SB_SIZE, KHIB_PAGE_SIZE);
         return KHIB_SB_BAD;
     }
-    if (sb->state > KHIB_STATE_CONSUMED) {
+    if (sb->state > KHIB_STATE_ABANDONED) {
         snprintf(err, errlen, "superblock state %" PRIu32 " is unknown", sb->state);
         return KHIB_SB_BAD;
     }
@@ -192,11 +236,14 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
         snprintf(err, errlen, "superblock kernel release is not NUL-terminated");
         return KHIB_SB_BAD;
     }
-    for (uint32_t i = 0; i < sb->fs_count; i++) {
-        if (!nul_terminated(sb->fs[i].dev, KHIB_DEV_LEN) || !sb->fs[i].dev[0]) {
-            snprintf(err, errlen, "file system record %" PRIu32 " has no valid device name", i);
-            return KHIB_SB_BAD;
-        }
+    if (!nul_terminated(sb->abandon_reason, KHIB_ABANDON_LEN)) {
+        snprintf(err, errlen, "superblock abandon reason is not NUL-terminated");
+        return KHIB_SB_BAD;
+    }
+    char why[300];
+    if (khib_fs_records_check(sb->fs, sb->fs_count, why, sizeof why) != 0) {
+        snprintf(err, errlen, "superblock: %s", why);
+        return KHIB_SB_BAD;
     }
     return KHIB_SB_OK;
 }

@@ -29,6 +29,15 @@ int khib_superblock_check_layout(const struct khib_superblock *sb, uint64_t imag
 
 const char *khib_state_name(uint32_t state);
 
+/* One file system record: KHIB_FS_RECORD_SIZE bytes, as in the superblock
+ * and the note (strings always NUL-terminated). */
+void khib_fs_record_encode(const struct khib_fs_record *r, void *buf);
+void khib_fs_record_decode(const void *buf, struct khib_fs_record *r);
+/* What the superblock and the note both require of count records: names and
+ * mount points NUL-terminated and non-empty, a device that is a kernel name
+ * (opened as /dev/NAME) or an absolute path, a known kind and flags. */
+int khib_fs_records_check(const struct khib_fs_record *fs, uint32_t count, char *err, size_t errlen);
+
 /* The decoded index. */
 struct khib_index {
     uint32_t range_count;

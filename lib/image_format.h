@@ -1,4 +1,4 @@
-/* khib image format, version 1: the one definition of the on-disk layout.
+/* khib image format, version 2: the one definition of the on-disk layout.
  * docs/image-format.md describes the same layout for readers of the bytes.
  *
  * All integers are little-endian and fixed-width.  The structs below are the
@@ -18,6 +18,8 @@
  *   2. chunks, then the index, written; fdatasync;
  *   3. superblock written with state COMMITTED, fdatasync.
  * A restorer marks the image CONSUMED, fdatasync, immediately before the jump.
+ * A normal boot marks a COMMITTED image ABANDONED before it mounts anything
+ * read-write: the disks are about to change, so the image must never resume.
  */
 #ifndef KHIB_IMAGE_FORMAT_H
 #define KHIB_IMAGE_FORMAT_H
@@ -27,7 +29,7 @@
 
 #define KHIB_MAGIC           "KHIBIMG1"      /* 8 bytes, no NUL */
 #define KHIB_INDEX_MAGIC     "KHIBIDX1"
-#define KHIB_VERSION         1u
+#define KHIB_VERSION         2u      /* 1: khib before the per-type file system records */
 #define KHIB_SB_SIZE         4096u
 #define KHIB_PAGE_SIZE       4096u
 #define KHIB_PAGE_SHIFT      12
@@ -36,13 +38,17 @@
 #define KHIB_FS_MAX          16u
 #define KHIB_RELEASE_LEN     65u             /* like utsname.release */
 #define KHIB_BUILD_ID_MAX    20u
-#define KHIB_DEV_LEN         32u
+#define KHIB_FS_DEV_LEN      64u
+#define KHIB_FS_MNT_LEN      64u
+#define KHIB_FS_STATE_WORDS  5u
+#define KHIB_ABANDON_LEN     128u
 
 enum khib_state {
     KHIB_STATE_EMPTY = 0,     /* never written, or wiped */
     KHIB_STATE_WRITING = 1,   /* a save is (or was, when it died) under way */
     KHIB_STATE_COMMITTED = 2, /* complete and synced: may be restored once */
     KHIB_STATE_CONSUMED = 3,  /* restored once: never again */
+    KHIB_STATE_ABANDONED = 4, /* a normal boot went ahead instead: never restored */
 };
 
 enum khib_compression {
@@ -56,25 +62,34 @@ enum khib_compression {
 #define KHIB_LEVEL_AUTO  1000
 #define KHIB_LEVEL_STORE 1001
 
+/* How the state of a file system is read and compared: lib/fsstate.c, and
+ * docs/filesystems.md for what each kind's state words hold. */
 enum khib_fs_kind {
-    KHIB_FS_EXT = 1,          /* ext2/3/4 superblock at byte 1024 */
+    KHIB_FS_EXT = 1,          /* ext2/3/4 */
+    KHIB_FS_XFS = 2,
+    KHIB_FS_BTRFS = 3,
+    KHIB_FS_VFAT = 4,         /* FAT12/16/32 */
 };
 
-/* A block file system that A had mounted, as its on-disk superblock stood
- * when B saved.  R compares these with the disk before it resumes: a file
- * system mounted and written since would be corrupted by the resume.
- * Encoded size: 80 bytes. */
+#define KHIB_FSREC_RDONLY 1u   /* flags: A had it mounted read-only */
+
+/* A block file system that A had mounted, as it stood on disk when B saved.
+ * R compares it with the disk before it resumes: a file system mounted and
+ * written since would be corrupted by the resume.  A fills in everything but
+ * state (in the note); B finds the device, checks size and uuid, and takes
+ * state.  Encoded size: 208 bytes. */
 struct khib_fs_record {
-    char     dev[KHIB_DEV_LEN];     /*  0: device path in A, NUL-padded */
-    uint8_t  uuid[16];              /* 32: s_uuid */
-    uint32_t kind;                  /* 48: enum khib_fs_kind */
-    uint32_t mnt_count;             /* 52: s_mnt_count */
-    uint32_t mtime;                 /* 56: s_mtime (last mount) */
-    uint32_t wtime;                 /* 60: s_wtime (last superblock write) */
-    uint64_t kbytes_written;        /* 64: s_kbytes_written */
-    uint64_t reserved;              /* 72: zero */
+    char     dev[KHIB_FS_DEV_LEN];  /*   0: kernel name ("vda1": /dev/vda1), or an absolute path; NUL-padded */
+    char     mnt[KHIB_FS_MNT_LEN];  /*  64: where A had it mounted (for messages), NUL-padded, may be cut */
+    uint32_t kind;                  /* 128: enum khib_fs_kind */
+    uint32_t major;                 /* 132: A's device number (for messages) */
+    uint32_t minor;                 /* 136 */
+    uint32_t flags;                 /* 140: KHIB_FSREC_* */
+    uint64_t dev_bytes;             /* 144: size of the block device in A */
+    uint8_t  uuid[16];              /* 152: the file system's identity, as its kind defines it */
+    uint64_t state[KHIB_FS_STATE_WORDS]; /* 168: what a mount changes, as its kind defines it */
 };
-#define KHIB_FS_RECORD_SIZE 80u
+#define KHIB_FS_RECORD_SIZE 208u
 
 /* Encoded size: KHIB_SB_SIZE; the last 8 bytes are the checksum. */
 struct khib_superblock {
@@ -110,11 +125,13 @@ struct khib_superblock {
     int32_t  level;                 /*  256: compression level used */
     uint32_t fs_count;              /*  260: at most KHIB_FS_MAX */
     uint64_t saved_ns;              /*  264: CLOCK_REALTIME when committed */
-    struct khib_fs_record fs[KHIB_FS_MAX]; /* 272: 16 * 80 = 1280 bytes */
-    uint64_t mailbox_nonce;         /* 1552: the note's nonce; R checks it in the
+    struct khib_fs_record fs[KHIB_FS_MAX]; /* 272: 16 * 208 = 3328 bytes */
+    uint64_t mailbox_nonce;         /* 3600: the note's nonce; R checks it in the
                                               mailbox before writing there (0: none) */
-    uint64_t consumed_ns;           /* 1560: CLOCK_REALTIME when R marked it CONSUMED */
-    /* 1568 .. 4087 zero */
+    uint64_t consumed_ns;           /* 3608: CLOCK_REALTIME when R marked it CONSUMED */
+    uint64_t abandoned_ns;          /* 3616: CLOCK_REALTIME when a normal boot marked it ABANDONED */
+    char     abandon_reason[KHIB_ABANDON_LEN]; /* 3624: why, NUL-padded */
+    /* 3752 .. 4087 zero */
     uint64_t checksum;              /* 4088: khib_hash64 of bytes [0, 4088) */
 };
 

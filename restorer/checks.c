@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "fsstate.h"
+#include "fsrecord.h"
 #include "memmap.h"
 
 int check_window(const struct khib_image *img, char *err, size_t errlen)
@@ -45,7 +45,7 @@ int check_memmap(const struct khib_image *img, const char *dir, char *err, size_
 int check_file_systems(const struct khib_image *img, char *err, size_t errlen)
 {
     for (uint32_t i = 0; i < img->sb.fs_count; i++)
-        if (khib_fs_compare(&img->sb.fs[i], err, errlen) != 0)
+        if (khib_fs_check(&img->sb.fs[i], err, errlen) != 0)
             return -1;
     return 0;
 }

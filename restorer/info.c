@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chunk_codec.h"
+#include "fsrecord.h"
 #include "uuid.h"
 
 static void line(FILE *out, const char *name, const char *value)
@@ -26,6 +27,11 @@ void print_info(FILE *out, const struct khib_image *img)
     line(out, "committed:", sb->saved_ns ? v : "-");
     khib_fmt_time_ns(sb->consumed_ns, v, sizeof v);
     line(out, "restored:", sb->consumed_ns ? v : "-");
+    if (sb->state == KHIB_STATE_ABANDONED) {
+        khib_fmt_time_ns(sb->abandoned_ns, a, sizeof a);
+        snprintf(v, sizeof v, "%s (%s)", a, sb->abandon_reason[0] ? sb->abandon_reason : "no reason given");
+        line(out, "abandoned:", v);
+    }
     line(out, "kernel release:", sb->kernel_release[0] ? sb->kernel_release : "-");
     size_t n = 0;
     for (unsigned i = 0; i < sb->build_id_len && i < KHIB_BUILD_ID_MAX; i++)
@@ -61,14 +67,13 @@ void print_info(FILE *out, const struct khib_image *img)
     line(out, "memmap digest:", v);
     for (uint32_t i = 0; i < sb->fs_count; i++) {
         const struct khib_fs_record *r = &sb->fs[i];
-        char dev[KHIB_DEV_LEN + 1];
-        memcpy(dev, r->dev, KHIB_DEV_LEN);
-        dev[KHIB_DEV_LEN] = 0;
+        char what[200];
+        khib_fs_describe(r, what, sizeof what);
         khib_uuid_format(r->uuid, a, sizeof a);
-        khib_fmt_time_ns((uint64_t)r->mtime * 1000000000u, b, sizeof b);
-        khib_fmt_time_ns((uint64_t)r->wtime * 1000000000u, c, sizeof c);
-        snprintf(v, sizeof v, "%s: ext, UUID %s, mount count %" PRIu32 ", last mount %s, last write %s, %" PRIu64
-                 " KiB written", dev, a, r->mnt_count, b, c, r->kbytes_written);
+        n = (size_t)snprintf(v, sizeof v, "%s%s, UUID %s, state", what + strlen("the file system at "),
+                             r->flags & KHIB_FSREC_RDONLY ? " read-only" : "", a);
+        for (unsigned k = 0; k < KHIB_FS_STATE_WORDS && n < sizeof v; k++)
+            n += (size_t)snprintf(v + n, sizeof v - n, " %" PRIx64, r->state[k]);
         line(out, "file system:", v);
     }
 }

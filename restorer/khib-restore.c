@@ -43,6 +43,7 @@ struct options {
     const char *memory_file;
     const char *mem;
     const char *memmap_dir;
+    const char *abandon;  /* --abandon REASON */
     int info, verify, jump, consume, quiet;
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
@@ -51,13 +52,15 @@ struct options {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: khib-restore --image PATH (--info | --verify | [--mem DEV] [--jump] |\n"
-            "                    --memory-file FILE [--consume]) [options]\n"
+            "Usage: khib-restore --image PATH (--info | --verify | --abandon REASON |\n"
+            "                    [--mem DEV] [--jump] | --memory-file FILE [--consume]) [options]\n"
             "Inspect, verify or restore a khib image.\n"
             "\n"
             "  --image PATH        block device or file holding the image\n"
             "  --info              print the superblock (any state) and exit\n"
             "  --verify            decompress and check every chunk; write nothing\n"
+            "  --abandon REASON    mark a committed image ABANDONED (a normal boot goes ahead:\n"
+            "                      it must never be restored); exit 10 when there is none\n"
             "  --mem DEV           restore into physical memory through DEV (default /dev/mem)\n"
             "  --memory-file FILE  restore into FILE at offset = physical address (tests);\n"
             "                      skips the memory-map check unless --memmap-dir is given\n"
@@ -78,7 +81,8 @@ static void usage(FILE *out)
             "Exit status: 0 done; 1 usage error; 2 image unreadable or damaged (a bad chunk\n"
             "is named); 3 image refused for this machine (memory map, window, file systems);\n"
             "4 memory could not be written; 5 the jump failed (the image stays COMMITTED);\n"
-            "10 no committed image (none, unfinished, or already restored): boot normally.\n",
+            "10 no committed image (none, unfinished, abandoned, or already restored): boot\n"
+            "normally.\n",
             KHIB_THREADS_DEFAULT_MAX);
 }
 
@@ -101,6 +105,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"jump", no_argument, 0, 'j'},              {"consume", no_argument, 0, 'c'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"threads", required_argument, 0, 'T'},     {"mmap", no_argument, 0, 'M'},
+        {"abandon", required_argument, 0, 'A'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     int c;
@@ -120,6 +125,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return EXIT_USAGE;
             break;
         case 'M': o->mmap = 1; break;
+        case 'A': o->abandon = optarg; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -129,8 +135,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         why = "unexpected argument";
     else if (!o->image)
         why = "--image PATH is required";
-    else if (o->info + o->verify > 1)
-        why = "--info and --verify exclude each other";
+    else if (o->info + o->verify + !!o->abandon > 1)
+        why = "--info, --verify and --abandon exclude each other";
+    else if (o->abandon && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
+        why = "--abandon restores nothing: no --mem, --memory-file, --mmap, --jump or --consume";
     else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
         why = "--info and --verify write nothing: no --mem, --memory-file, --mmap, --jump or --consume";
     else if (o->memory_file && o->mem)
@@ -178,6 +186,13 @@ static int open_committed(const struct options *o, struct khib_image *img)
         else
             fprintf(stderr, PROG ": image %s on %s is CONSUMED (already restored, or a retired test snapshot);"
                     " not resuming twice\n", uuid, o->image);
+        return EXIT_NONE;
+    }
+    if (sb->state == KHIB_STATE_ABANDONED && !o->verify) {
+        char when[64];
+        khib_fmt_time_ns(sb->abandoned_ns, when, sizeof when);
+        fprintf(stderr, PROG ": image %s on %s was abandoned on %s (%s); not restoring it\n", uuid, o->image, when,
+                sb->abandon_reason[0] ? sb->abandon_reason : "no reason given");
         return EXIT_NONE;
     }
     if (sb->state == KHIB_STATE_EMPTY || sb->state == KHIB_STATE_WRITING) {
@@ -402,12 +417,31 @@ out:
     return rc;
 }
 
+/* One line when a committed image is retired; silent when there is none. */
+static int abandon(const struct options *o)
+{
+    char err[600], uuid[40];
+    uint8_t id[16];
+    int rc = khib_image_abandon(o->image, o->abandon, id, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, PROG ": cannot abandon the image on %s: %s\n", o->image, err);
+        return EXIT_IMAGE;
+    }
+    if (rc == 0)
+        return EXIT_NONE;
+    khib_uuid_format(id, uuid, sizeof uuid);
+    fprintf(stderr, PROG ": image %s on %s abandoned: %s; it will never be restored\n", uuid, o->image, o->abandon);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     int rc = parse_options(argc, argv, &o);
     if (rc != EXIT_OK)
         return rc;
+    if (o.abandon)
+        return abandon(&o);
     if (signal(SIGBUS, on_sigbus) == SIG_ERR) {
         fprintf(stderr, PROG ": signal: %s\n", strerror(errno));
         return EXIT_MEMORY;

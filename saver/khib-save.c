@@ -15,7 +15,7 @@
 
 #include "chunk_codec.h"
 #include "elfcore.h"
-#include "fsstate.h"
+#include "fsrecord.h"
 #include "image.h"
 #include "physmem.h"
 #include "progress.h"
@@ -29,7 +29,7 @@
 #define DEFAULT_LEVEL KHIB_LEVEL_AUTO
 #define CHUNK_PAGES 256u
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3, EXIT_FS = 4 };
 
 struct options {
     const char *core;
@@ -77,7 +77,9 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 saved and committed; 1 usage error; 2 input error (bad core\n"
             "header, unreadable memory); 3 target error (too small, I/O error, verification\n"
-            "failed).  After any failure the target holds no committed image.\n",
+            "failed); 4 a file system the saved system had mounted cannot be recorded (not\n"
+            "found, or not readable: nothing was written).  After any failure the target\n"
+            "holds no committed image.\n",
             level, KHIB_THREADS_DEFAULT_MAX);
 }
 
@@ -245,19 +247,24 @@ static void close_input(struct input *in)
     khib_elfcore_free(&in->core);
 }
 
-/* The ext file systems A had mounted, as their superblocks stand now. */
-static void record_file_systems(const struct khib_note *nt, struct khib_superblock *sb)
+/* The state of every file system A had mounted, taken before anything is
+ * written: one that cannot be recorded fails the save, since a resume could
+ * not tell whether it changed in between. */
+static int record_file_systems(const struct khib_note *nt, struct khib_superblock *sb)
 {
     for (uint32_t i = 0; i < nt->fs_count; i++) {
-        char err[300];
-        struct khib_fs_record *r = &sb->fs[sb->fs_count];
-        int rc = khib_fs_read(nt->fs_dev[i], r, err, sizeof err);
-        if (rc == KHIB_FS_OK)
-            sb->fs_count++;
-        else
-            fprintf(stderr, PROG ": warning: %s; its state is not recorded, so a restore cannot tell whether it"
-                    " was mounted since\n", err);
+        char err[800];
+        sb->fs[i] = nt->fs[i];
+        if (khib_fs_take(&sb->fs[i], err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": %s; not saving\n", err);
+            return -1;
+        }
+        char what[200];
+        khib_fs_describe(&sb->fs[i], what, sizeof what);
+        printf(PROG ": recorded %s\n", what);
     }
+    sb->fs_count = nt->fs_count;
+    return 0;
 }
 
 static uint64_t align_page(uint64_t x)
@@ -282,7 +289,7 @@ struct plan {
 };
 
 /* The superblock as step 1 writes it: everything known before the data. */
-static void init_superblock(const struct options *o, const struct input *in, int level, struct khib_superblock *sb)
+static int init_superblock(const struct options *o, const struct input *in, int level, struct khib_superblock *sb)
 {
     memset(sb, 0, sizeof *sb);
     memcpy(sb->magic, KHIB_MAGIC, 8);
@@ -308,15 +315,17 @@ static void init_superblock(const struct options *o, const struct input *in, int
         sb->mailbox_nonce = nt->nonce;
         sb->window_start = nt->window_start;
         sb->window_size = nt->window_size;
-        record_file_systems(nt, sb);
+        return record_file_systems(nt, sb);
     }
+    return 0;
 }
 
 static int save(const struct options *o, struct input *in, const char *target, int level)
 {
     char err[600];
     struct khib_superblock sb;
-    init_superblock(o, in, level, &sb);
+    if (init_superblock(o, in, level, &sb) != 0)
+        return EXIT_FS;
     if (khib_uuid_generate(sb.uuid, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return EXIT_INPUT;

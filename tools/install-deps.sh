@@ -4,9 +4,10 @@
 set -eu
 packages="build-essential libzstd-dev zstd kexec-tools busybox-static klibc-utils
 qemu-system-x86 qemu-system-data seabios ipxe-qemu qemu-utils
-cpio gzip xz-utils e2fsprogs dmsetup util-linux coreutils
+cpio gzip xz-utils e2fsprogs dmsetup util-linux coreutils xfsprogs btrfs-progs dosfstools
 flex bison bc libelf-dev libssl-dev dpkg-dev debian-archive-keyring
-makedumpfile shellcheck perl clang libclang-rt-14-dev"
+makedumpfile shellcheck perl clang libclang-rt-14-dev
+mtools"
 missing=
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"

@@ -20,7 +20,7 @@ static void check_note(const struct khib_note *n)
     khib_fuzz_assert(n->fs_count <= KHIB_FS_MAX && n->build_id_len <= KHIB_BUILD_ID_MAX);
     khib_fuzz_assert(memchr(n->kernel_release, 0, KHIB_RELEASE_LEN) && memchr(n->target, 0, KHIB_TARGET_LEN));
     for (uint32_t i = 0; i < n->fs_count; i++)
-        khib_fuzz_assert(n->fs_dev[i][0] && memchr(n->fs_dev[i], 0, KHIB_DEV_LEN));
+        khib_fuzz_assert(n->fs[i].dev[0] && memchr(n->fs[i].dev, 0, KHIB_FS_DEV_LEN) && memchr(n->fs[i].mnt, 0, KHIB_FS_MNT_LEN));
     khib_fuzz_assert((n->mailbox_addr | n->window_start | n->window_size) % 4096 == 0);
     khib_fuzz_assert(n->window_size <= UINT64_MAX - n->window_start);
 }

@@ -27,7 +27,8 @@ static void note(const uint8_t *data, size_t size)
     khib_fuzz_assert(n.fs_count <= KHIB_FS_MAX && n.build_id_len <= KHIB_BUILD_ID_MAX);
     khib_fuzz_assert(strlen(n.kernel_release) < KHIB_RELEASE_LEN && strlen(n.target) < KHIB_TARGET_LEN);
     for (uint32_t i = 0; i < n.fs_count; i++)
-        khib_fuzz_assert(n.fs_dev[i][0] && strnlen(n.fs_dev[i], KHIB_DEV_LEN) < KHIB_DEV_LEN);
+        khib_fuzz_assert(n.fs[i].dev[0] && strnlen(n.fs[i].dev, KHIB_FS_DEV_LEN) < KHIB_FS_DEV_LEN &&
+                         n.fs[i].kind >= KHIB_FS_EXT && n.fs[i].kind <= KHIB_FS_VFAT);
     khib_fuzz_assert((n.mailbox_addr | n.window_start | n.window_size) % 4096 == 0);
     khib_fuzz_assert(n.window_size <= UINT64_MAX - n.window_start);
     /* Encoding what was decoded gives a note that decodes and encodes the same. */

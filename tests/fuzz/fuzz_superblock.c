@@ -35,7 +35,8 @@ static void check_decoded(const struct khib_superblock *sb)
     khib_fuzz_assert(sb->fs_count <= KHIB_FS_MAX && sb->build_id_len <= KHIB_BUILD_ID_MAX);
     khib_fuzz_assert(memchr(sb->kernel_release, 0, KHIB_RELEASE_LEN) != NULL);
     for (uint32_t i = 0; i < sb->fs_count; i++)
-        khib_fuzz_assert(sb->fs[i].dev[0] && memchr(sb->fs[i].dev, 0, KHIB_DEV_LEN) != NULL);
+        khib_fuzz_assert(sb->fs[i].dev[0] && memchr(sb->fs[i].dev, 0, KHIB_FS_DEV_LEN) != NULL &&
+                         sb->fs[i].kind >= KHIB_FS_EXT && sb->fs[i].kind <= KHIB_FS_VFAT);
     /* The restorer's window check rounds the end up to a page. */
     khib_fuzz_assert((sb->window_start | sb->window_size) % KHIB_PAGE_SIZE == 0);
     khib_fuzz_assert(sb->window_size <= UINT64_MAX - sb->window_start);

@@ -1,7 +1,7 @@
 /* khib-gencore: deterministic test memory for khib-save and khib-restore.
  *
  *   khib-gencore --out CORE --size SIZE [--seed N] [--ranges N] [--window SIZE]
- *                [--note] [--target PATH] [--level N] [--mailbox] [--fs DEV]...
+ *                [--note] [--target PATH] [--level N] [--mailbox] [--fs TYPE:PATH]...
  *                [--memfile FILE]
  *       Write an ELF core whose PT_LOAD ranges (with holes between them) hold
  *       SIZE bytes of a realistic page mix: runs of zero pages, pages repeated
@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "elfcore.h"
+#include "fsstate.h"
 #include "handoff_codec.h"
 #include "image_format.h"
 
@@ -183,6 +184,30 @@ struct genopts {
     uint32_t nfs;
 };
 
+/* --fs TYPE:PATH: a record as khib would make it for a file system of TYPE
+ * on PATH mounted at /mnt/testN (the uuid read from PATH when it holds one). */
+static void note_fs(struct khib_fs_record *r, const char *arg, uint32_t i)
+{
+    const char *colon = strchr(arg, ':');
+    char type[32];
+    snprintf(type, sizeof type, "%.*s", colon ? (int)(colon - arg) : 0, arg);
+    const char *path = colon ? colon + 1 : arg;
+    r->kind = khib_fs_kind_of(type);
+    snprintf(r->dev, sizeof r->dev, "%s", path);
+    snprintf(r->mnt, sizeof r->mnt, "/mnt/test%" PRIu32, i);
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        char err[300];
+        r->dev_bytes = (uint64_t)st.st_size;
+        if (khib_fs_probe(fd, r->kind, r->uuid, r->state, err, sizeof err) != KHIB_FS_OK)
+            memset(r->uuid, 0, sizeof r->uuid);
+        memset(r->state, 0, sizeof r->state);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 static int generate(const struct genopts *o)
 {
     if (o->size < PAGE || o->nranges == 0 || o->nranges > 64 || o->size / PAGE < o->nranges) {
@@ -217,7 +242,7 @@ static int generate(const struct genopts *o)
         snprintf(note.target, sizeof note.target, "%s", o->target);
     note.fs_count = o->nfs;
     for (uint32_t i = 0; i < o->nfs; i++)
-        snprintf(note.fs_dev[i], sizeof note.fs_dev[i], "%s", o->fs[i]);
+        note_fs(&note.fs[i], o->fs[i], i);
     uint64_t mailbox = 0;
     if (o->mailbox) {
         const struct khib_range *r = &ranges[o->nranges > 1 ? 1 : 0];
@@ -542,7 +567,7 @@ out:
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: khib-gencore --out CORE --size SIZE [--seed N] [--ranges N] [--window SIZE] [--note]\n"
-               "                    [--target PATH] [--level N] [--mailbox] [--fs DEV]... [--memfile FILE]\n"
+               "                    [--target PATH] [--level N] [--mailbox] [--fs TYPE:PATH]... [--memfile FILE]\n"
                "       khib-gencore --extract CORE --raw FILE [--aligned FILE2]\n"
                "       khib-gencore --compare CORE --memory FILE [--except ADDR]...\n"
                "Write a deterministic test core, or compare a core's ranges with a memory file.\n");

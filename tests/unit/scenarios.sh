@@ -250,8 +250,8 @@ expect "truncated image: refused" 2 "only $((ioff + 10)) bytes are there \(trunc
     "$RESTORE" --image "$work/short.img" --verify
 
 cp "$img" "$work/v2.img"
-"$TOOL" sb-set "$work/v2.img" version 2
-expect "version 2: refused" 2 "image format version 2 is not supported" "$RESTORE" --image "$work/v2.img" --verify
+"$TOOL" sb-set "$work/v2.img" version 1
+expect "version 1: refused" 2 "image format version 1 is not supported .*written by an older khib" "$RESTORE" --image "$work/v2.img" --verify
 
 # --- state handling ----------------------------------------------------------------
 truncate -s 1M "$work/zero.img"
@@ -297,20 +297,36 @@ if command -v mkfs.ext4 >/dev/null && command -v tune2fs >/dev/null; then
     truncate -s 4M "$fsdir/fs"
     mkfs.ext4 -q -F "$fsdir/fs"
     head -c 8192 /dev/zero > "$fsdir/raw"
-    "$GEN" --out "$work/fs.core" --size 8M --seed 6 --note --fs "$fsdir/fs" --fs "$fsdir/raw" >/dev/null
-    expect "fs: save warns about a non-ext device" 0 "warning: $fsdir/raw holds no ext2/3/4 file system" \
+    "$GEN" --out "$work/fs-raw.core" --size 8M --seed 6 --note --fs "ext4:$fsdir/fs" --fs "ext4:$fsdir/raw" >/dev/null
+    expect "fs: a file system that cannot be recorded fails the save" 4 \
+        "cannot record the state of the file system at /mnt/test1 \(ext2/3/4 on $fsdir/raw\): .*; not saving" \
+        "$SAVE" --core "$work/fs-raw.core" --target "$work/fs-raw.img" --quiet
+    check "fs: nothing written" test ! -s "$work/fs-raw.img"
+    "$GEN" --out "$work/fs.core" --size 8M --seed 6 --note --fs "ext4:$fsdir/fs" >/dev/null
+    expect "fs: recorded" 0 "recorded the file system at /mnt/test0 \(ext2/3/4 on $fsdir/fs\)" \
         "$SAVE" --core "$work/fs.core" --target "$work/fs.img" --quiet
-    expect "fs: recorded" 0 "^file system: +$fsdir/fs: ext, UUID" "$RESTORE" --image "$work/fs.img" --info
+    expect "fs: shown" 0 "^file system: +/mnt/test0 \(ext2/3/4 on $fsdir/fs\), UUID" \
+        "$RESTORE" --image "$work/fs.img" --info
     expect "fs: unchanged, restored" 0 "restored image" "$RESTORE" --image "$work/fs.img" \
         --memory-file "$work/fs.mem" --quiet
     tune2fs -C 9 "$fsdir/fs" >/dev/null
     expect "fs: mounted since, refused" 3 \
-        "file system on $fsdir/fs was mounted since the hibernation \(mount count 0 → 9\); resuming would corrupt it" \
+        "the file system at /mnt/test0 \(ext2/3/4 on $fsdir/fs\) was mounted since the hibernation \(mount count 0 → 9\); resuming would corrupt it" \
         "$RESTORE" --image "$work/fs.img" --memory-file "$work/fs.mem" --quiet
     check "fs: state still COMMITTED" test "$(state_of "$work/fs.img")" = COMMITTED
+    cp "$work/fs.img" "$work/fs-abandon.img"
     rm -f "$fsdir/fs"
-    expect "fs: device gone, refused" 3 "cannot check the file system on $fsdir/fs" \
+    expect "fs: device gone, refused" 3 "cannot check the file system at /mnt/test0 \(ext2/3/4 on $fsdir/fs\)" \
         "$RESTORE" --image "$work/fs.img" --memory-file "$work/fs.mem" --quiet
+    expect "abandon: a committed image" 0 "image .* on $work/fs-abandon.img abandoned: a normal boot; it will never be restored" \
+        "$RESTORE" --image "$work/fs-abandon.img" --abandon "a normal boot"
+    check "abandon: state ABANDONED" test "$(state_of "$work/fs-abandon.img")" = ABANDONED
+    expect "abandon: --info shows when and why" 0 "^abandoned: +[0-9-]+ [0-9:]+.* \(a normal boot\)" \
+        "$RESTORE" --image "$work/fs-abandon.img" --info
+    expect "abandon: not restored" 10 "was abandoned on .* \(a normal boot\); not restoring it" \
+        "$RESTORE" --image "$work/fs-abandon.img" --memory-file "$work/fs.mem" --quiet
+    expect "abandon: nothing to abandon twice, silently" 10 "^$" \
+        "$RESTORE" --image "$work/fs-abandon.img" --abandon "again"
 else
     fail "fs: mkfs.ext4 and tune2fs (e2fsprogs) are needed"
 fi

@@ -40,15 +40,19 @@ static struct khib_superblock sample_sb(void)
     sb.compression = KHIB_COMP_ZSTD;
     sb.level = -3;
     sb.fs_count = 2;
-    snprintf(sb.fs[0].dev, sizeof sb.fs[0].dev, "/dev/vda1");
+    snprintf(sb.fs[0].dev, sizeof sb.fs[0].dev, "vda1");
+    snprintf(sb.fs[0].mnt, sizeof sb.fs[0].mnt, "/");
     fill(sb.fs[0].uuid, 16, 77);
     sb.fs[0].kind = KHIB_FS_EXT;
-    sb.fs[0].mnt_count = 5;
-    sb.fs[0].mtime = 1700000000;
-    sb.fs[0].wtime = 1700000100;
-    sb.fs[0].kbytes_written = 123456789;
+    sb.fs[0].major = 254;
+    sb.fs[0].minor = 1;
+    sb.fs[0].dev_bytes = 1ULL << 30;
+    sb.fs[0].state[0] = 5;
+    sb.fs[0].state[4] = 123456789;
     snprintf(sb.fs[1].dev, sizeof sb.fs[1].dev, "/dev/vdb");
-    sb.fs[1].kind = KHIB_FS_EXT;
+    snprintf(sb.fs[1].mnt, sizeof sb.fs[1].mnt, "/mnt/data");
+    sb.fs[1].kind = KHIB_FS_XFS;
+    sb.fs[1].flags = KHIB_FSREC_RDONLY;
     sb.saved_ns = 0x5555666677778888ULL;
     sb.mailbox_nonce = 0x0123456789abcdefULL;
     sb.consumed_ns = 0;
@@ -118,16 +122,20 @@ static void test_superblock(void)
     CHECK(khib_get64(buf + 144) == sb.jump_back_entry, "jump_back_entry at 144");
     CHECK(buf[113] == 20 && buf[114] == sb.build_id[0], "build id at 113/114");
     CHECK(khib_get32(buf + 256) == (uint32_t)-3, "level at 256");
-    CHECK(memcmp(buf + 272, "/dev/vda1", 9) == 0, "first fs record at 272");
-    CHECK(khib_get32(buf + 272 + 52) == 5, "fs mnt_count at +52");
-    CHECK(khib_get64(buf + 272 + 64) == 123456789, "fs kbytes_written at +64");
-    CHECK(memcmp(buf + 352, "/dev/vdb", 8) == 0, "second fs record at 352");
-    CHECK(khib_get64(buf + 1552) == sb.mailbox_nonce, "mailbox_nonce at 1552");
+    CHECK(khib_get32(buf + 8) == 2, "version 2 at 8");
+    CHECK(memcmp(buf + 272, "vda1", 5) == 0 && memcmp(buf + 272 + 64, "/", 2) == 0, "first fs record at 272");
+    CHECK(khib_get32(buf + 272 + 128) == KHIB_FS_EXT && khib_get32(buf + 272 + 132) == 254 &&
+              khib_get64(buf + 272 + 144) == 1ULL << 30 && buf[272 + 152] == 77,
+          "fs kind, major, size, uuid at +128, +132, +144, +152");
+    CHECK(khib_get64(buf + 272 + 168) == 5 && khib_get64(buf + 272 + 200) == 123456789, "fs state at +168..+208");
+    CHECK(memcmp(buf + 480, "/dev/vdb", 8) == 0 && khib_get32(buf + 480 + 140) == KHIB_FSREC_RDONLY,
+          "second fs record at 480, its flags");
+    CHECK(khib_get64(buf + 3600) == sb.mailbox_nonce, "mailbox_nonce at 3600");
     CHECK(khib_get64(buf + 4088) == khib_hash64(buf, 4088, 0), "checksum at 4088 over [0, 4088)");
     int zero_tail = 1;
-    for (int i = 1568; i < 4088; i++)
+    for (int i = 3752; i < 4088; i++)
         zero_tail &= buf[i] == 0;
-    CHECK(zero_tail, "bytes 1568..4087 zero");
+    CHECK(zero_tail, "bytes 3752..4087 zero");
 
     int rc = khib_superblock_decode(buf, &back, err, sizeof err);
     CHECK(rc == KHIB_SB_OK, "decode: %s", err);
@@ -147,9 +155,29 @@ static void test_superblock(void)
 
     /* Valid checksum, bad content. */
     struct khib_superblock v = sb;
-    v.version = 2;
+    v.version = 3;
     khib_superblock_encode(&v, buf);
-    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "version 2 is not supported");
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "version 3 is not supported");
+    v.version = 1;
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "written by an older khib");
+    v = sb;
+    v.state = KHIB_STATE_ABANDONED;
+    snprintf(v.abandon_reason, sizeof v.abandon_reason, "a normal boot");
+    v.abandoned_ns = 77;
+    khib_superblock_encode(&v, buf);
+    CHECK(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_OK && back.state == KHIB_STATE_ABANDONED &&
+              back.abandoned_ns == 77 && !strcmp(back.abandon_reason, "a normal boot") &&
+              khib_get64(buf + 3616) == 77 && !memcmp(buf + 3624, "a normal boot", 14),
+          "ABANDONED with its time at 3616 and reason at 3624: %s", err);
+    v = sb;
+    v.fs[1].kind = 9;
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "unknown kind 9");
+    v = sb;
+    snprintf(v.fs[0].dev, sizeof v.fs[0].dev, "../sda");
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "not a kernel name");
     v = sb;
     v.state = 7;
     khib_superblock_encode(&v, buf);
@@ -273,13 +301,16 @@ static void test_note_and_mailbox(void)
     n.level = 7;
     n.fs_count = 1;
     snprintf(n.target, sizeof n.target, "/dev/vdb");
-    snprintf(n.fs_dev[0], sizeof n.fs_dev[0], "/dev/vda2");
+    snprintf(n.fs[0].dev, sizeof n.fs[0].dev, "vda2");
+    snprintf(n.fs[0].mnt, sizeof n.fs[0].mnt, "/home");
+    n.fs[0].kind = KHIB_FS_BTRFS;
     uint8_t buf[KHIB_NOTE_SIZE];
     char err[300] = "";
-    CHECK(KHIB_NOTE_SIZE == 784, "note size 784");
+    CHECK(KHIB_NOTE_SIZE == 3600, "note size 3600");
     khib_note_encode(&n, buf);
     CHECK(khib_get64(buf + 40) == n.nonce && khib_get32(buf + 136) == 7 && memcmp(buf + 144, "/dev/vdb", 8) == 0 &&
-              memcmp(buf + 272, "/dev/vda2", 9) == 0, "note field offsets");
+              memcmp(buf + 272, "vda2", 5) == 0 && khib_get32(buf + 272 + 128) == KHIB_FS_BTRFS,
+          "note field offsets");
     CHECK(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) == 0, "note decode: %s", err);
     CHECK(memcmp(&n, &back, sizeof n) == 0, "note round trip");
     CHECK_ERR(khib_note_decode(buf, 100, &back, err, sizeof err) != 0, err, "100 bytes long");

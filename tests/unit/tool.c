@@ -8,6 +8,9 @@
  *   tool stored-chunk IMG N       print "INDEX OFFSET LEN FIRST LAST" of the Nth
  *                                 chunk that has stored data (pfns in hex)
  *   tool flip FILE OFFSET         invert the byte at OFFSET
+ *   tool fs-probe KIND FILE       khib_fs_probe() of FILE as KIND (a /proc/mounts
+ *                                 type): "uuid U" and "state W0 W1 W2 W3 W4" (hex),
+ *                                 or the error; exit status the result (2: error)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -17,10 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsstate.h"
 #include "handoff_codec.h"
 #include "image.h"
 #include "le.h"
 #include "memmap.h"
+#include "uuid.h"
 #include "xxhash64.h"
 
 static int die(const char *msg)
@@ -36,7 +41,7 @@ static int sb_set(const char *path, const char *field, uint64_t value)
         unsigned off, size;
     } fields[] = {{"version", 8, 4},        {"state", 16, 4},           {"memmap_digest", 136, 8},
                   {"jump_back_entry", 144, 8}, {"window_start", 160, 8}, {"window_size", 168, 8},
-                  {"mailbox_nonce", 1552, 8}};
+                  {"mailbox_nonce", 3600, 8}};
     int fd = open(path, O_RDWR);
     uint8_t sb[KHIB_SB_SIZE];
     if (fd < 0 || pread(fd, sb, sizeof sb, 0) != (ssize_t)sizeof sb)
@@ -76,6 +81,29 @@ static int stored_chunk(const char *path, unsigned nth)
     return die("no such chunk");
 }
 
+static int fs_probe(const char *type, const char *path)
+{
+    char err[400], u[40];
+    uint8_t uuid[16];
+    uint64_t st[KHIB_FS_STATE_WORDS];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return die("cannot open the file");
+    int rc = khib_fs_probe(fd, khib_fs_kind_of(type), uuid, st, err, sizeof err);
+    close(fd);
+    if (rc != KHIB_FS_OK) {
+        printf("%s: %s\n", rc == KHIB_FS_NOT_KIND ? "not-kind" : rc == KHIB_FS_UNSUPPORTED ? "unsupported" : "error",
+               err);
+        return rc < 0 ? 2 : rc;
+    }
+    khib_uuid_format(uuid, u, sizeof u);
+    printf("uuid %s\nstate", u);
+    for (unsigned i = 0; i < KHIB_FS_STATE_WORDS; i++)
+        printf(" %016" PRIx64, st[i]);
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char err[400];
@@ -112,5 +140,7 @@ int main(int argc, char **argv)
             return die("cannot write the byte");
         return 0;
     }
+    if (argc == 4 && !strcmp(argv[1], "fs-probe"))
+        return fs_probe(argv[2], argv[3]);
     return die("usage: see the comment at the top of tests/unit/tool.c");
 }
