@@ -12,6 +12,29 @@
 /* An index larger than this is not believed (a 1 TiB machine needs 18 MiB). */
 #define INDEX_MAX (512u << 20)
 
+/* No khib superblock at byte 0: "never written" unless the data behind it
+ * says otherwise.  A khib image's chunks are zstd frames back to back from
+ * KHIB_SB_SIZE, so a zstd frame there (magic 28 B5 2F FD and a frame header
+ * descriptor without the reserved bit) means a superblock destroyed, by a
+ * zeroed or overwritten first block.  A blank target, another file system
+ * or random bytes have no frame there (random: 1 in 2^33). */
+static int no_superblock(struct khib_image *img, char *err, size_t errlen)
+{
+    static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    uint8_t head[5];
+    char why[300];
+    if (img->t.size >= KHIB_SB_SIZE + sizeof head &&
+        khib_pread_all(img->t.fd, head, sizeof head, KHIB_SB_SIZE, img->t.path, why, sizeof why) == 0 &&
+        !memcmp(head, zstd_magic, 4) && !(head[4] & 0x08)) {
+        snprintf(err, errlen, "%s: the superblock is damaged: no %s magic at byte 0, but a zstd frame at byte %u,"
+                 " where a khib image's data begins; a committed image may have been destroyed (the disk may be"
+                 " failing)", img->t.path, KHIB_MAGIC, KHIB_SB_SIZE);
+        return KHIB_IMG_BAD;
+    }
+    snprintf(err, errlen, "no %s magic at byte 0: never written, or not a khib image", KHIB_MAGIC);
+    return KHIB_IMG_NONE;
+}
+
 int khib_image_open(struct khib_image *img, const char *path, enum khib_open_mode mode, char *err, size_t errlen)
 {
     memset(img, 0, sizeof *img);
@@ -27,10 +50,8 @@ int khib_image_open(struct khib_image *img, const char *path, enum khib_open_mod
         return KHIB_IMG_IO;
     char why[400];
     int rc = khib_superblock_decode(buf, &img->sb, why, sizeof why);
-    if (rc == KHIB_SB_NONE) {
-        snprintf(err, errlen, "no %s magic at byte 0: never written, or not a khib image", KHIB_MAGIC);
-        return KHIB_IMG_NONE;
-    }
+    if (rc == KHIB_SB_NONE)
+        return no_superblock(img, err, errlen);
     if (rc != KHIB_SB_OK) {
         snprintf(err, errlen, "%s: %s", path, why);
         return KHIB_IMG_BAD;

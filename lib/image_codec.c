@@ -136,15 +136,41 @@ static int nul_terminated(const char *s, size_t len)
     return memchr(s, 0, len) != NULL;
 }
 
+/* No magic at byte 0: never written, or a khib superblock whose magic was
+ * damaged.  The evidence for damage (docs/image-format.md): the checksum
+ * verifies once the magic is put back, or at least 6 of its 8 bytes are
+ * there (by chance: about 1 in 10^13). */
+static int magic_damage(const uint8_t *p, uint64_t want, char *err, size_t errlen)
+{
+    uint8_t copy[SB_CHECKSUM_OFF];
+    memcpy(copy, p, sizeof copy);
+    memcpy(copy, KHIB_MAGIC, 8);
+    int same = 0, first = -1;
+    for (int i = 0; i < 8; i++) {
+        same += p[i] == (uint8_t)KHIB_MAGIC[i];
+        if (p[i] != (uint8_t)KHIB_MAGIC[i] && first < 0)
+            first = i;
+    }
+    int verifies = khib_hash64(copy, sizeof copy, 0) == want;
+    if (!verifies && same < 6) {
+        snprintf(err, errlen, "no khib image (no %s magic at byte 0)", KHIB_MAGIC);
+        return KHIB_SB_NONE;
+    }
+    snprintf(err, errlen, "the superblock is damaged: its magic has byte %d = 0x%02x, not 0x%02x ('%c')%s; a"
+             " committed image may have been destroyed (the disk may be failing)", first, p[first],
+             (uint8_t)KHIB_MAGIC[first], KHIB_MAGIC[first],
+             verifies ? ", and the rest of it verifies" : "");
+    return KHIB_SB_BAD;
+}
+
 int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *err, size_t errlen)
 {
     const uint8_t *p = buf;
     memset(sb, 0, sizeof *sb);
-    if (memcmp(p, KHIB_MAGIC, 8) != 0) {
-        snprintf(err, errlen, "no khib image (no %s magic at byte 0)", KHIB_MAGIC);
-        return KHIB_SB_NONE;
-    }
-    uint64_t want = khib_get64(p + SB_CHECKSUM_OFF), got = khib_hash64(p, SB_CHECKSUM_OFF, 0);
+    uint64_t want = khib_get64(p + SB_CHECKSUM_OFF), got;
+    if (memcmp(p, KHIB_MAGIC, 8) != 0)
+        return magic_damage(p, want, err, errlen);
+    got = khib_hash64(p, SB_CHECKSUM_OFF, 0);
     if (want != got) {
         snprintf(err, errlen, "superblock checksum mismatch (stored %016" PRIx64 ", computed %016" PRIx64
                  "): the superblock is damaged", want, got);

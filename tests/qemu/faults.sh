@@ -8,8 +8,9 @@
 #           memory (refused before the jump); a target too small and one
 #           whose writes fail (the transient kernel reports and jumps back)
 #   7       the power cut at three points of a save: no committed image
-#   10-13   a flipped chunk byte, a corrupt index, a corrupt superblock, a
-#           changed memory size: the restore kernel refuses and boots on
+#   10-13   a flipped chunk byte, a corrupt index, a corrupt or zeroed
+#           superblock, a changed memory size: the restore kernel refuses
+#           and boots on
 #   8       the power cut during a restore: the next boot restores fine
 #   9       a boot after the resume: the image is consumed, boots on
 #   14      the saved system's ext4 mounted read-write since: refused
@@ -156,6 +157,10 @@ refuse index "$work/bad-index.img" /dev/vda "index checksum mismatch" "11 a corr
 cp --sparse=always "$work/good.img" "$work/bad-sb.img"
 flip "$work/bad-sb.img" 200
 refuse superblock "$work/bad-sb.img" /dev/vda "superblock checksum mismatch" "12 a corrupt superblock"
+cp --sparse=always "$work/good.img" "$work/zero-sb.img"
+dd if=/dev/zero of="$work/zero-sb.img" bs=4096 count=1 conv=notrunc status=none
+refuse zero-sb "$work/zero-sb.img" /dev/vda "the superblock is damaged: no KHIBIMG1 magic at byte 0, but a zstd frame" \
+    "12b a zeroed superblock is damaged, not never written"
 # shellcheck disable=SC2034 # read by run_guest (common.sh)
 GUEST_MEM=1280M
 refuse memsize "$work/good.img" /dev/vda "the firmware memory map (/sys/firmware/memmap) differs" \
@@ -189,7 +194,7 @@ expect_state "$work/good.img" CONSUMED "9"
 # shellcheck disable=SC2046
 boot mount-write "$kernel" "$initrd" "khibtest.scenario=mount-write" $(disks "$work/good.img")
 expect_state "$work/second.img" COMMITTED "14: before the restore"
-refuse mounted "$work/second.img" /dev/vdc "file system on /dev/vdb was mounted since the hibernation" \
+refuse mounted "$work/second.img" /dev/vdc "the file system at /mnt (ext2/3/4 on vdb) was mounted since the hibernation" \
     "14 the saved system's ext4 was mounted since"
 if e2fsck -n -f "$work/data.img" > "$work/fsck.log" 2>&1; then
     pass "14: fsck -n of the ext4 file system is clean"

@@ -253,6 +253,36 @@ cp "$img" "$work/v2.img"
 "$TOOL" sb-set "$work/v2.img" version 1
 expect "version 1: refused" 2 "image format version 1 is not supported .*written by an older khib" "$RESTORE" --image "$work/v2.img" --verify
 
+# A damaged superblock says "damaged" (exit 2), never "never written" (exit 10).
+for pos in 0 1 2 3 4 5 6 7; do
+    cp "$img" "$work/magic.img"
+    printf '\067' | dd of="$work/magic.img" bs=1 seek="$pos" conv=notrunc status=none
+    expect "magic byte $pos = 0x37: damaged" 2 "the superblock is damaged: its magic has byte $pos = 0x37.*rest of it verifies" \
+        "$RESTORE" --image "$work/magic.img" --memory-file "$work/magic.mem"
+done
+check "magic damaged: nothing written" test ! -e "$work/magic.mem"
+expect "magic damaged: --info says so" 2 "the superblock is damaged" "$RESTORE" --image "$work/magic.img" --info
+cp "$img" "$work/magic2.img"
+printf 'XY' | dd of="$work/magic2.img" bs=1 seek=2 conv=notrunc status=none
+"$TOOL" flip "$work/magic2.img" 300
+expect "two magic bytes and the checksum damaged: still damaged" 2 "the superblock is damaged: its magic has byte 2" \
+    "$RESTORE" --image "$work/magic2.img" --verify
+cp "$img" "$work/block0.img"
+dd if=/dev/zero of="$work/block0.img" bs=4096 count=1 conv=notrunc status=none
+expect "block 0 zeroed: damaged" 2 "the superblock is damaged: no KHIBIMG1 magic at byte 0, but a zstd frame at byte 4096" \
+    "$RESTORE" --image "$work/block0.img" --memory-file "$work/block0.mem"
+expect "block 0 zeroed: --info says so" 2 "the superblock is damaged" "$RESTORE" --image "$work/block0.img" --info
+truncate -s 8M "$work/blank.img"
+expect "a blank target: no image" 10 "no committed image .*never written" "$RESTORE" --image "$work/blank.img" --info
+truncate -s 8M "$work/ext4.img"
+mkfs.ext4 -q -F "$work/ext4.img"
+expect "an ext4 target: no image" 10 "no committed image .*never written" "$RESTORE" --image "$work/ext4.img" --verify
+for seed in 1 2 3 4 5 6 7 8; do
+    head -c 1048576 /dev/urandom > "$work/random.img"
+    expect "a random target ($seed): no image" 10 "no committed image .*never written" \
+        "$RESTORE" --image "$work/random.img" --verify
+done
+
 # --- state handling ----------------------------------------------------------------
 truncate -s 1M "$work/zero.img"
 expect "no image: exit 10" 10 "no committed image on .*zero.img" "$RESTORE" --image "$work/zero.img" \
