@@ -3,15 +3,26 @@
 # (initramfs-tools, dracut, mkinitcpio; see docs/hooks.md).  Run early in the
 # boot, before any root file system is mounted and before any disk is written.
 #
-#   no khib.image= on the command line   do nothing
+#   no khib.image= on the command line   an ordinary boot: retire the image
+#                                        on target= of khib.conf, if any
 #   khib.image=DEV                       run khib-restore --image DEV --jump:
 #                                        with a valid image it never returns
 #
-# When it returns (no image, image refused, device missing), the boot goes on
-# normally.  If the command line confines this kernel to khib's window
-# (memmap=exactmap), the kernel sees only the window's memory, so this kernel
-# is booted again with full memory: kexec -l of khib.kernel= and khib.initrd=
-# with the command line cleaned of khib's words, then kexec -e.  If that is
+# Retiring: whenever this boot goes on normally, it is about to mount and
+# change the file systems, so a committed image on the target must never be
+# resumed afterwards.  "khib-restore --image TARGET --abandon REASON" marks
+# it ABANDONED before anything is mounted; it prints one line when it did,
+# and nothing when there was no committed image (exit 10).  The target is
+# khib.image= when the command line has it, else target= of the khib.conf
+# that khib's build hooks copy into the initramfs.  No target: nothing.
+#
+# When khib-restore returns (no image, image refused, damaged, jump failed),
+# the image is retired and the boot goes on normally (a device or a
+# khib-restore that is missing: one line says it could not be retired).  If
+# the command line confines this kernel to khib's window (memmap=exactmap),
+# the kernel sees only the window's memory, so this kernel is booted again
+# with full memory: kexec -l of khib.kernel= and khib.initrd= with the
+# command line cleaned of khib's words, then kexec -e.  If that is
 # impossible, one line says so and the boot continues with the small memory.
 # This script always exits 0: it never stops the boot.
 #
@@ -22,7 +33,8 @@
 #                     which khib's generator hooks copy into the initramfs)
 #   khib.initrd=FILE  the initramfs to kexec (default /sys/firmware/initrd:
 #                     needs retain_initrd on the command line, Linux >= 6.8)
-#   khib.wait=SECONDS how long to wait for DEV to appear (default 5)
+#   khib.wait=SECONDS how long to wait for DEV (or target=) to appear
+#                     (default 5)
 #
 # Cleaning rule for the second boot's command line: drop every khib.* word,
 # every memmap= word and retain_initrd; drop nokaslr only when the next word
@@ -33,6 +45,7 @@
 #   KHIB_CMDLINE  file holding the command line [/proc/cmdline]
 #   KHIB_RESTORE  the khib-restore program [/usr/lib/khib/khib-restore]
 #   KHIB_KEXEC    the kexec program [kexec found in PATH]
+#   KHIB_CONF     khib's configuration [/etc/khib.conf]
 #
 # Messages go to stderr: under dracut with systemd, a hook's stdout goes to
 # the journal only, its stderr also to the console.
@@ -44,6 +57,7 @@ say() { echo "khib: $*" >&2; }
 
 cmdline_file=${KHIB_CMDLINE:-/proc/cmdline}
 restore=${KHIB_RESTORE:-/usr/lib/khib/khib-restore}
+conf=${KHIB_CONF:-/etc/khib.conf}
 cmdline=
 read -r cmdline < "$cmdline_file" || [ -n "$cmdline" ] || exit 0
 
@@ -95,6 +109,48 @@ wait_for() {   # wait_for DEV SECONDS: block devices may appear late
     [ -b "$1" ] || [ -f "$1" ]
 }
 
+conf_target() {   # print target= of khib.conf (the last one); fail if none
+    # The rules of khib's own parser (frontend/settings.c): "key=value"
+    # lines, blanks around the key and before the value ignored, lines
+    # starting with # are comments.  Only target= matters here.
+    [ -f "$conf" ] && [ -r "$conf" ] || return 1
+    target=
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line#"${line%%[![:space:]]*}"}
+        case "$line" in '#'*) continue ;; *=*) ;; *) continue ;; esac
+        key=${line%%=*}
+        key=${key%"${key##*[![:space:]]}"}
+        [ "$key" = target ] || continue
+        target=${line#*=}
+        target=${target#"${target%%[![:space:]]*}"}
+    done < "$conf"
+    [ -n "$target" ] && printf '%s\n' "$target"
+}
+
+retire() {   # retire DEV REASON: mark a committed image on DEV ABANDONED
+    # DEV is there (the caller waited for it).  khib-restore prints its one
+    # line itself; nothing when there was no committed image (10).
+    if [ ! -x "$restore" ]; then
+        say "cannot retire an image on $1: $restore is missing from this initramfs (fix: install khib and rebuild the initramfs with its hook)"
+        return 0
+    fi
+    arc=0
+    "$restore" --image "$1" --abandon "$2" >&2 || arc=$?
+    case "$arc" in
+        0 | 10) ;;
+        *) say "the image on $1, if any, could not be retired (khib-restore --abandon exit $arc, cause above); only khib-restore's file system checks now keep it from resuming over this boot's changes (fix: the cause above, then khib retire)" ;;
+    esac
+    return 0
+}
+
+normal_boot_retire() {   # normal_boot_retire DEV REASON: wait for DEV, retire
+    if wait_for "$1" "$wait_s"; then
+        retire "$1" "$2"
+    else
+        say "image device $1 not found after ${wait_s} s: an image on it, if any, could not be retired (fix: check target= in /etc/khib.conf, or give a slow disk more time with khib.wait=SECONDS)"
+    fi
+}
+
 small_memory() {   # small_memory CAUSE FIX: the one line when kexec is impossible
     say "cannot boot again with full memory: $1; this boot continues with only khib's window of memory (fix: $2, or reboot with the normal boot entry)"
 }
@@ -136,23 +192,41 @@ full_memory() {   # boot this kernel again without the window's confinement
     return 0
 }
 
-image=$(arg khib.image) || exit 0
 wait_s=$(arg khib.wait) || wait_s=5
 case "$wait_s" in '' | *[!0-9]*) say "khib.wait=$wait_s is not a number of seconds: waiting 5"; wait_s=5 ;; esac
 
+if ! image=$(arg khib.image); then
+    # An ordinary boot: retire the configured target's image, if any.
+    target=$(conf_target) || exit 0
+    normal_boot_retire "$target" "a normal boot started (no khib.image= on the command line)"
+    exit 0
+fi
+
 if ! wait_for "$image" "$wait_s"; then
-    say "image device $image not found after ${wait_s} s: booting normally (fix: check khib.image= on the restore entry, or give a slow disk more time with khib.wait=SECONDS)"
+    say "image device $image not found after ${wait_s} s: booting normally, and an image on it, if any, could not be retired (fix: check khib.image= on the restore entry, or give a slow disk more time with khib.wait=SECONDS)"
 elif [ ! -x "$restore" ]; then
-    say "$restore is missing from this initramfs: booting normally (fix: install khib and rebuild the initramfs with its hook)"
+    say "$restore is missing from this initramfs: booting normally, and an image on $image, if any, could not be retired (fix: install khib and rebuild the initramfs with its hook)"
 else
     say "looking for a hibernation image on $image"
     rc=0
     "$restore" --image "$image" --jump >&2 || rc=$?
     case "$rc" in
-        10) say "no committed image on $image: booting normally" ;;
-        0) say "khib-restore returned without jumping into the saved system (exit 0): booting normally (fix: read khib-restore's messages above; khib-restore --image $image --info shows the image's state)" ;;
-        *) say "restore refused or failed (khib-restore exit $rc, cause above): the image is kept; booting normally (fix: the cause above; khib-restore --image $image --info shows the image)" ;;
+        10) say "no committed image on $image: booting normally"
+            why="the restore found no committed image" ;;
+        0) say "khib-restore returned without jumping into the saved system (exit 0): booting normally (fix: read khib-restore's messages above; khib-restore --image $image --info shows the image's state)"
+            why="the restore returned without jumping" ;;
+        *) say "restore refused or failed (khib-restore exit $rc, cause above): booting normally, so the image is retired (fix: the cause above, then hibernate again; khib-restore --image $image --info shows the image)"
+            case "$rc" in
+                2) why="the restore failed (image unreadable or damaged)" ;;
+                3) why="the restore refused it" ;;
+                4) why="the restore could not write memory" ;;
+                5) why="the jump into the saved system failed" ;;
+                *) why="the restore did not jump" ;;
+            esac ;;
     esac
+    # Before the full-memory kexec: this boot goes on to mount the disks.
+    # (The second boot has no khib.image= and finds nothing to retire.)
+    retire "$image" "a normal boot started after $why (khib-restore exit $rc)"
 fi
 full_memory
 exit 0

@@ -1,11 +1,15 @@
 #!/bin/sh
 # Host tests of hooks/: khib-resume.sh's decisions (with a fake command line
-# and stub khib-restore and kexec programs, under sh and busybox sh), the
+# and stub khib-restore and kexec programs, under sh and busybox sh), its
+# retiring of the image with the real build/khib-restore on image files, the
 # boot-time wrappers of the three generators, the build hooks of
 # initramfs-tools, dracut and mkinitcpio (with stub copy/install functions),
-# and shellcheck on every file.  Prints "PASS name" or "FAIL name" per check
-# and ends with "N passed, N failed"; exits non-zero on any failure.
-# Nothing here needs root, a block device, or touches the system.
+# initramfs/init's normal-boot paths (in a chroot, as root only),
+# systemd/khib-retire.service, and a shellcheck of every file.  Prints
+# "PASS name" or "FAIL name" per check and ends with "N passed, N failed";
+# exits non-zero on any failure.  Nothing here needs a block device or
+# touches the system; the real khib-restore only ever writes image and
+# memory files here (never /dev/mem, never a jump).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 hooks=$root/hooks
@@ -30,9 +34,18 @@ fail() {   # fail NAME DETAILS...
 # spaces (the command line) shows as one.  "jump" kills the caller, as a
 # real jump or kexec -e leaves nothing behind to return to.
 mkdir -p "$work/bin" "$work/pathbin"
+# khib-restore --abandon exits STUB_ABANDON (default 10: nothing to retire).
 cat > "$work/bin/khib-restore" <<'EOF'
 #!/bin/sh
 { printf 'khib-restore'; for a; do printf ' [%s]' "$a"; done; echo; } >> "$KHIB_TEST_LOG"
+if [ "${3:-}" = --abandon ]; then
+    case "${STUB_ABANDON:-10}" in
+        0) echo "khib-restore: image 00000000-stub on $2 abandoned: $4; it will never be restored" >&2 ;;
+        10) ;;
+        *) echo "khib-restore: cannot abandon the image on $2: stub says exit $STUB_ABANDON" >&2 ;;
+    esac
+    exit "${STUB_ABANDON:-10}"
+fi
 [ "${STUB_RESTORE:-10}" = jump ] && { kill -KILL "$PPID"; exit 99; }
 echo "khib-restore: stub says exit ${STUB_RESTORE:-10}" >&2
 exit "${STUB_RESTORE:-10}"
@@ -60,7 +73,8 @@ chmod 755 "$work/bin/"* "$work/pathbin/kexec"
 
 # --- khib-resume.sh ----------------------------------------------------------
 # resume SHELL CMDLINE [VAR=VALUE...]: run khib-resume.sh under SHELL ("sh"
-# or "busybox sh") with the command line CMDLINE, the stubs, and the extra
+# or "busybox sh") with the command line CMDLINE, the stubs, no khib.conf
+# (unless KHIB_CONF= is among the extra environment), and the extra
 # environment; sets $rc and $out (stdout and stderr), empties the log first.
 resume() {
     shell=$1
@@ -72,7 +86,7 @@ resume() {
     # shellcheck disable=SC2086
     # The group's 2>&1 also catches the shell's own "Killed" after a jump.
     out=$({ cd "$work" && env KHIB_CMDLINE="$work/cmdline" KHIB_RESTORE="$work/bin/khib-restore" \
-        KHIB_KEXEC="$work/bin/kexec" "$@" $shell "$hooks/khib-resume.sh"; } 2>&1) || rc=$?
+        KHIB_KEXEC="$work/bin/kexec" KHIB_CONF="$work/no-conf" "$@" $shell "$hooks/khib-resume.sh"; } 2>&1) || rc=$?
 }
 
 # expect NAME RC LOG [PATTERN...]: exit status RC, the log exactly LOG, and
@@ -105,6 +119,11 @@ files="khib.kernel=$work/vmlinuz khib.initrd=$work/initrd"
 base="BOOT_IMAGE=/boot/vmlinuz-6.12 root=UUID=0b1c ro quiet"
 img="khib.image=$work/image khib.wait=0"
 restored="khib-restore [--image] [$work/image] [--jump]"
+# retired WHY RC [DEV]: the abandon call after a restore that exited RC
+retired() { echo "khib-restore [--image] [${3:-$work/image}] [--abandon] [a normal boot started after $1 (khib-restore exit $2)]"; }
+noimage=$(retired "the restore found no committed image" 10)
+ordinary="a normal boot started (no khib.image= on the command line)"
+printf 'target=%s\n' "$work/image" > "$work/khib.conf"
 kexec_l="kexec [-l] [$work/vmlinuz] [--initrd=$work/initrd] [--command-line=$base]"
 
 for sh in $shells; do
@@ -112,21 +131,80 @@ for sh in $shells; do
     [ "$sh" = busybox ] && sh="busybox sh"
 
     resume "$sh" "$base $confine $files"
-    expect "$t no khib.image: nothing runs, no output" 0 ""
-    [ -z "$out" ] || fail "$t no khib.image: silent" "$out"
+    expect "$t no khib.image, no khib.conf: nothing runs, no output" 0 ""
+    [ -z "$out" ] || fail "$t no khib.image, no khib.conf: silent" "$out"
 
+    # --- an ordinary boot retires the image on target= of khib.conf --------
+    resume "$sh" "$base" KHIB_CONF="$work/khib.conf"
+    expect "$t ordinary boot, khib.conf target=: abandon with the target and the reason, nothing else" 0 \
+        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
+    if [ -z "$out" ]; then pass "$t ordinary boot, nothing to retire (10): silent"
+    else fail "$t ordinary boot, nothing to retire (10): silent" "$out"; fi
+
+    resume "$sh" "$base" KHIB_CONF="$work/khib.conf" STUB_ABANDON=0
+    expect "$t ordinary boot, an image retired: khib-restore's one line on stderr, exit 0" 0 \
+        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]" \
+        "^khib-restore: image 00000000-stub on $work/image abandoned: a normal boot started \(no khib.image= on the command line\); it will never be restored$"
+
+    resume "$sh" "$base $confine $files" KHIB_CONF="$work/khib.conf"
+    expect "$t ordinary boot, confined: retires, no kexec (only khib.image= asks for the second boot)" 0 \
+        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
+
+    resume "$sh" "$base" KHIB_CONF="$work/khib.conf" STUB_ABANDON=2
+    expect "$t ordinary boot, the image cannot be written (2): one line, exit 0" 0 \
+        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]" \
+        "^khib: the image on $work/image, if any, could not be retired \(khib-restore --abandon exit 2, cause above\).*file system checks" \
+        '^khib-restore: cannot abandon'
+
+    printf 'target=%s\n' "$work/no-device" > "$work/conf-missing"
+    resume "$sh" "$base khib.wait=0" KHIB_CONF="$work/conf-missing"
+    expect "$t ordinary boot, target missing: no call, one line: not retired, why" 0 "" \
+        "^khib: image device $work/no-device not found after 0 s: an image on it, if any, could not be retired.*target= in /etc/khib.conf"
+
+    resume "$sh" "$base" KHIB_CONF="$work/khib.conf" KHIB_RESTORE="$work/no-restore"
+    expect "$t ordinary boot, khib-restore missing: one line" 0 "" \
+        "^khib: cannot retire an image on $work/image: $work/no-restore is missing"
+
+    rm -f "$work/late"
+    printf 'target=%s\n' "$work/late" > "$work/conf-late"
+    (sleep 0.3 && : > "$work/late") &
+    resume "$sh" "$base khib.wait=3" KHIB_CONF="$work/conf-late"
+    wait
+    expect "$t ordinary boot: waits for a target that appears late" 0 \
+        "khib-restore [--image] [$work/late] [--abandon] [$ordinary]"
+
+    # khib.conf as khib's own parser reads it: comments, blanks, last wins.
+    printf '%s\n' "# target=$work/commented" "window=512M" "   # target=$work/indented-comment" \
+        "" "target=$work/first" "  target =   $work/image" "kernel=/boot/vmlinuz" > "$work/conf-parse"
+    printf 'level=3\ntarget=%s' "$work/image" > "$work/conf-nonl"
+    printf '%s\n' "# target=$work/image" "window=512M" "targets=$work/image" "target=" > "$work/conf-none"
+    resume "$sh" "$base" KHIB_CONF="$work/conf-parse"
+    expect "$t khib.conf: # comments and other keys skipped, blanks around the key and before the value, the last target= wins" 0 \
+        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
+    resume "$sh" "$base" KHIB_CONF="$work/conf-nonl"
+    expect "$t khib.conf: a last line without a newline" 0 \
+        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
+    resume "$sh" "$base" KHIB_CONF="$work/conf-none"
+    expect "$t khib.conf without a target (commented, other key, empty): nothing, silent" 0 ""
+    [ -z "$out" ] || fail "$t khib.conf without a target: silent" "$out"
+    resume "$sh" "$base" KHIB_CONF="$work"
+    expect "$t khib.conf not a file: nothing" 0 ""
+
+    # --- the restore path ---------------------------------------------------
     resume "$sh" "$base $confine $img $files" STUB_RESTORE=jump
     expect "$t image restored: khib-restore --image DEV --jump, then nothing" 137 "$restored"
 
     resume "$sh" "$base $confine $img $files" STUB_RESTORE=0
-    expect "$t khib-restore returns 0 after --jump: an error, boot goes on with full memory" 137 \
+    expect "$t khib-restore returns 0 after --jump: an error, retired, boot goes on with full memory" 137 \
         "$restored
+$(retired "the restore returned without jumping" 0)
 $kexec_l
 kexec [-e]" '^khib: khib-restore returned without jumping' 'booting normally'
 
     resume "$sh" "$base $confine $img $files"
-    expect "$t no image (10), confined: kexec -l with the cleaned command line, kexec -e" 137 \
+    expect "$t no image (10), confined: abandon, then kexec -l with the cleaned command line, kexec -e" 137 \
         "$restored
+$noimage
 $kexec_l
 kexec [-e]" "^khib: no committed image on $work/image: booting normally" \
         '^khib: booting this kernel again with full memory'
@@ -134,19 +212,30 @@ kexec [-e]" "^khib: no committed image on $work/image: booting normally" \
     resume "$sh" "BOOT_IMAGE=/vmlinuz nokaslr root=/dev/vda1 retain_initrd nokaslr memmap=exactmap memmap=640K@0 memmap=511M@1M console=ttyS0,115200 * a?b khib.role=restore $img $files nokaslr"
     expect "$t cleaning: khib.*, memmap=, retain_initrd and khib's nokaslr go; the user's nokaslr and globs stay" 137 \
         "$restored
+$noimage
 kexec [-l] [$work/vmlinuz] [--initrd=$work/initrd] [--command-line=BOOT_IMAGE=/vmlinuz nokaslr root=/dev/vda1 console=ttyS0,115200 * a?b nokaslr]
 kexec [-e]"
 
     resume "$sh" "$base $img $files"
-    expect "$t no image (10), not confined: no kexec, exit 0" 0 "$restored" \
-        "^khib: no committed image on $work/image: booting normally"
+    expect "$t no image (10), not confined: abandon (silent), no kexec, exit 0" 0 "$restored
+$noimage" "^khib: no committed image on $work/image: booting normally"
 
-    resume "$sh" "$base $confine $img $files" STUB_RESTORE=3
-    expect "$t image refused (3): image kept, boot goes on with full memory" 137 \
-        "$restored
+    # Every exit of khib-restore that is not a jump: the image is retired
+    # with the exit in the reason, before the full-memory kexec.
+    for case in "2|the restore failed (image unreadable or damaged)" "3|the restore refused it" \
+        "4|the restore could not write memory" "5|the jump into the saved system failed" \
+        "1|the restore did not jump"; do
+        code=${case%%|*} why=${case#*|}
+        resume "$sh" "$base $confine $img $files" STUB_RESTORE="$code" STUB_ABANDON=0
+        expect "$t restore exit $code: abandoned ($why), then the full-memory kexec" 137 \
+            "$restored
+$(retired "$why" "$code")
 $kexec_l
-kexec [-e]" '^khib: restore refused or failed \(khib-restore exit 3, cause above\): the image is kept' \
-        '^khib-restore: stub says exit 3'
+kexec [-e]" "^khib: restore refused or failed \(khib-restore exit $code, cause above\): booting normally, so the image is retired" \
+            "^khib-restore: stub says exit $code" \
+            "^khib-restore: image 00000000-stub on $work/image abandoned: a normal boot started after .*\(khib-restore exit $code\); it will never be restored"
+    done
+    resume "$sh" "$base $confine $img $files" STUB_RESTORE=3
     # (khib-restore's own lines, and the test shell's "Killed" after kexec -e)
     if printf '%s\n' "$out" | grep -Ev '^(khib-restore: |Killed$)' | grep -qv '^khib: '; then
         fail "$t every message starts with khib:" "$out"
@@ -154,38 +243,55 @@ kexec [-e]" '^khib: restore refused or failed \(khib-restore exit 3, cause above
         pass "$t every message starts with khib:"
     fi
 
+    resume "$sh" "$base $confine $img $files" STUB_RESTORE=3 STUB_ABANDON=2
+    expect "$t restore refused, abandon fails: one line, the boot goes on with full memory" 137 \
+        "$restored
+$(retired "the restore refused it" 3)
+$kexec_l
+kexec [-e]" "^khib: the image on $work/image, if any, could not be retired \(khib-restore --abandon exit 2"
+
+    printf 'target=%s\n' "$work/other" > "$work/conf-other"
+    resume "$sh" "$base $img $files" KHIB_CONF="$work/khib.conf"
+    expect "$t khib.image= and khib.conf: the command line's image is retired, once" 0 "$restored
+$noimage"
+    resume "$sh" "$base $img $files" KHIB_CONF="$work/conf-other"
+    expect "$t khib.image= wins over target= of khib.conf" 0 "$restored
+$noimage"
+
     resume "$sh" "$base $confine $img $files" STUB_KEXEC_L=1
     expect "$t kexec -l fails: one line, boot continues with small memory" 0 \
         "$restored
+$noimage
 $kexec_l" '^khib: cannot boot again with full memory: kexec -l .* failed \(exit 1.*continues with only'
 
     resume "$sh" "$base $confine $img $files" STUB_KEXEC_E=1
     expect "$t kexec -e returns: unloaded, one line, boot continues" 0 \
         "$restored
+$noimage
 $kexec_l
 kexec [-e]
 kexec [-u]" '^khib: cannot boot again with full memory: kexec -e returned \(exit 1'
 
     resume "$sh" "$base $confine $img $files" KHIB_KEXEC="$work/no-kexec"
-    expect "$t kexec missing: one line, boot continues" 0 "$restored" \
-        "^khib: cannot boot again with full memory: kexec is not in this initramfs \($work/no-kexec\).*kexec-tools"
+    expect "$t kexec missing: one line, boot continues" 0 "$restored
+$noimage" "^khib: cannot boot again with full memory: kexec is not in this initramfs \($work/no-kexec\).*kexec-tools"
 
     resume "$sh" "$base $confine khib.image=$work/no-device khib.wait=0 $files"
-    expect "$t image device missing: no restore, clear message, boot goes on with full memory" 137 \
+    expect "$t image device missing: no restore, clear message (not retired), boot goes on with full memory" 137 \
         "$kexec_l
-kexec [-e]" "^khib: image device $work/no-device not found after 0 s: booting normally.*khib.wait="
+kexec [-e]" "^khib: image device $work/no-device not found after 0 s: booting normally, and an image on it, if any, could not be retired.*khib.wait="
 
     resume "$sh" "$base $img $files" KHIB_RESTORE="$work/no-restore"
     expect "$t khib-restore missing: clear message, boot continues" 0 "" \
-        "^khib: $work/no-restore is missing from this initramfs: booting normally"
+        "^khib: $work/no-restore is missing from this initramfs: booting normally, and an image on $work/image, if any, could not be retired"
 
     resume "$sh" "$base $confine $img khib.kernel=$work/no-kernel khib.initrd=$work/initrd"
-    expect "$t kernel image missing: names khib.kernel=, boot continues" 0 "$restored" \
-        "^khib: cannot boot again with full memory: the kernel image $work/no-kernel is missing.*khib.kernel="
+    expect "$t kernel image missing: names khib.kernel=, boot continues" 0 "$restored
+$noimage" "^khib: cannot boot again with full memory: the kernel image $work/no-kernel is missing.*khib.kernel="
 
     resume "$sh" "$base $confine $img khib.kernel=$work/vmlinuz khib.initrd=$work/no-initrd"
-    expect "$t initramfs missing: names retain_initrd, boot continues" 0 "$restored" \
-        "^khib: cannot boot again with full memory: the initramfs $work/no-initrd is missing.*retain_initrd"
+    expect "$t initramfs missing: names retain_initrd, boot continues" 0 "$restored
+$noimage" "^khib: cannot boot again with full memory: the initramfs $work/no-initrd is missing.*retain_initrd"
 
     resume "$sh" "$base $confine $img"
     if grep -q "^kexec \[-l\] \[/usr/lib/khib/vmlinuz\] \[--initrd=/sys/firmware/initrd\]" "$log" ||
@@ -199,12 +305,126 @@ kexec [-e]" "^khib: image device $work/no-device not found after 0 s: booting no
     (sleep 0.3 && : > "$work/late") &
     resume "$sh" "$base khib.image=$work/late khib.wait=3" STUB_RESTORE=10
     wait
-    expect "$t waits for a device that appears late" 0 "khib-restore [--image] [$work/late] [--jump]"
+    expect "$t waits for a device that appears late" 0 "khib-restore [--image] [$work/late] [--jump]
+$(retired "the restore found no committed image" 10 "$work/late")"
 
     resume "$sh" "$base khib.image=$work/image khib.wait=soon"
-    expect "$t khib.wait= not a number: says so, waits the default" 0 "$restored" \
-        '^khib: khib.wait=soon is not a number'
+    expect "$t khib.wait= not a number: says so, waits the default" 0 "$restored
+$noimage" '^khib: khib.wait=soon is not a number'
 done
+
+# --- khib-resume.sh with the real khib-restore -------------------------------
+# Committed images made by khib-gencore and khib-save.  A wrapper runs the
+# real khib-restore; it turns --jump into a restore into a memory file
+# (--memory-file: never /dev/mem, never a jump), with RESTORE_MEMMAP as the
+# firmware memory map to check when set (an empty one is refused: exit 3).
+GEN=$root/build/khib-gencore
+SAVE=$root/build/khib-save
+REAL=$root/build/khib-restore
+TOOL=$root/build/tests/tool
+if [ -x "$GEN" ] && [ -x "$SAVE" ] && [ -x "$REAL" ]; then
+    cat > "$work/bin/real-restore" <<WRAPPER
+#!/bin/sh
+{ printf 'khib-restore'; for a; do printf ' [%s]' "\$a"; done; echo; } >> "\$KHIB_TEST_LOG"
+if [ "\${3:-}" = --jump ]; then
+    set -- --image "\$2" --memory-file "$work/real.mem" --quiet \${RESTORE_MEMMAP:+--memmap-dir "\$RESTORE_MEMMAP"}
+fi
+exec "$REAL" "\$@"
+WRAPPER
+    chmod 755 "$work/bin/real-restore"
+    mkdir -p "$work/empty-memmap"
+    "$GEN" --out "$work/real.core" --size 8M --seed 1 --note >/dev/null
+    commit() {   # commit IMG: a fresh committed image in IMG
+        rm -f "$1" "$work/real.mem"
+        "$SAVE" --core "$work/real.core" --target "$1" --quiet >/dev/null 2>&1 || true
+    }
+    state() { "$REAL" --image "$1" --info 2>/dev/null | sed -n 's/^state: *//p'; }
+    abandoned_why() { "$REAL" --image "$1" --info 2>/dev/null | sed -n 's/^abandoned: *[^(]*(\(.*\))$/\1/p'; }
+    # real NAME STATE REASON PATTERN: the run exited 0, real.img is in STATE
+    # with the abandon REASON ("" for none), the output matches PATTERN.
+    real() {
+        got_state=$(state "$work/real.img")
+        got_why=$(abandoned_why "$work/real.img")
+        if [ "$rc" != 0 ]; then
+            fail "$1" "exit $rc" "$out"
+        elif [ "$got_state" != "$2" ] || [ "$got_why" != "$3" ]; then
+            fail "$1" "state $got_state ($got_why), expected $2 ($3)" "$out" "$(cat "$log")"
+        elif ! printf '%s\n' "$out" | grep -Eq -- "$4"; then
+            fail "$1" "output does not match /$4/:" "$out"
+        else
+            pass "$1"
+        fi
+    }
+    printf 'target=%s\n' "$work/real.img" > "$work/real.conf"
+    realimg="khib.image=$work/real.img khib.wait=0"
+    r="real khib-restore:"
+
+    commit "$work/real.img"
+    if [ "$(state "$work/real.img")" = COMMITTED ]; then
+        pass "$r a committed image to start with"
+    else
+        fail "$r a committed image to start with" "state: $(state "$work/real.img")"
+    fi
+    resume sh "$base" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$REAL"
+    real "$r ordinary boot: the image on target= is ABANDONED, with the reason" ABANDONED "$ordinary" \
+        "^khib-restore: image [0-9a-f-]{36} on $work/real.img abandoned: a normal boot started \(no khib.image= on the command line\); it will never be restored$"
+    if [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then pass "$r ordinary boot: exactly one line"
+    else fail "$r ordinary boot: exactly one line" "$out"; fi
+    resume sh "$base" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$REAL"
+    real "$r the next ordinary boot finds nothing to retire" ABANDONED "$ordinary" '^$'
+    if [ -z "$out" ]; then pass "$r the next ordinary boot: silent"
+    else fail "$r the next ordinary boot: silent" "$out"; fi
+    resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore"
+    real "$r a restore boot after it: refused as abandoned (10), the reason kept" ABANDONED "$ordinary" \
+        "^khib-restore: image [0-9a-f-]{36} on $work/real.img was abandoned on .* \(a normal boot started \(no khib.image= on the command line\)\); not restoring it"
+    if printf '%s\n' "$out" | grep -q "^khib: no committed image on $work/real.img: booting normally"; then
+        pass "$r abandoned: the hook says no committed image"
+    else
+        fail "$r abandoned: the hook says no committed image" "$out"
+    fi
+
+    # Each way the restore returns: the image ends ABANDONED with that exit.
+    commit "$work/real.img"
+    resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore" RESTORE_MEMMAP="$work/empty-memmap"
+    real "$r restore refused (3, memory map): ABANDONED, exit 3 in the reason" ABANDONED \
+        "a normal boot started after the restore refused it (khib-restore exit 3)" \
+        "^khib-restore: not restoring .*memory map"
+    commit "$work/real.img"
+    resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore"
+    real "$r restore returned without jumping (0): ABANDONED, exit 0 in the reason" ABANDONED \
+        "a normal boot started after the restore returned without jumping (khib-restore exit 0)" \
+        "^khib-restore: image [0-9a-f-]{36} on $work/real.img abandoned: "
+    if [ -x "$TOOL" ]; then
+        commit "$work/real.img"
+        chunk=$("$TOOL" stored-chunk "$work/real.img" 0 2>/dev/null || true)
+        # The tool prints: index offset length first-pfn last-pfn.
+        # shellcheck disable=SC2086
+        set -- $chunk
+        if [ $# -ge 3 ] && "$TOOL" flip "$work/real.img" $(($2 + $3 / 2)) >/dev/null 2>&1; then
+            resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore"
+            real "$r damaged chunk (2): ABANDONED, exit 2 in the reason" ABANDONED \
+                "a normal boot started after the restore failed (image unreadable or damaged) (khib-restore exit 2)" \
+                "the image is damaged"
+        else
+            fail "$r damaged chunk (2): could not damage the image" "$chunk"
+        fi
+    else
+        echo "note: build/tests/tool missing: the damaged-chunk check was skipped"
+    fi
+    commit "$work/real.img"
+    "$REAL" --image "$work/real.img" --memory-file "$work/real.mem" --consume --quiet >/dev/null 2>&1 || true
+    resume sh "$base" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$REAL"
+    real "$r a consumed image is not abandoned: stays CONSUMED, silent" CONSUMED "" '^$'
+    : > "$work/real.img"
+    resume sh "$base" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$REAL"
+    if [ "$rc" = 0 ] && [ -z "$out" ] && [ -z "$(state "$work/real.img")" ]; then
+        pass "$r an empty target: nothing, silent"
+    else
+        fail "$r an empty target: nothing, silent" "exit $rc" "$out"
+    fi
+else
+    echo "note: build/khib-gencore, khib-save or khib-restore missing: the real khib-restore checks were skipped (make)"
+fi
 
 # --- boot-time wrappers ------------------------------------------------------
 # Each runs khib-resume.sh (here a stub that fails) and must not stop the
@@ -257,12 +477,26 @@ itools() {   # itools SYSROOT ARGS...: run the hook; sets $rc, $out
         version=6.12.0-test DESTDIR="$work/destdir" verbose=n sh "$hooks/initramfs-tools/hooks/khib" 2>&1) || rc=$?
 }
 prereqs "initramfs-tools hook: prereqs" "$hooks/initramfs-tools/hooks/khib"
+mkdir -p "$sysroot/etc"
+printf 'target=/dev/disk/by-partlabel/khib\n' > "$sysroot/etc/khib.conf"
 itools "$sysroot"
-expect "initramfs-tools hook: copies khib-restore, khib-resume.sh, kexec, the kernel" 0 \
+expect "initramfs-tools hook: copies khib-restore, khib-resume.sh, kexec, /etc/khib.conf, the kernel" 0 \
     "copy_exec [$sysroot/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-restore]
 copy_file [script] [$sysroot/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-resume.sh]
 copy_exec [$work/pathbin/kexec] [/usr/sbin/kexec]
+copy_file [config] [$sysroot/etc/khib.conf] [/etc/khib.conf]
 copy_file [kernel] [$sysroot/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]"
+if printf '%s\n' "$out" | grep -q 'khib.conf'; then fail "initramfs-tools hook: no warning with khib.conf" "$out"
+else pass "initramfs-tools hook: no warning with khib.conf"; fi
+rm "$sysroot/etc/khib.conf"
+itools "$sysroot"
+expect "initramfs-tools hook: without /etc/khib.conf: a warning, exit 0, the rest copied" 0 \
+    "copy_exec [$sysroot/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-restore]
+copy_file [script] [$sysroot/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-resume.sh]
+copy_exec [$work/pathbin/kexec] [/usr/sbin/kexec]
+copy_file [kernel] [$sysroot/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]" \
+    '^W: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image.*update-initramfs'
+printf 'target=/dev/disk/by-partlabel/khib\n' > "$sysroot/etc/khib.conf"
 itools "$work/empty-root"
 expect "initramfs-tools hook: khib not installed: a warning, exit 0, nothing copied" 0 "" \
     '^W: khib: /usr/lib/khib/khib-restore is missing'
@@ -284,22 +518,25 @@ mkinitcpio_build() {   # mkinitcpio_build SYSROOT KERNELIMAGE: sets $rc, $out
         help | grep -q khib.image= && echo "help ok"
     ' "$hooks/mkinitcpio/install/khib" 2>&1) || rc=$?
 }
-mkinitcpio_build "" "$work/vmlinuz"
-expect "mkinitcpio install: add_binary khib-restore, khib-resume.sh, kexec; the kernel; add_runscript; help" 0 \
+mkinitcpio_build "$sysroot" /boot/vmlinuz-6.12.0-test
+expect "mkinitcpio install: add_binary khib-restore, khib-resume.sh, kexec; the kernel; /etc/khib.conf; add_runscript; help" 0 \
     "add_binary [/usr/lib/khib/khib-restore]
 add_binary [/usr/lib/khib/khib-resume.sh]
 add_binary [kexec]
-add_file [$work/vmlinuz] [/usr/lib/khib/vmlinuz] [644]
+add_file [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz] [644]
+add_file [/etc/khib.conf] [/etc/khib.conf] [644]
 add_runscript" '^help ok$'
 : > "$sysroot/usr/lib/modules/6.12.0-test/vmlinuz"
+rm "$sysroot/etc/khib.conf"
 mkinitcpio_build "$sysroot" ""
-expect "mkinitcpio install: without KERNELIMAGE, the kernel from /usr/lib/modules" 0 \
+expect "mkinitcpio install: without KERNELIMAGE, the kernel from /usr/lib/modules; without /etc/khib.conf, a warning" 0 \
     "add_binary [/usr/lib/khib/khib-restore]
 add_binary [/usr/lib/khib/khib-resume.sh]
 add_binary [kexec]
 add_file [/usr/lib/modules/6.12.0-test/vmlinuz] [/usr/lib/khib/vmlinuz] [644]
-add_runscript"
+add_runscript" '^==> WARNING: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image'
 rm "$sysroot/usr/lib/modules/6.12.0-test/vmlinuz"
+printf 'target=/dev/disk/by-partlabel/khib\n' > "$sysroot/etc/khib.conf"
 
 # --- dracut module -----------------------------------------------------------
 dracut_module() {   # dracut_module SYSROOT: check, then install; sets $rc, $out
@@ -320,12 +557,216 @@ dracut_module() {   # dracut_module SYSROOT: check, then install; sets $rc, $out
     ' "$hooks/dracut/90khib/module-setup.sh" 2>&1) || rc=$?
 }
 dracut_module "$sysroot"
-expect "dracut module: check includes it; install asks for khib-restore, khib-resume.sh, kexec, the kernel, the pre-mount hook" 0 \
+expect "dracut module: check includes it; install asks for khib-restore, khib-resume.sh, kexec, the kernel, /etc/khib.conf, the pre-mount hook" 0 \
     "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [kexec]
 inst_simple [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]
+inst_simple [/etc/khib.conf]
 inst_hook [pre-mount] [10] [$hooks/dracut/90khib/khib-pre-mount.sh]" '^check: include$'
+if printf '%s\n' "$out" | grep -q WARNING; then fail "dracut module: no warning with khib.conf" "$out"
+else pass "dracut module: no warning with khib.conf"; fi
+rm "$sysroot/etc/khib.conf"
+dracut_module "$sysroot"
+expect "dracut module: without /etc/khib.conf: a warning, the rest installed" 0 \
+    "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [kexec]
+inst_simple [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]
+inst_hook [pre-mount] [10] [$hooks/dracut/90khib/khib-pre-mount.sh]" \
+    '^dracut: WARNING: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image'
 dracut_module "$work/empty-root"
 expect "dracut module: check leaves it out when khib is not installed" 0 "" '^check: leave out$'
+
+# --- initramfs/init (khib's own initramfs, role restore) ---------------------
+# /init reads /proc/cmdline and /etc/khib/normal-boot by their absolute
+# paths, so it runs in a chroot: busybox (static) as sh, sleep and sync, and
+# stubs for everything that would touch the system (mount, reboot, poweroff,
+# khib-restore).  Needs root (chroot, mknod of a block device node that is
+# never opened); skipped otherwise.
+busybox=$(command -v busybox || true)
+chroot=$(command -v chroot || true)
+if [ "$(id -u)" = 0 ] && [ -n "$chroot" ] && [ -n "$busybox" ] &&
+    ! ldd "$busybox" >/dev/null 2>&1 &&
+    mkdir -p "$work/initroot/dev" && mknod "$work/initroot/dev/vda" b 7 250 2>/dev/null; then
+    ir=$work/initroot
+    mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/tmp" "$ir/etc/khib"
+    cp "$busybox" "$ir/bin/busybox"
+    for applet in sh sleep sync cat; do ln -s busybox "$ir/bin/$applet"; done
+    cp "$root/initramfs/init" "$ir/init"
+    chmod 755 "$ir/init"
+    # Each stub logs to /log in the chroot, one bracket per argument.
+    for stub in mount reboot poweroff khib-restore; do
+        {
+            echo '#!/bin/sh'
+            # shellcheck disable=SC2016 # written into the stub as it is
+            printf '%s\n' "{ printf '$stub'; for a; do printf ' [%s]' \"\$a\"; done; echo; } >> /log"
+        } > "$ir/bin/$stub"
+    done
+    cat >> "$ir/bin/reboot" <<'STUB'
+kill -KILL "$PPID"
+exit 0
+STUB
+    cat >> "$ir/bin/khib-restore" <<'STUB'
+if [ "$3" = --abandon ]; then
+    [ "${STUB_ABANDON:-10}" = 0 ] && echo "khib-restore: image 00000000-stub on $2 abandoned: $4; it will never be restored"
+    [ "${STUB_ABANDON:-10}" = 2 ] && echo "khib-restore: cannot abandon the image on $2: stub says exit 2"
+    exit "${STUB_ABANDON:-10}"
+fi
+echo "khib-restore: stub says exit ${STUB_RESTORE:-10}"
+exit "${STUB_RESTORE:-10}"
+STUB
+    chmod 755 "$ir/bin/"*
+    # init_run CMDLINE [VAR=VALUE...]: boot /init with CMDLINE; sets $rc, $out, $calls
+    init_run() {
+        printf '%s\n' "$1" > "$ir/proc/cmdline"
+        shift
+        : > "$ir/log"
+        rc=0
+        # The group's 2>&1 also catches the shell's own "Killed" after reboot.
+        out=$({ env -i PATH=/bin "$@" "$chroot" "$ir" /init < /dev/null; } 2>&1) || rc=$?
+        calls=$(grep -v '^mount ' "$ir/log" || true)
+    }
+    # init_expect NAME CALLS PATTERN...: the calls (mount aside) exactly CALLS,
+    # the output matching every PATTERN in this order, one line after another.
+    init_expect() {
+        name=$1 want=$2
+        shift 2
+        if [ "$calls" != "$want" ]; then
+            fail "$name" "calls:" "$calls" "expected:" "$want" "$out"
+            return
+        fi
+        rest=$out
+        for pattern; do
+            line=$(printf '%s\n' "$rest" | grep -En -m 1 -- "$pattern" | cut -d: -f1)
+            if [ -z "$line" ]; then
+                fail "$name" "output does not match /$pattern/ (in this order):" "$out"
+                return
+            fi
+            rest=$(printf '%s\n' "$rest" | sed "1,${line}d")
+        done
+        pass "$name"
+    }
+    jump="khib-restore [--image] [/dev/vda] [--jump]"
+    # abandon RC: the abandon call after a restore that exited RC
+    abandon() { echo "khib-restore [--image] [/dev/vda] [--abandon] [a normal boot started after the restore did not jump (khib-restore exit $1)]"; }
+    restore_cmd="console=ttyS0 khib.role=restore khib.image=/dev/vda"
+
+    init_run "$restore_cmd" STUB_RESTORE=3 STUB_ABANDON=0
+    init_expect "init: restore refused (3): retired, then no normal boot configured: what to do, then a shell" \
+        "$jump
+$(abandon 3)" \
+        '^khib-init: restore refused or failed \(exit 3\): booting normally, so the image is retired$' \
+        '^khib-restore: image 00000000-stub on /dev/vda abandoned: a normal boot started after the restore did not jump \(khib-restore exit 3\)' \
+        '^khib-init: no normal boot is configured for this restore entry: power off and choose the normal boot entry' \
+        '^khib-init: to configure one: add khib.normal=reboot to this entry.s command line .*one-shot \(grub-reboot\), or put an executable /etc/khib/normal-boot into this initramfs \(mkinitramfs.sh -a OVERLAY\)' \
+        '^khib-init: starting a shell$'
+    if [ "$rc" = 0 ]; then pass "init: the shell starts (and ends at the end of its input)"
+    else fail "init: the shell starts (and ends at the end of its input)" "exit $rc" "$out"; fi
+
+    for code in 10 2 5; do
+        init_run "$restore_cmd" STUB_RESTORE="$code"
+        init_expect "init: restore exit $code: abandon after it, with the exit" "$jump
+$(abandon "$code")" '^khib-init: no normal boot is configured'
+    done
+    if printf '%s\n' "$out" | grep -q '^khib-init: restore refused or failed (exit 5)'; then
+        pass "init: restore exit 5 is a failure"
+    else
+        fail "init: restore exit 5 is a failure" "$out"
+    fi
+    init_run "$restore_cmd" STUB_RESTORE=10
+    if [ "$rc" = 0 ] && printf '%s\n' "$out" | grep -q '^khib-init: starting a shell$' &&
+        ! printf '%s\n' "$out" | grep -q 'restore refused or failed'; then
+        pass "init: no committed image (10) is no failure"
+    else
+        fail "init: no committed image (10) is no failure" "$out"
+    fi
+
+    init_run "$restore_cmd" STUB_RESTORE=3 STUB_ABANDON=2
+    init_expect "init: the abandon fails: one line, the boot goes on" "$jump
+$(abandon 3)" '^khib-restore: cannot abandon' \
+        '^khib-init: the image on /dev/vda could not be retired \(khib-restore --abandon exit 2, cause above\)' \
+        '^khib-init: no normal boot is configured'
+
+    init_run "$restore_cmd khib.normal=reboot" STUB_RESTORE=3
+    init_expect "init: khib.normal=reboot: retired, says so, reboot -f, no shell" "$jump
+$(abandon 3)
+reboot [-f]" '^khib-init: no normal-boot hook in this initramfs; khib.normal=reboot: rebooting'
+    if printf '%s\n' "$out" | grep -q 'starting a shell'; then
+        fail "init: khib.normal=reboot: no shell" "$out"
+    else
+        pass "init: khib.normal=reboot: no shell"
+    fi
+
+    printf '#!/bin/sh\necho "normal-boot ran" >> /log\n' > "$ir/etc/khib/normal-boot"
+    chmod 755 "$ir/etc/khib/normal-boot"
+    init_run "$restore_cmd khib.normal=reboot" STUB_RESTORE=2
+    init_expect "init: /etc/khib/normal-boot: retired, then the hook runs (before khib.normal=)" "$jump
+$(abandon 2)
+normal-boot ran" '^khib-init: booting normally$'
+    rm "$ir/etc/khib/normal-boot"
+
+    init_run "console=ttyS0 khib.role=restore khib.image=/dev/vdz"
+    init_expect "init: image device missing: not retired, says so, no call" "" \
+        '^khib-init: image device /dev/vdz not found: an image on it, if any, could not be retired$' \
+        '^khib-init: no normal boot is configured'
+
+    init_run "console=ttyS0 khib.role=restore"
+    init_expect "init: no khib.image=: nothing to retire, no call" "" \
+        '^khib-init: no khib.image= on the command line$' '^khib-init: starting a shell$'
+else
+    echo "note: not root, or no chroot or static busybox, or no mknod: initramfs/init's normal-boot checks were skipped"
+fi
+if command -v shellcheck >/dev/null 2>&1; then
+    if msg=$(shellcheck -S warning "$root/initramfs/init" 2>&1); then
+        pass "shellcheck -S warning initramfs/init"
+    else
+        fail "shellcheck -S warning initramfs/init" "$msg"
+    fi
+fi
+
+# --- systemd/khib-retire.service -----------------------------------------------
+unit=$root/systemd/khib-retire.service
+unit_has() {   # unit_has NAME LINE...: every LINE is a line of the unit
+    name=$1
+    shift
+    for want; do
+        if ! grep -qxF -- "$want" "$unit"; then
+            fail "$name" "no line '$want' in $unit"
+            return
+        fi
+    done
+    pass "$name"
+}
+unit_has "khib-retire.service: oneshot, run once per boot, khib retire with the reason" \
+    "Type=oneshot" "RemainAfterExit=yes" \
+    'ExecStart=/usr/sbin/khib retire --reason "a normal boot started (khib-retire.service)"'
+unit_has "khib-retire.service: early, before the root's fsck and remount and every other mount" \
+    "DefaultDependencies=no" "WantedBy=sysinit.target" "ConditionPathExists=/etc/khib.conf" \
+    "Before=systemd-fsck-root.service systemd-remount-fs.service local-fs-pre.target"
+# udevd is ordered after systemd-remount-fs.service (through hwdb-update and
+# sysusers): ordering this unit after it would make a cycle.
+if grep -Eq '^(After|Requires|Wants|BindsTo)=.*udev' "$unit"; then
+    fail "khib-retire.service: not ordered after udev (an ordering cycle)" "$(grep -E '^(After|Requires|Wants|BindsTo)=' "$unit")"
+else
+    pass "khib-retire.service: not ordered after udev (an ordering cycle)"
+fi
+if grep -qxF '	install -D -m 644 systemd/khib-retire.service $(DESTDIR)/usr/lib/systemd/system/khib-retire.service' \
+    "$root/tests/qemu/rules.mk"; then
+    pass "khib-retire.service: make install installs it"
+else
+    fail "khib-retire.service: make install installs it"
+fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+    vroot=$work/unit-root
+    mkdir -p "$vroot/usr/sbin" "$vroot/usr/lib/systemd/system" "$vroot/etc"
+    printf '#!/bin/sh\n' > "$vroot/usr/sbin/khib"
+    chmod 755 "$vroot/usr/sbin/khib"
+    cp "$unit" "$vroot/usr/lib/systemd/system/"
+    if msg=$(systemd-analyze verify --root="$vroot" khib-retire.service 2>&1) && [ -z "$msg" ]; then
+        pass "khib-retire.service: systemd-analyze verify"
+    else
+        fail "khib-retire.service: systemd-analyze verify" "$msg"
+    fi
+else
+    echo "note: systemd-analyze is not installed: the unit was not verified by systemd"
+fi
 
 # --- files -------------------------------------------------------------------
 for f in khib-resume.sh initramfs-tools/hooks/khib initramfs-tools/scripts/local-top/khib; do

@@ -15,8 +15,9 @@
 # looked up on this system.
 # shellcheck disable=SC2154
 
-# Included whenever khib and kexec are installed: the hook does nothing at
-# boot unless the command line names an image (khib.image=).
+# Included whenever khib and kexec are installed: at boot the hook restores
+# only when the command line names an image (khib.image=); otherwise it at
+# most retires the image on target= of /etc/khib.conf (copied in below).
 check() {
     [[ -x ${KHIB_SYSROOT-}/usr/lib/khib/khib-restore ]] || return 1
     require_binaries kexec || return 1
@@ -42,6 +43,13 @@ install() {
         inst_simple "$image" /usr/lib/khib/vmlinuz
     else
         dwarn "khib: no kernel image for $kernel: khib.kernel= must name one for the full-memory boot"
+    fi
+    # khib's configuration: an ordinary boot (no khib.image=) retires the
+    # image on its target= before anything is mounted.
+    if [[ -f ${KHIB_SYSROOT-}${dracutsysrootdir-}/etc/khib.conf ]]; then
+        inst_simple /etc/khib.conf
+    else
+        dwarn "khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image (write target= there, then rebuild the initramfs)"
     fi
     inst_hook pre-mount 10 "$moddir/khib-pre-mount.sh"
 }
