@@ -30,7 +30,8 @@ static void check_decoded(const struct khib_superblock *sb)
 {
     khib_fuzz_assert(memcmp(sb->magic, KHIB_MAGIC, 8) == 0);
     khib_fuzz_assert(sb->version == KHIB_VERSION && sb->sb_size == KHIB_SB_SIZE && sb->page_size == KHIB_PAGE_SIZE);
-    khib_fuzz_assert(sb->state <= KHIB_STATE_CONSUMED && sb->compression == KHIB_COMP_ZSTD);
+    khib_fuzz_assert(sb->state <= KHIB_STATE_ABANDONED && sb->compression == KHIB_COMP_ZSTD);
+    khib_fuzz_assert(memchr(sb->abandon_reason, 0, KHIB_ABANDON_LEN) != NULL);
     khib_fuzz_assert(sb->chunk_pages >= 1 && sb->chunk_pages <= KHIB_CHUNK_PAGES_MAX);
     khib_fuzz_assert(sb->fs_count <= KHIB_FS_MAX && sb->build_id_len <= KHIB_BUILD_ID_MAX);
     khib_fuzz_assert(memchr(sb->kernel_release, 0, KHIB_RELEASE_LEN) != NULL);

@@ -64,7 +64,7 @@ for spec in "32K 1 --ranges 2" "32K 2 --ranges 2" "32K 3 --ranges 1" "32K 4 --ra
     if [ "$size" = ext ]; then
         [ -e "$work/ext.fs" ] || continue
         size=16K
-        set -- "$@" --fs "$work/ext.fs"
+        set -- "$@" --fs "ext4:$work/ext.fs"
     fi
     core="$work/$n.core"
     img="$work/$n.img"
