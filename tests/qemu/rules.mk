@@ -2,7 +2,7 @@
 # top Makefile.  The test kernel and guest initramfs are cached under
 # $KHIB_CACHE (default ~/.cache/khib), keyed by their inputs.
 
-QEMU_SCENARIOS := roundtrip cycle faults
+QEMU_SCENARIOS := roundtrip cycle faults disk-safety
 PREFIX ?= /usr
 DESTDIR ?=
 
@@ -35,6 +35,7 @@ install: $(PROGRAMS) build/khib-initrd.img
 	install -D -m 755 build/khib-restore $(DESTDIR)$(PREFIX)/lib/khib/khib-restore
 	install -D -m 644 build/khib-initrd.img $(DESTDIR)$(PREFIX)/lib/khib/khib-initrd.img
 	install -D -m 644 docs/khib.md $(DESTDIR)$(PREFIX)/share/doc/khib/khib.md
+	install -D -m 644 systemd/khib-retire.service $(DESTDIR)/usr/lib/systemd/system/khib-retire.service
 
 # The restore step in a distribution's own initramfs (docs/hooks.md): opt-in,
 # because every initramfs built afterwards carries khib-restore, kexec and a

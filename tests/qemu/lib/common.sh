@@ -48,7 +48,8 @@ guest_initrd() {
     make -s -C "$KHIB_TOP" all build/khib-testload >&2 || return 1
     key=$(cat "$KHIB_TOP"/build/khib-save "$KHIB_TOP"/build/khib-restore "$KHIB_TOP"/build/khib \
         "$KHIB_TOP"/build/khib-testload "$KHIB_TOP"/initramfs/init "$KHIB_TOP"/mkinitramfs.sh \
-        "$KHIB_TOP"/tests/qemu/guest/* "$KHIB_TOP"/tests/qemu/lib/common.sh "$kernel" /usr/sbin/kexec |
+        "$KHIB_TOP"/tests/qemu/guest/* "$KHIB_TOP"/tests/qemu/lib/common.sh "$KHIB_TOP"/hooks/khib-resume.sh \
+        "$kernel" /usr/sbin/kexec |
         sha256sum | cut -c1-16)
     dir="$KHIB_CACHE/initrd/$key"
     if [ ! -f "$dir/guest.img" ]; then
@@ -59,6 +60,8 @@ guest_initrd() {
         root="$dir.tmp/overlay"
         cp "$KHIB_TOP"/tests/qemu/guest/*.sh "$root/test/"
         cp "$KHIB_TOP/build/khib-testload" "$root/test/"
+        # The distribution hook, run by a guest the way an initramfs would.
+        cp "$KHIB_TOP/hooks/khib-resume.sh" "$root/test/khib-resume.sh"
         ln -s /test/guest.sh "$root/etc/khib/normal-boot"
         cp "$kernel" "$root/boot/khib/vmlinuz"
         cp "$dir.tmp/khib-initrd.img" "$root/usr/lib/khib/khib-initrd.img"
@@ -71,11 +74,31 @@ guest_initrd() {
     echo "$dir/guest.img"
 }
 
+# guest_rootdisk KERNEL: print the path of an ext4 root disk image holding
+# the guest initramfs's files (the guest boots it without an initramfs:
+# run_guest with INITRD "" and root=/dev/vda rw init=/init), built with
+# mke2fs -d (no loop device, no mount) and cached next to the initramfs.
+# Boot a copy: the guest writes to its root.
+guest_rootdisk() {
+    rinitrd=$(guest_initrd "$1") || return 1
+    rdisk="$(dirname "$rinitrd")/root.ext4"
+    if [ ! -f "$rdisk" ]; then
+        rtree="$rdisk.tree"
+        rm -rf "$rtree" "$rdisk.tmp"
+        mkdir -p "$rtree"
+        gzip -dc "$rinitrd" | (cd "$rtree" && cpio -idm --quiet) || return 1
+        mke2fs -q -F -t ext4 -L khibroot -d "$rtree" "$rdisk.tmp" 256M > /dev/null || return 1
+        rm -rf "$rtree"
+        mv "$rdisk.tmp" "$rdisk"
+    fi
+    echo "$rdisk"
+}
+
 # run_guest LOG KERNEL INITRD APPEND [QEMU ARGS...]: boot one guest until it
-# powers off (or QEMU_TIMEOUT seconds pass).  Its serial console goes to LOG,
-# each line prefixed with the host's clock ("[1795391156.087] text") so that
-# phases can be timed across the guest's boots.  Returns QEMU's status (124 on
-# timeout).
+# powers off (or QEMU_TIMEOUT seconds pass); INITRD "" boots without one.
+# Its serial console goes to LOG, each line prefixed with the host's clock
+# ("[1795391156.087] text") so that phases can be timed across the guest's
+# boots.  Returns QEMU's status (124 on timeout).
 run_guest() {
     glog=$1 gkernel=$2 ginitrd=$3 gappend=$4
     shift 4
@@ -84,7 +107,7 @@ run_guest() {
     timeout --foreground -k 5 "$QEMU_TIMEOUT" qemu-system-x86_64 \
         -machine pc -accel tcg -m "${GUEST_MEM:-1G}" -smp "${GUEST_CPUS:-2}" \
         -display none -no-reboot -monitor none -serial stdio \
-        -kernel "$gkernel" -initrd "$ginitrd" \
+        -kernel "$gkernel" ${ginitrd:+-initrd} ${ginitrd:+"$ginitrd"} \
         -append "console=ttyS0 panic=-1 $gappend" "$@" </dev/null 2>"$glog.qemu"
     echo "$?" > "$glog.rc"
     } | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } s/\r//g; printf "[%.3f] %s", time, $_' >> "$glog"
