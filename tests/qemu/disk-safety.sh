@@ -30,7 +30,8 @@ initrd=$(guest_initrd "$kernel")
 rootdisk=$(guest_rootdisk "$kernel")
 RESTORE="$KHIB_TOP/build/khib-restore"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# KHIB_KEEP=1 keeps the serial logs and disk images (for docs and debugging).
+trap '[ -n "${KHIB_KEEP:-}" ] && echo "disk-safety: kept $work" >&2 || rm -rf "$work"' EXIT
 started=$(date +%s)
 boots=0
 DS_PARTS=${DS_PARTS:-A B C}
