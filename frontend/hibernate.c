@@ -70,9 +70,12 @@ static int kernel_build_id(uint8_t *id, size_t max)
 }
 
 /* B's command line: A's console, the confinement, and khib's parameters.
- * nokaslr: the decompressor's KASLR ignores memmap=exactmap and may place B
- * outside the window (design notes, fact 3).  The window starts at 0 so that
- * B's real-mode trampoline lands in backed-up memory (fact 5). */
+ * nokaslr: the decompressor's KASLR (arch/x86/boot/compressed/kaslr.c) does
+ * not honour memmap=exactmap and may place B outside the window.  The window
+ * starts at 0 so that B's real-mode trampoline, which the kernel reserves
+ * low (arch/x86/realmode/init.c), lands in memory the kexec swap backs up:
+ * with a window from 1 MiB, A's own trampoline was overwritten and A's
+ * secondary CPUs failed to come back (docs/architecture.md). */
 static void transient_cmdline(const struct settings *s, char *out, size_t len)
 {
     char cmdline[4096];

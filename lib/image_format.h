@@ -2,7 +2,7 @@
  * docs/image-format.md describes the same layout for readers of the bytes.
  *
  * All integers are little-endian and fixed-width.  The structs below are the
- * decoded, in-memory form; image_format.c encodes and decodes them field by
+ * decoded, in-memory form; image_codec.c encodes and decodes them field by
  * field at the offsets given in the comments, so the C layout of these structs
  * never reaches the disk.
  *
