@@ -85,3 +85,25 @@ include bench/rules.mk
 
 # libFuzzer harnesses of the parsers (fuzz, check-fuzz) and the crashers' replay.
 include tests/fuzz/rules.mk
+
+# The Debian package (debian/, docs in man/): dpkg-buildpackage runs in a copy
+# of the tree under build/deb/, so that its clean step (make clean) never
+# touches this tree's build/; the .deb, .changes and .buildinfo land in build/.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_ARCH    = $(shell dpkg --print-architecture)
+MAN_PAGES  := man/khib.8 man/khib-save.8 man/khib-restore.8 man/khib.conf.5
+.PHONY: deb man
+deb:
+	rm -rf build/deb && mkdir -p build/deb/khib
+	tar --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.a' -cf - . | tar -C build/deb/khib -xf -
+	cd build/deb/khib && dpkg-buildpackage -us -uc -b
+	cp build/deb/khib_$(DEB_VERSION)_$(DEB_ARCH).deb build/deb/khib_$(DEB_VERSION)_$(DEB_ARCH).changes \
+		build/deb/khib_$(DEB_VERSION)_$(DEB_ARCH).buildinfo build/
+
+# The man pages must render without a warning.
+man:
+	@for f in $(MAN_PAGES); do \
+		out=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$f 2>&1 >/dev/null; \
+			groff -man -ww -z $$f 2>&1); \
+		[ -z "$$out" ] || { printf '%s:\n%s\n' "$$f" "$$out" >&2; exit 1; }; \
+	done; echo "man: $(MAN_PAGES) render without warnings"

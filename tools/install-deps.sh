@@ -7,6 +7,7 @@ qemu-system-x86 qemu-system-data seabios ipxe-qemu qemu-utils
 cpio gzip xz-utils e2fsprogs dmsetup util-linux coreutils xfsprogs btrfs-progs dosfstools
 flex bison bc libelf-dev libssl-dev dpkg-dev debian-archive-keyring
 makedumpfile shellcheck perl clang libclang-rt-14-dev
+debhelper lintian fakeroot debootstrap man-db groff-base file
 mtools"
 missing=
 for p in $packages; do

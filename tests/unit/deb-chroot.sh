@@ -1,0 +1,167 @@
+#!/bin/sh
+# The Debian package installed, triggered, removed and purged in a Debian 12
+# chroot (debootstrap --variant=minbase bookworm): apt resolves its
+# Depends, postinst builds /usr/lib/khib/khib-initrd.img, khib runs, the
+# busybox trigger and a reinstall rebuild the initramfs, khib-retire.service
+# is enabled, remove takes the initramfs and /usr/lib/khib away and keeps
+# /etc/khib.conf, and purge leaves the tree as it was (the file lists
+# before and after are compared).  Needs root; the first run needs the
+# network (deb.debian.org).
+#
+# The chroot is cached as a tarball in $KHIB_CACHE/deb-chroot/ (default
+# ~/.cache/khib), keyed by its inputs (suite, variant, mirror, the packages
+# downloaded into it, debootstrap's version); with the apt lists and the
+# dependencies' .debs in it, a cached run needs no network.  The package is
+# build/khib_VERSION_ARCH.deb from `make deb` (run first), or $KHIB_DEB.
+# Prints "N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() {   # check DESCRIPTION COMMAND...
+    d=$1
+    shift
+    if "$@"; then ok; else bad "$d"; fi
+}
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+    exit
+}
+
+if [ "$(id -u)" != 0 ] || ! command -v debootstrap >/dev/null 2>&1; then
+    echo "note: not root, or no debootstrap (apt-get install debootstrap): the chroot test was skipped"
+    finish
+fi
+
+suite=bookworm
+variant=minbase
+mirror=http://deb.debian.org/debian
+deps="busybox-static kexec-tools cpio"
+cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}/deb-chroot
+key=$(printf '%s\n' 1 "$suite" "$variant" "$mirror" "$deps" \
+    "$(dpkg-query -W -f='${Version}' debootstrap)" | sha256sum | cut -c1-16)
+tarball=$cache/$suite-$variant-$key.tar.zst
+
+cd "$root" || exit 1
+if [ -n "${KHIB_DEB:-}" ]; then
+    deb=$KHIB_DEB
+else
+    version=$(dpkg-parsechangelog -l debian/changelog -S Version)
+    deb=build/khib_${version}_$(dpkg --print-architecture).deb
+    if make deb > /dev/null 2>&1; then ok; else bad "make deb failed (run it to see why)"; fi
+fi
+[ -s "$deb" ] || { bad "no package $deb"; finish; }
+
+work=$(mktemp -d /var/tmp/khib-deb-chroot.XXXXXX)
+R=$work/root
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+    umount "$R/proc" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+in_chroot() {
+    chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"
+}
+
+if [ ! -s "$tarball" ]; then
+    echo "building the $suite chroot (cached as $tarball)"
+    mkdir -p "$cache" "$R"
+    if ! debootstrap --variant="$variant" "$suite" "$R" "$mirror" > "$work/debootstrap.log" 2>&1; then
+        bad "debootstrap failed:"
+        tail -n 20 "$work/debootstrap.log"
+        finish
+    fi
+    mount -t proc proc "$R/proc"
+    # The apt lists and the dependencies' .debs go into the cache, so that
+    # a cached run installs without the network.
+    if ! in_chroot sh -c "apt-get clean && apt-get update -q && apt-get install -y -q --download-only $deps" \
+        > "$work/deps.log" 2>&1; then
+        bad "downloading $deps into the chroot failed:"
+        tail -n 20 "$work/deps.log"
+        finish
+    fi
+    umount "$R/proc"
+    tar --zstd -C "$R" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$R"
+fi
+mkdir -p "$R"
+if tar --zstd -C "$R" --numeric-owner -xpf "$tarball"; then ok; else bad "cannot unpack $tarball"; finish; fi
+mount -t proc proc "$R/proc" || { bad "cannot mount /proc in the chroot"; finish; }
+# No service of a dependency (kexec-tools) starts in the chroot.
+printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"
+chmod 755 "$R/usr/sbin/policy-rc.d"
+cp "$deb" "$R/tmp/khib.deb"
+
+# What purge must give back: every path outside the kernel's and apt's
+# bookkeeping (apt's lists, its .deb cache and extended_states, which
+# records that the dependencies were installed automatically; logs).
+snapshot() {
+    (cd "$R" && find . -xdev \( -path ./proc -o -path ./tmp -o -path ./var/cache/apt -o -path ./var/lib/apt \
+        -o -path ./var/log \) -prune -o -print | LC_ALL=C sort)
+}
+snapshot > "$work/before"
+
+log=$work/apt.log
+apt() {   # apt ARGS...: apt-get in the chroot, its output in $log
+    in_chroot apt-get -y -q --no-install-recommends "$@" > "$log" 2>&1
+}
+show() { sed 's/^/    /' "$log" | tail -n 20; }
+
+if apt install /tmp/khib.deb; then ok; else bad "apt-get install ./khib.deb failed:"; show; fi
+for p in khib busybox-static kexec-tools cpio; do
+    check "$p is installed" sh -c "chroot '$R' dpkg-query -W -f='\${Status}' $p | grep -q 'install ok installed'"
+done
+check "postinst built the initramfs" test -s "$R/usr/lib/khib/khib-initrd.img"
+check "postinst said so" grep -q 'mkinitramfs.sh: /usr/lib/khib/khib-initrd.img: [0-9]* bytes' "$log"
+if zcat "$R/usr/lib/khib/khib-initrd.img" 2>/dev/null | cpio -t --quiet > "$work/initrd.list" 2>/dev/null; then
+    ok
+else
+    bad "the initramfs is not a gzip'ed cpio archive"
+fi
+for f in init bin/busybox bin/sh bin/khib bin/khib-save bin/khib-restore; do
+    check "the initramfs has $f" grep -qx "$f" "$work/initrd.list"
+done
+check "the initramfs's khib is the installed one" \
+    sh -c "zcat '$R/usr/lib/khib/khib-initrd.img' | (mkdir -p '$work/ir' && cd '$work/ir' && cpio -id --quiet bin/khib) &&
+           cmp -s '$work/ir/bin/khib' '$R/usr/sbin/khib'"
+check "khib --help runs" sh -c "chroot '$R' /usr/sbin/khib --help | grep -q '^Usage: khib COMMAND'"
+check "khib-restore --help runs" sh -c "chroot '$R' /usr/lib/khib/khib-restore --help | grep -q '^Usage: khib-restore'"
+check "khib check reads the default /etc/khib.conf" \
+    sh -c "chroot '$R' /usr/sbin/khib check 2>&1 | grep -q 'khib check: this system cannot hibernate yet'"
+check "khib-retire.service is enabled" test -L "$R/etc/systemd/system/sysinit.target.wants/khib-retire.service"
+check "man khib's page is installed" test -s "$R/usr/share/man/man8/khib.8.gz"
+
+# The busybox trigger: reinstalling busybox-static rebuilds the initramfs.
+touch -d @1 "$R/usr/lib/khib/khib-initrd.img"
+if apt install --reinstall busybox-static; then ok; else bad "reinstalling busybox-static failed:"; show; fi
+check "the busybox trigger ran" grep -q 'khib: busybox changed: rebuilding /usr/lib/khib/khib-initrd.img' "$log"
+check "the trigger rebuilt the initramfs" test "$(stat -c %Y "$R/usr/lib/khib/khib-initrd.img")" != 1
+
+# An upgrade (here a reinstall) of khib rebuilds it too.
+touch -d @1 "$R/usr/lib/khib/khib-initrd.img"
+if apt install --reinstall /tmp/khib.deb; then ok; else bad "reinstalling khib failed:"; show; fi
+check "a reinstall rebuilt the initramfs" test "$(stat -c %Y "$R/usr/lib/khib/khib-initrd.img")" != 1
+
+# Remove: the programs and the initramfs go, the conffile stays.
+if apt remove khib; then ok; else bad "apt-get remove khib failed:"; show; fi
+check "remove left no /usr/lib/khib" test ! -e "$R/usr/lib/khib"
+check "remove left no khib" test ! -e "$R/usr/sbin/khib"
+check "remove kept /etc/khib.conf" test -e "$R/etc/khib.conf"
+check "dpkg did not complain of a directory left behind" sh -c "! grep -q 'not empty so not removed' '$log'"
+
+# Purge (with the dependencies apt installed for it): the tree as before.
+if apt purge --autoremove khib; then ok; else bad "apt-get purge --autoremove khib failed:"; show; fi
+check "purge removed /etc/khib.conf" test ! -e "$R/etc/khib.conf"
+snapshot > "$work/after"
+if diff "$work/before" "$work/after" > "$work/diff"; then ok; else
+    bad "the chroot differs after the purge (< before, > after):"
+    sed 's/^/    /' "$work/diff" | head -n 30
+fi
+finish

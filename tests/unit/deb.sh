@@ -1,0 +1,148 @@
+#!/bin/sh
+# The Debian package (debian/, man/): `make deb` builds it, lintian finds no
+# error or warning in the .deb and the .changes, the package holds every
+# file it must (and no initramfs: postinst builds that), its maintainer
+# scripts and triggers do what debian/ says, and the man pages render
+# without warnings; then tests/unit/deb-chroot.sh installs, triggers,
+# removes and purges it in a Debian 12 chroot (as root).
+# Prints "N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() {   # check DESCRIPTION COMMAND...
+    d=$1
+    shift
+    if "$@"; then ok; else bad "$d"; fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cd "$root" || exit 1
+version=$(dpkg-parsechangelog -l debian/changelog -S Version)
+arch=$(dpkg --print-architecture)
+deb=build/khib_${version}_${arch}.deb
+changes=build/khib_${version}_${arch}.changes
+rm -f "$deb" "$changes"
+
+if make deb > "$tmp/build.log" 2>&1; then ok; else
+    bad "make deb failed:"
+    tail -n 30 "$tmp/build.log"
+fi
+check "make deb made $deb" test -s "$deb"
+check "make deb made $changes" test -s "$changes"
+# dh skips an empty override: without it, dh_auto_test would run make check.
+check "the package build did not run the test suite" \
+    sh -c "! grep -q 'dh_auto_test\|make.* check' '$tmp/build.log'"
+
+# lintian as root says so on stderr; only its tags count.
+lintian "$deb" "$changes" > "$tmp/lintian" 2>/dev/null
+if grep -q '^[EW]: ' "$tmp/lintian"; then
+    bad "lintian has errors or warnings:"
+    grep '^[EW]: ' "$tmp/lintian"
+else
+    ok
+fi
+
+dpkg-deb -c "$deb" 2>/dev/null | awk '{ print $6 }' | sed 's|^\./|/|' > "$tmp/files"
+for f in /usr/sbin/khib /usr/lib/khib/khib-save /usr/lib/khib/khib-restore \
+    /usr/lib/khib/khib-resume.sh /usr/lib/khib/mkinitramfs /usr/lib/khib/initramfs/init \
+    /usr/lib/khib/khib \
+    /usr/share/initramfs-tools/hooks/khib /usr/share/initramfs-tools/scripts/local-top/khib \
+    /usr/lib/dracut/modules.d/90khib/module-setup.sh /usr/lib/dracut/modules.d/90khib/khib-pre-mount.sh \
+    /lib/systemd/system/khib-retire.service /etc/khib.conf \
+    /usr/share/man/man8/khib.8.gz /usr/share/man/man8/khib-save.8.gz \
+    /usr/share/man/man8/khib-restore.8.gz /usr/share/man/man5/khib.conf.5.gz \
+    /usr/share/doc/khib/README.md /usr/share/doc/khib/khib.md /usr/share/doc/khib/hooks.md \
+    /usr/share/doc/khib/install.md /usr/share/doc/khib/copyright /usr/share/doc/khib/changelog.gz; do
+    check "the package has $f" grep -qx "$f" "$tmp/files"
+done
+check "the package does not ship the initramfs" sh -c "! grep -q 'khib-initrd.img' '$tmp/files'"
+check "the package ships no mkinitcpio files" sh -c "! grep -q initcpio '$tmp/files'"
+
+mkdir -p "$tmp/x" "$tmp/ctl"
+dpkg-deb -x "$deb" "$tmp/x" && dpkg-deb -e "$deb" "$tmp/ctl"
+for f in usr/sbin/khib usr/lib/khib/khib-save usr/lib/khib/khib-restore; do
+    check "$f is static" sh -c "file -L '$tmp/x/$f' | grep -q 'statically linked'"
+done
+check "khib --help runs" sh -c "'$tmp/x/usr/sbin/khib' --help | grep -q '^Usage: khib'"
+check "the khib link points at /usr/sbin/khib" test "$(readlink "$tmp/x/usr/lib/khib/khib")" = ../../sbin/khib
+check "/etc/khib.conf is a conffile" grep -qx /etc/khib.conf "$tmp/ctl/conffiles"
+check "khib.conf sets nothing (every key commented out)" \
+    sh -c "! grep -v '^#' '$tmp/x/etc/khib.conf' | grep -q ."
+for key in target kernel initrd kexec append window level trim ignore-fs; do
+    check "khib.conf lists $key=" grep -q "^#$key=" "$tmp/x/etc/khib.conf"
+done
+# Each example value, uncommented, is one khib accepts.
+sed -n 's/^#\([a-z-]*=.*\)/\1/p' "$tmp/x/etc/khib.conf" > "$tmp/khib.conf"
+check "khib.conf's examples are valid settings" \
+    sh -c "'$tmp/x/usr/sbin/khib' retire --config '$tmp/khib.conf' --target /nonexistent >/dev/null 2>&1; [ \$? = 2 ]"
+check "the busybox trigger" grep -qx 'interest-noawait /bin/busybox' "$tmp/ctl/triggers"
+check "the update-initramfs trigger" grep -qx 'activate-noawait update-initramfs' "$tmp/ctl/triggers"
+check "postinst builds the initramfs" grep -q 'mkinitramfs -b /usr/lib/khib -o /usr/lib/khib/khib-initrd.img' "$tmp/ctl/postinst"
+check "postinst rebuilds it when triggered" grep -q '^    triggered)' "$tmp/ctl/postinst"
+check "postinst enables khib-retire.service" grep -q "deb-systemd-helper enable 'khib-retire.service'" "$tmp/ctl/postinst"
+check "postinst does not start khib-retire.service" sh -c "! grep -q 'deb-systemd-invoke' '$tmp/ctl/postinst'"
+check "prerm removes the initramfs" grep -q 'rm -f /usr/lib/khib/khib-initrd.img' "$tmp/ctl/prerm"
+check "postrm removes the initramfs" grep -q 'rm -f /usr/lib/khib/khib-initrd.img' "$tmp/ctl/postrm"
+check "Depends" sh -c "dpkg-deb -f '$deb' Depends | grep -q 'busybox-static.*kexec-tools'"
+
+# The packaged mkinitramfs, run as postinst runs it, builds an initramfs
+# with /init and the programs (busybox from the host).
+if command -v busybox >/dev/null 2>&1; then
+    ln -s "$tmp/x/usr/sbin/khib" "$tmp/x/usr/lib/khib/khib.tmp" && mv -f "$tmp/x/usr/lib/khib/khib.tmp" "$tmp/x/usr/lib/khib/khib"
+    if sh "$tmp/x/usr/lib/khib/mkinitramfs" -b "$tmp/x/usr/lib/khib" -o "$tmp/initrd.img" >/dev/null 2>&1; then
+        ok
+        zcat "$tmp/initrd.img" | cpio -t --quiet 2>/dev/null > "$tmp/initrd.list"
+        for f in init bin/busybox bin/khib bin/khib-save bin/khib-restore; do
+            check "the initramfs has $f" grep -qx "$f" "$tmp/initrd.list"
+        done
+    else
+        bad "the packaged mkinitramfs failed"
+    fi
+else
+    bad "busybox is missing (apt-get install busybox-static)"
+fi
+
+for m in man/khib.8 man/khib-save.8 man/khib-restore.8 man/khib.conf.5; do
+    out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$m" 2>&1 >/dev/null)
+    out=$out$(groff -man -ww -z "$m" 2>&1)
+    if [ -z "$out" ]; then ok; else bad "$m renders with warnings: $out"; fi
+    check "$m has every section" sh -c "for s in NAME SYNOPSIS DESCRIPTION OPTIONS FILES 'SEE ALSO'; do grep -q \"^\\.SH \\\"\\?\$s\" '$m' || exit 1; done"
+done
+check "khib.8 has EXIT STATUS" grep -q '^\.SH "EXIT STATUS"' man/khib.8
+# Every option in a program's --help is in its man page.
+for p in khib khib-save khib-restore; do
+    prog=$tmp/x/usr/sbin/$p
+    [ -x "$prog" ] || prog=$tmp/x/usr/lib/khib/$p
+    sed 's/\\-/-/g' "man/$p.8" > "$tmp/$p.man"
+    for o in $("$prog" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+        check "$p(8) documents $o" grep -q -- "$o" "$tmp/$p.man"
+    done
+done
+
+if command -v shellcheck >/dev/null 2>&1; then
+    for f in debian/khib.postinst debian/khib.prerm debian/khib.postrm tests/unit/deb.sh tests/unit/deb-chroot.sh; do
+        if msg=$(shellcheck -S warning "$f" 2>&1); then ok; else bad "shellcheck -S warning $f: $msg"; fi
+    done
+else
+    bad "shellcheck is missing"
+fi
+
+# Installed, triggered, removed and purged in a Debian 12 chroot: its
+# checks count here (deb-chroot.sh also runs alone).
+out=$(KHIB_DEB=$root/$deb sh "$here/deb-chroot.sh" 2>&1) && rc=0 || rc=$?
+counts=$(printf '%s\n' "$out" | tail -n 1)
+p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+f=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+[ -n "$p" ] || { p=0; f=1; }
+[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+passed=$((passed + p))
+failed=$((failed + f))
+printf '%s\n' "$out" | sed '$d' | sed 's/^/chroot: /'
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
