@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "faultpoint.h"
 #include "handoff_codec.h"
 #include "image.h"
 #include "info.h"
@@ -342,12 +343,14 @@ static int finish(const struct options *o, struct khib_image *img, const char *m
     }
     /* CONSUMED before the jump: after a crash of the resumed system the image
      * must never be restored again. */
+    khib_faultpoint(KHIB_FP_RESTORE_BEFORE_CONSUMED);
     if (khib_image_mark(img, KHIB_STATE_CONSUMED, khib_realtime_ns(), err, sizeof err) != 0) {
         fprintf(stderr, PROG ": cannot mark the image consumed: %s; not jumping\n", err);
         if (o->jump && khib_kexec_unload(err, sizeof err) != 0)
             fprintf(stderr, PROG ": %s\n", err);
         return EXIT_IMAGE;
     }
+    khib_faultpoint(KHIB_FP_RESTORE_CONSUMED);
     if (!o->jump) {
         printf(PROG ": image %s marked CONSUMED (no jump: --consume)\n", uuid);
         return EXIT_OK;
@@ -355,6 +358,7 @@ static int finish(const struct options *o, struct khib_image *img, const char *m
     printf(PROG ": jumping into the restored system at 0x%" PRIx64 "\n", sb->jump_back_entry);
     fflush(stdout);
     sync();
+    khib_faultpoint(KHIB_FP_RESTORE_BEFORE_JUMP);
     int rc = khib_kexec_reboot(err, sizeof err);
     /* Still here: the jump did not happen.  Take CONSUMED back so that the
      * next boot can try again. */
@@ -371,6 +375,7 @@ static int restore(const struct options *o, struct khib_image *img)
     int rc = preflight(o, img);
     if (rc != EXIT_OK)
         return rc;
+    khib_faultpoint(KHIB_FP_RESTORE_VALIDATED);
     int fd = -1;
     const char *memdev;
     struct restore_dest dst;
@@ -442,6 +447,7 @@ int main(int argc, char **argv)
         return rc;
     if (o.abandon)
         return abandon(&o);
+    khib_fault_init(PROG);
     if (signal(SIGBUS, on_sigbus) == SIG_ERR) {
         fprintf(stderr, PROG ": signal: %s\n", strerror(errno));
         return EXIT_MEMORY;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "faultpoint.h"
 #include "physmem.h"
 #include "threads.h"
 
@@ -58,6 +59,7 @@ struct pipeline {
     uint32_t next;           /* next chunk for a worker */
     uint32_t loaded;         /* chunks below this are in blocks */
     uint64_t done;           /* bytes of memory finished */
+    uint64_t half;           /* restoring: half of the memory's bytes, rounded up (0: verifying) */
     int stop;
     int rc;
     uint32_t err_index;
@@ -190,7 +192,11 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->mu);
         if (rc != KHIB_IMG_OK)
             fail_locked(p, rc, i, msg);
+        uint64_t before = p->done;
         p->done += (uint64_t)c->pages * KHIB_PAGE_SIZE;
+        /* The lock held: every other thread stops at its next chunk. */
+        if (p->half && rc == KHIB_IMG_OK && before < p->half && p->done >= p->half)
+            khib_faultpoint(KHIB_FP_RESTORE_HALF_MEMORY);
         if (--b->pending == 0)
             pthread_cond_broadcast(&p->cv);
     }
@@ -288,6 +294,8 @@ int restore_memory(struct khib_image *img, const struct restore_dest *dst, unsig
     p.n = img->idx.chunk_count;
     p.dst = dst;
     p.nblk = restore_blocks(threads);
+    if (dst)
+        p.half = (img->sb.pages_total * KHIB_PAGE_SIZE + 1) / 2;
     int rc = KHIB_IMG_IO, sync_ok = 0, direct = 0;
     struct worker *wk = calloc(threads, sizeof *wk);
     p.blk = calloc(p.nblk, sizeof *p.blk);

@@ -15,6 +15,7 @@
 
 #include "chunk_codec.h"
 #include "elfcore.h"
+#include "faultpoint.h"
 #include "fsrecord.h"
 #include "image.h"
 #include "physmem.h"
@@ -365,6 +366,7 @@ static int save(const struct options *o, struct input *in, const char *target, i
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
+    khib_faultpoint(KHIB_FP_SAVE_WRITING);
     if (t.capacity < KHIB_SB_SIZE + pl.index_bytes) {
         too_small(target, KHIB_SB_SIZE + pl.index_bytes, t.capacity, 1);
         goto out;
@@ -408,6 +410,7 @@ static int save(const struct options *o, struct input *in, const char *target, i
         rc = src == SAVE_INPUT_ERROR ? EXIT_INPUT : EXIT_TARGET;
         goto out;
     }
+    khib_faultpoint(KHIB_FP_SAVE_DATA);
     double t_data = khib_now() - t0;
     sb.pages_zero = tot.pages_zero;
     sb.pages_stored = tot.pages_stored;
@@ -430,11 +433,17 @@ static int save(const struct options *o, struct input *in, const char *target, i
     pl.idx.chunks = pl.chunks;
     khib_index_encode(&pl.idx, index);
     sb.index_checksum = khib_hash64(index, pl.index_bytes, 0);
-    if (khib_pwrite_all(t.fd, index, pl.index_bytes, sb.index_offset, target, err, sizeof err) != 0 ||
-        khib_datasync(t.fd, target, err, sizeof err) != 0) {
+    if (khib_pwrite_all(t.fd, index, pl.index_bytes, sb.index_offset, target, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s; no image was committed\n", err);
         goto out;
     }
+    khib_faultpoint(KHIB_FP_SAVE_INDEX);
+    /* The data and the index, synced together: the end of step 2. */
+    if (khib_datasync(t.fd, target, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s; no image was committed\n", err);
+        goto out;
+    }
+    khib_faultpoint(KHIB_FP_SAVE_SYNCED);
 
     /* Step 3: COMMITTED, synced. */
     sb.state = KHIB_STATE_COMMITTED;
@@ -447,6 +456,7 @@ static int save(const struct options *o, struct input *in, const char *target, i
             fprintf(stderr, PROG ": cannot invalidate the image either: %s\n", err);
         goto out;
     }
+    khib_faultpoint(KHIB_FP_SAVE_COMMITTED);
     double t_total = khib_now() - t0;
 
     if (o->verify_after) {
@@ -494,6 +504,7 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc != EXIT_OK)
         return rc;
+    khib_fault_init(PROG);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigbus;

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "faultpoint.h"
 #include "target.h"
 #include "threads.h"
 
@@ -385,6 +386,9 @@ static void collect(struct pipeline *p, struct writer *wr, struct khib_progress 
         tot->chunks_stored += (c->flags & KHIB_CHUNK_STORED) != 0;
         done += (uint64_t)c->pages * KHIB_PAGE_SIZE;
         khib_progress_update(prog, done);
+        /* Only the caller appends: stopped here, no frame follows. */
+        if (i + 1 == (p->n + 1) / 2)
+            khib_faultpoint(KHIB_FP_SAVE_HALF_DATA);
     }
 }
 

@@ -7,15 +7,28 @@
 #   2-6     one boot: bad options, missing/mounted/swap target, too little
 #           memory (refused before the jump); a target too small and one
 #           whose writes fail (the transient kernel reports and jumps back)
-#   7       the power cut at three points of a save: no committed image
+#   7.6     the power cut after the save's COMMITTED write: the image every
+#           later case uses
+#   8.1-8.5 the power cut at each fault point of a restore: before CONSUMED
+#           the image stays COMMITTED (and the next boot restores), after
+#           it the image is CONSUMED (the next boot boots on)
 #   10-13   a flipped chunk byte, a corrupt index, a corrupt or zeroed
 #           superblock, a changed memory size: the restore kernel refuses
 #           and boots on
-#   8       the power cut during a restore: the next boot restores fine
-#   9       a boot after the resume: the image is consumed, boots on
+#   8       the next boot after the cuts before CONSUMED resumes
 #   14      the saved system's ext4 mounted read-write since: refused
+#   7.1-7.5 the power cut at each fault point of a save before COMMITTED,
+#           each over a copy of the committed image: no committed image
+#   9       one boot of the restore kernel after the resume and every cut:
+#           nothing restored, nothing restored twice
 #
-# Disks of every guest: vda image target, vdb ext4, vdc a second target.
+# The power is cut at named fault points (khib.test.stop=POINT, see
+# docs/failures.md): the program stops there for good and prints a marker
+# line, and the host kills QEMU when the marker shows in the serial log.  No
+# case depends on how long a step takes.
+#
+# Disks of every guest: vda image target, vdb ext4, vdc a second target
+# (the last restore kernel boot has more, past vdc).
 set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -54,10 +67,48 @@ expect_state() {
     if [ "$s" = "$2" ]; then pass "$3: image state $s"; else fail "$3: image state $s, expected $2"; fi
 }
 
+# image_uuid IMG: the uuid khib-restore --info reads (or "none").
+image_uuid() {
+    "$RESTORE" --image "$1" --info 2>/dev/null | sed -n 's/^uuid: *//p' | grep . || echo none
+}
+
+# power_cut NAME POINT KERNEL INITRD APPEND [QEMU ARGS...]: boot a guest whose
+# command line arms fault point POINT, and cut the power (SIGKILL to QEMU)
+# as soon as the serial log shows that the program stopped there; its
+# KHIBTEST results count.  The program waits at the point for good, so the
+# moment of the cut does not matter.  Passes or fails "NAME: ...".
+power_cut() {
+    cname=$1 cpoint=$2
+    shift 2
+    clog=$work/$cname.log
+    log "boot: $cname (power cut at $cpoint)"
+    rm -f "$clog" "$clog.pid"
+    # "|| true": set -e off inside run_guest, which then records QEMU's status.
+    run_guest "$clog" "$@" -pidfile "$clog.pid" || true &
+    cbg=$!
+    ccut=
+    while kill -0 "$cbg" 2>/dev/null; do
+        if grep -qE "khib-test: stopped at $cpoint\$" "$clog" 2>/dev/null; then
+            kill -KILL "$(cat "$clog.pid")" 2>/dev/null && ccut=1
+            break
+        fi
+        sleep 0.1
+    done
+    wait "$cbg" || true
+    collect "$clog"
+    if [ -n "$ccut" ]; then
+        stamp "power cut at $cpoint" >> "$clog"
+        pass "$cname: the power was cut at $cpoint"
+    else
+        fail "$cname: the guest never stopped at $cpoint"
+        show_log "$clog"
+    fi
+}
+
 # flip IMG OFFSET: invert one byte of IMG.
 flip() {
     b=$(od -An -t u1 -j "$2" -N 1 "$1" | tr -d ' ')
-    printf "$(printf '\\%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+    printf '%b' "$(printf '\\0%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 disks() {   # disks TARGET: the -drive options, TARGET as vda
@@ -93,44 +144,61 @@ else
     fail "2-6: fsck -n: $(tail -n 3 "$work/fsck.log")"
 fi
 
-# --- 7: the power cut during a save ------------------------------------------
-n=0
-for point in "khib-init: transient kernel|0" "khib-save: using|0.3" "khib-save: [0-9]+/[0-9]+ MiB|0"; do
-    n=$((n + 1))
-    pattern=${point%|*}
-    delay=${point#*|}
-    truncate -s 0 "$work/t7.img"
-    truncate -s 1G "$work/t7.img"
-    log "boot: cut$n (power cut $delay s after /$pattern/)"
-    # shellcheck disable=SC2046
-    if run_guest_killed "$work/cut$n.log" "$pattern" "$delay" "$kernel" "$initrd" \
-        "khibtest.scenario=faults-hibernate" $(disks "$work/t7.img"); then
-        pass "7.$n: power cut during the save, $delay s after /$pattern/"
-    else
-        fail "7.$n: the save ended before /$pattern/ showed"
-        show_log "$work/cut$n.log"
-    fi
-    state=$(image_state "$work/t7.img")
-    why=$("$RESTORE" --image "$work/t7.img" --verify 2>&1 || true)
-    [ "$state" != COMMITTED ] && pass "7.$n: no committed image: $why" || fail "7.$n: a committed image"
-    # shellcheck disable=SC2046
-    boot "cut$n-r" "$kernel" "$initrd" "$R_APPEND khibtest.scenario=noimage" $(disks "$work/t7.img")
-    expect_in "cut$n-r" "khib-restore: no committed image on /dev/vda" "7.$n: the restore kernel finds no image"
-done
-
-# --- a good image, then 10-13: bad images refused ------------------------------
+# --- 7.6: the power cut right after the commit ---------------------------------
+# The image every later case uses: committed and synced, its saved system
+# waiting in khib hibernate.
 truncate -s 1G "$work/good.img"
 # shellcheck disable=SC2046
-boot save "$kernel" "$initrd" "khibtest.scenario=faults-hibernate" $(disks "$work/good.img")
-expect_in save "image saved: powering off" "the transient kernel saved an image and powered off"
-expect_state "$work/good.img" COMMITTED "the saved image"
+power_cut 7.6 save-committed "$kernel" "$initrd" "khibtest.scenario=faults-hibernate khibtest.stop=save-committed" \
+    $(disks "$work/good.img")
+expect_state "$work/good.img" COMMITTED "7.6 after the COMMITTED write"
+if out=$("$RESTORE" --image "$work/good.img" --verify 2>&1); then
+    pass "7.6: every chunk verifies: $(echo "$out" | tail -n 1)"
+else
+    fail "7.6: the committed image does not verify: $out"
+fi
+good_uuid=$(image_uuid "$work/good.img")
 "$RESTORE" --image "$work/good.img" --info > "$work/good.info"
 index_at=$(sed -n 's/.*index [0-9]* bytes at \([0-9]*\).*/\1/p' "$work/good.info")
 [ -n "$index_at" ] || index_at=8192
 
+# --- 8.1-8.5: the power cut at each point of a restore ---------------------------
+# 8.1-8.3, before CONSUMED: one copy of the image, cut three times; each cut
+# must leave it exactly as it was, COMMITTED, so that each next boot starts
+# the restore again (the next cut, then the resume below).
+cp --sparse=always "$work/good.img" "$work/resume.img"
+n=0
+for point in restore-validated restore-half-memory restore-before-consumed; do
+    n=$((n + 1))
+    # shellcheck disable=SC2046
+    power_cut "8.$n" "$point" "$kernel" "$initrd" "$R_APPEND khib.test.stop=$point khibtest.scenario=restore-expected" \
+        $(disks "$work/resume.img")
+    if cmp -s "$work/good.img" "$work/resume.img"; then
+        pass "8.$n: cut at $point: the image is unchanged, still $(image_state "$work/resume.img")"
+    else
+        fail "8.$n: cut at $point: the image changed (now $(image_state "$work/resume.img"))"
+    fi
+done
+if grep -q "khib-restore: restored image" "$work/8.2.log"; then
+    fail "8.2: the restore finished before the cut"
+else
+    pass "8.2: the cut came before the restore finished"
+fi
+# 8.4-8.5, after CONSUMED: each on its own copy, checked at the last boot.
+for point in restore-consumed restore-before-jump; do
+    n=$((n + 1))
+    cp --sparse=always "$work/good.img" "$work/$point.img"
+    # shellcheck disable=SC2046
+    power_cut "8.$n" "$point" "$kernel" "$initrd" "$R_APPEND khib.test.stop=$point khibtest.scenario=restore-expected" \
+        $(disks "$work/$point.img")
+    expect_state "$work/$point.img" CONSUMED "8.$n: cut at $point"
+done
+expect_in 8.5 "khib-restore: jumping into the restored system" "8.5: the cut came after the last line before the jump"
+
 # refuse NAME IMG DEV TEXT WHAT: the restore kernel, asked to restore DEV
-# (vda holding IMG, or vdc), refuses, says TEXT and boots normally; IMG is
-# left as it was.
+# (vda holding IMG, or vdc), refuses, says TEXT and boots normally; /init
+# then retires IMG if it was COMMITTED (ABANDONED: the normal boot goes on,
+# so it must never resume), else leaves it as it was.
 refuse() {
     rname=$1 rimg=$2 rdev=$3 rtext=$4 rwhat=$5
     rvda=$rimg
@@ -143,7 +211,9 @@ refuse() {
         sed 's/^\[[0-9.]*\] /    /' || true
     expect_in "$rname" "KHIBTEST: PASS restore kernel refused the image and booted normally" \
         "$rwhat: booted normally"
-    expect_state "$rimg" "$rbefore" "$rwhat: the image is left as it was"
+    rafter=$rbefore
+    [ "$rbefore" != COMMITTED ] || rafter=ABANDONED
+    expect_state "$rimg" "$rafter" "$rwhat: after the normal boot"
 }
 
 cp --sparse=always "$work/good.img" "$work/bad-chunk.img"
@@ -167,28 +237,14 @@ refuse memsize "$work/good.img" /dev/vda "the firmware memory map (/sys/firmware
     "13 the memory size changed"
 unset GUEST_MEM
 
-# --- 8: the power cut during a restore, then a good restore --------------------
-log "boot: restore-cut (power cut during the restore)"
-# shellcheck disable=SC2046
-if run_guest_killed "$work/restore-cut.log" "khib-restore: using" 0.2 "$kernel" "$initrd" \
-    "$R_APPEND khibtest.scenario=restore-expected" $(disks "$work/good.img"); then
-    pass "8: power cut during the restore"
-else
-    fail "8: the restore ended before the power could be cut"
-    show_log "$work/restore-cut.log"
-fi
-expect_state "$work/good.img" COMMITTED "8: after the cut"
+# --- 8: the next boot after the cuts before CONSUMED resumes ---------------------
 # The resumed system verifies itself, then hibernates to vdc and powers off.
 # shellcheck disable=SC2046
-boot resume "$kernel" "$initrd" "$R_APPEND khibtest.scenario=restore-expected" $(disks "$work/good.img")
-expect_in resume "KHIBTEST: PASS 8 after the resume: process counter advancing" "8: the next boot resumed"
+boot resume "$kernel" "$initrd" "$R_APPEND khibtest.scenario=restore-expected" $(disks "$work/resume.img")
+expect_in resume "KHIBTEST: PASS 8 after the resume: process counter advancing" \
+    "8: after the cuts at 8.1-8.3 the next boot restored and resumed"
 expect_in resume "image saved: powering off" "14: the resumed system hibernated to vdc"
-
-# --- 9: the image is consumed ----------------------------------------------------
-# shellcheck disable=SC2046
-boot consumed "$kernel" "$initrd" "$R_APPEND khibtest.scenario=noimage" $(disks "$work/good.img")
-expect_in consumed "already restored" "9: a boot after the resume finds the image consumed"
-expect_state "$work/good.img" CONSUMED "9"
+expect_state "$work/resume.img" CONSUMED "8: after the resume"
 
 # --- 14: the file system was mounted read-write since ---------------------------
 # shellcheck disable=SC2046
@@ -201,6 +257,71 @@ if e2fsck -n -f "$work/data.img" > "$work/fsck.log" 2>&1; then
 else
     fail "14: fsck -n: $(tail -n 3 "$work/fsck.log")"
 fi
+# --- 7.1-7.5: the power cut at each point of a save before COMMITTED -------------
+# Each over a copy of the committed image (an older image on the target must
+# be invalid from the save's first write on), with a copy of the ext4 disk:
+# these saved systems never resume.
+cp --sparse=always "$work/data.img" "$work/data-cut.img"
+cut_disks() {   # cut_disks TARGET
+    echo "-drive file=$1,if=virtio,format=raw -drive file=$work/data-cut.img,if=virtio,format=raw" \
+        "-drive file=$work/second.img,if=virtio,format=raw"
+}
+n=0
+for point in save-writing save-half-data save-data save-index save-synced; do
+    n=$((n + 1))
+    cp --sparse=always "$work/good.img" "$work/$point.img"
+    # shellcheck disable=SC2046
+    power_cut "7.$n" "$point" "$kernel" "$initrd" "khibtest.scenario=faults-hibernate khibtest.stop=$point" \
+        $(cut_disks "$work/$point.img")
+    expect_state "$work/$point.img" WRITING "7.$n: cut at $point"
+    u=$(image_uuid "$work/$point.img")
+    if [ "$u" != none ] && [ "$u" != "$good_uuid" ]; then
+        pass "7.$n: the superblock is the new save's ($u), the old image is gone"
+    else
+        fail "7.$n: the superblock's uuid is $u (the old image's: $good_uuid)"
+    fi
+done
+if grep -q "khib-save: saved image" "$work/7.5.log"; then
+    fail "7.5: the save finished before the cut"
+else
+    pass "7.5: the save never reached its end"
+fi
+
+# --- 9 and the next boot of every cut: one restore kernel boot -----------------
+# vda: the image that resumed (case 9); vdd-vde: cut after CONSUMED (8.4,
+# 8.5); vdf-vdj: cut before COMMITTED (7.1-7.5), offered to khib-restore by
+# the normal boot (guest/cut-nextboot.sh) as /init offers vda.
+set -- -drive "file=$work/resume.img,if=virtio,format=raw" -drive "file=$work/data-cut.img,if=virtio,format=raw" \
+    -drive "file=$work/second.img,if=virtio,format=raw"
+for img in restore-consumed restore-before-jump save-writing save-half-data save-data save-index save-synced; do
+    set -- "$@" -drive "file=$work/$img.img,if=virtio,format=raw"
+done
+boot nextboot "$kernel" "$initrd" "$R_APPEND khibtest.scenario=cut-nextboot" "$@"
+expect_in nextboot "on /dev/vda was already restored on" "9: a boot after the resume finds the image consumed"
+expect_in nextboot "KHIBTEST: DONE" "9: and boots normally"
+expect_state "$work/resume.img" CONSUMED "9"
+n=3
+for dev in vdd vde; do
+    n=$((n + 1))
+    expect_in nextboot "on /dev/$dev was already restored on" "8.$n: the next boot finds the image already restored"
+done
+expect_state "$work/restore-consumed.img" CONSUMED "8.4: after the next boot"
+expect_state "$work/restore-before-jump.img" CONSUMED "8.5: after the next boot"
+n=0
+for dev in vdf vdg vdh vdi vdj; do
+    n=$((n + 1))
+    expect_in nextboot "khib-restore: no committed image on /dev/$dev (state WRITING" \
+        "7.$n: the next boot of the restore kernel finds no committed image"
+done
+for point in save-writing save-half-data save-data save-index save-synced; do
+    expect_state "$work/$point.img" WRITING "7: $point after the next boot"
+done
+if grep -q "khib-restore: restored image" "$work/nextboot.log"; then
+    fail "8-9: the next boot restored an image"
+else
+    pass "8-9: the next boot restored nothing: no image restored twice"
+fi
+
 # --- 1: a kernel that cannot jump ------------------------------------------
 nojump=$(test_kernel 6.12-nojump)
 nojump_initrd=$(guest_initrd "$nojump")
