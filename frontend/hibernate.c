@@ -165,9 +165,14 @@ static int run_kexec_load(const struct settings *s, const char *initrd, const ch
          * the window's zero-filled backup segments included, with SHA-256
          * (update_purgatory(), kexec/kexec.c) for purgatory to hash again
          * before it enters B: 192 MiB twice, 5 s of the load alone in a QEMU
-         * guest.  What B saves carries khib's own checksums. */
-        execl(s->kexec, s->kexec, "--load-preserve-context", "--no-checks", "--mem-min=0x0", mem_max, initrd_arg,
-              append, s->kernel, (char *)NULL);
+         * guest.  What B saves carries khib's own checksums.
+         * -c (kexec_load): since 2.0.27 kexec-tools defaults to
+         * kexec_file_load, which has no preserve-context mode, and dies with
+         * "--load-preserve-context not supported with kexec_file_load"
+         * (main(), kexec/kexec.c); 2.0.25 and 2.0.26 take -c as well, as
+         * their default. */
+        execl(s->kexec, s->kexec, "-c", "--load-preserve-context", "--no-checks", "--mem-min=0x0", mem_max,
+              initrd_arg, append, s->kernel, (char *)NULL);
         fprintf(stderr, "khib: cannot run %s: %s\n", s->kexec, strerror(errno));
         _exit(127);
     }
