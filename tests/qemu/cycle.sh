@@ -12,7 +12,7 @@ set -eu
 . "$(dirname "$0")/lib/common.sh"
 CYCLES=5
 
-kernel=$(test_kernel 6.12)
+kernel=$(test_kernel "$KHIB_KERNEL")
 initrd=$(guest_initrd "$kernel")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -8,7 +8,7 @@ set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
-kernel=$(test_kernel 6.12)
+kernel=$(test_kernel "$KHIB_KERNEL")
 initrd=$(guest_initrd "$kernel")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -13,7 +13,7 @@ QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
-kernel=$(test_kernel 6.12)
+kernel=$(test_kernel "$KHIB_KERNEL")
 initrd=$(guest_initrd "$kernel")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

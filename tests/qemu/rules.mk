@@ -2,7 +2,10 @@
 # top Makefile.  The test kernel and guest initramfs are cached under
 # $KHIB_CACHE (default ~/.cache/khib), keyed by their inputs.
 
-QEMU_SCENARIOS := roundtrip cycle faults disk-safety
+# NAME@KERNEL runs a scenario with another test kernel (tests/qemu/run-all.sh,
+# docs/kernels.md): the core ones again on Debian's newest, 7.2.
+QEMU_SCENARIOS := roundtrip cycle faults disk-safety selftest-kexec
+QEMU_SCENARIOS += roundtrip@7.2 cycle@7.2 faults@7.2 selftest-kexec@7.2
 PREFIX ?= /usr
 DESTDIR ?=
 

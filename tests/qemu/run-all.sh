@@ -1,13 +1,25 @@
 #!/bin/sh
-# Run the named QEMU scenarios one after another; print each one's output and
-# a total "N passed, N failed" line.  Exit non-zero if any scenario failed.
+# Run the named QEMU scenarios one after another; print each one's output,
+# a "KERNEL: N passed, N failed" line per test kernel, and a total
+# "qemu: N passed, N failed" line last.  Exit non-zero if any scenario failed.
+#
+# Usage: run-all.sh SCENARIO[@KERNEL]...
+#   e.g. run-all.sh roundtrip cycle cycle@7.2
+# A scenario runs with KHIB_KERNEL=KERNEL (a recipe in tests/qemu/kernel/,
+# docs/kernels.md); without @KERNEL, with $KHIB_KERNEL or 6.12.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+default=${KHIB_KERNEL:-6.12}
 passed=0
 failed=0
-for name in "$@"; do
-    echo "=== tests/qemu/$name.sh"
-    out=$("$here/$name.sh" 2>&1) && rc=0 || rc=$?
+kernels=
+for arg in "$@"; do
+    case "$arg" in
+        *@*) name=${arg%%@*} kernel=${arg#*@} ;;
+        *) name=$arg kernel=$default ;;
+    esac
+    echo "=== tests/qemu/$name.sh (kernel $kernel)"
+    out=$(KHIB_KERNEL=$kernel "$here/$name.sh" 2>&1) && rc=0 || rc=$?
     printf '%s\n' "$out"
     counts=$(printf '%s\n' "$out" | tail -n 1)
     p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
@@ -16,6 +28,23 @@ for name in "$@"; do
     [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
     passed=$((passed + p))
     failed=$((failed + f))
+    # Per kernel: variables named by the kernel's position in $kernels.
+    i=0 found=
+    for k in $kernels; do
+        i=$((i + 1))
+        [ "$k" = "$kernel" ] && found=$i
+    done
+    if [ -z "$found" ]; then
+        kernels="$kernels $kernel"
+        found=$((i + 1))
+        eval "kp_$found=0 kf_$found=0"
+    fi
+    eval "kp_$found=\$((kp_$found + p)) kf_$found=\$((kf_$found + f))"
+done
+i=0
+for k in $kernels; do
+    i=$((i + 1))
+    eval "echo \"\$k: \$kp_$i passed, \$kf_$i failed\""
 done
 echo "qemu: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -2,7 +2,8 @@
 # Build (or find in the cache) a test kernel and print the path of its bzImage.
 #
 # Usage: build.sh [NAME]     NAME is a kernel recipe under tests/qemu/kernel/,
-#                            default "6.12": SERIES SUITE and config fragments.
+#                            default "6.12": SERIES, SUITE, optionally VERSION
+#                            (the package version pinned) and FRAGMENTS.
 #
 # The result is cached outside the repository under
 # $KHIB_CACHE/kernels/<name>-<hash>/, keyed by the source package and the
@@ -12,11 +13,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 name=${1:-6.12}
 recipe="$here/$name.recipe"
 [ -f "$recipe" ] || { echo "build.sh: no recipe $recipe" >&2; exit 1; }
+VERSION=
 # shellcheck disable=SC1090
-. "$recipe"     # sets SERIES, SUITE, FRAGMENTS
+. "$recipe"     # sets SERIES, SUITE, FRAGMENTS and maybe VERSION
 cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}
 
-tarball=$("$here/fetch-source.sh" "$SERIES" "$SUITE")
+tarball=$("$here/fetch-source.sh" "$SERIES" "$SUITE" ${VERSION:+"$VERSION"})
 package=$(cat "$(dirname "$tarball")/package")
 # The fragments merged: a later fragment's setting of an option replaces an
 # earlier one's.

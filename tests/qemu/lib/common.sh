@@ -14,6 +14,9 @@ KHIB_TOP=${KHIB_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 KHIB_CACHE=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}
 export KHIB_CACHE
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
+# The test kernel of the scenarios: a recipe name (tests/qemu/run-all.sh sets
+# it from NAME@KERNEL).
+KHIB_KERNEL=${KHIB_KERNEL:-6.12}
 PASSED=0
 FAILED=0
 
@@ -26,9 +29,11 @@ finish() {
     [ "$FAILED" = 0 ] && [ "$PASSED" -gt 0 ]
 }
 
-# test_kernel: print the cached test kernel's path, building it once.
+# test_kernel RECIPE: print the cached test kernel's path, building it once
+# (tests/qemu/kernel/RECIPE.recipe, docs/kernels.md).  The scenarios ask for
+# "$KHIB_KERNEL".
 test_kernel() {
-    "$KHIB_TOP/tests/qemu/kernel/build.sh" "${1:-6.12}"
+    "$KHIB_TOP/tests/qemu/kernel/build.sh" "${1:-$KHIB_KERNEL}"
 }
 
 # copy_with_libs BIN DESTROOT: a dynamic binary and every library it loads.
