@@ -4,7 +4,9 @@
 
 # NAME@KERNEL runs a scenario with another test kernel (tests/qemu/run-all.sh,
 # docs/kernels.md): the core ones again on Debian's newest, 7.2.
-QEMU_SCENARIOS := roundtrip cycle faults disk-safety selftest-kexec
+# The kernel's selftest is written for 6.15's relocate_kernel: on 7.2 only
+# (docs/kernels.md).
+QEMU_SCENARIOS := roundtrip cycle faults disk-safety
 QEMU_SCENARIOS += roundtrip@7.2 cycle@7.2 faults@7.2 selftest-kexec@7.2
 PREFIX ?= /usr
 DESTDIR ?=
