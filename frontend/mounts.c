@@ -211,7 +211,11 @@ static void one_mount(struct walk *w, const struct mount *m, unsigned major, uns
     rec->major = major;
     rec->minor = minor;
     if (probe(m, name, kind, rec, why, sizeof why) != 0) {
-        snprintf(what, sizeof what, "file system %s (%s on %s): %s", m->dir, m->type, name, why);
+        if (m->rdonly)
+            snprintf(what, sizeof what, "file system %s (%s on %s) is mounted read-only: the resumed system does not"
+                     " write to it (its state cannot be recorded: %s)", m->dir, m->type, name, why);
+        else
+            snprintf(what, sizeof what, "file system %s (%s on %s): %s", m->dir, m->type, name, why);
         say(w, m->rdonly, fix, what);
         return;
     }
