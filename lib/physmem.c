@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+
+#include "target.h"
 
 struct khib_segment *khib_segments_identity(const struct khib_range *ranges, uint32_t n)
 {
@@ -79,6 +82,36 @@ static int64_t find_segment(const struct khib_physmem *pm, uint64_t paddr, uint6
     return lo;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+/* mmap len file bytes of segment s from rel on.  Read windows are faulted in
+ * here (hints: failures change nothing; a /dev/mem mapping is populated by
+ * remap_pfn_range already and refuses MADV_POPULATE_READ). */
+static void *mmap_window(const struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel, size_t len,
+                         char *err, size_t errlen)
+{
+    int prot = PROT_READ | (pm->writable ? PROT_WRITE : 0);
+    void *p = mmap(NULL, len, prot, MAP_SHARED, pm->fd, (off_t)(s->offset + rel));
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map %zu MiB of %s at physical address 0x%" PRIx64 " (file offset 0x%" PRIx64
+                 "): %s", len >> 20, pm->name, s->paddr + rel, s->offset + rel, strerror(errno));
+        return NULL;
+    }
+    if (!pm->writable) {
+        (void)madvise(p, len, MADV_SEQUENTIAL);
+        (void)madvise(p, len, MADV_POPULATE_READ);
+    }
+    return p;
+}
+
+void *khib_physmem_map_read(const struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel, size_t len,
+                            char *err, size_t errlen)
+{
+    return mmap_window(pm, s, rel, len, err, errlen);
+}
+
 /* Map the file part of segment s from rel (page-aligned) on, at least need bytes. */
 static int map_window(struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel, uint64_t need, char *err,
                       size_t errlen)
@@ -89,18 +122,9 @@ static int map_window(struct khib_physmem *pm, const struct khib_segment *s, uin
         len = pm->window;
     if (len < need)
         len = need;
-    int prot = PROT_READ | (pm->writable ? PROT_WRITE : 0);
-    /* Reading: fault the window in at once (about 10 % faster on core files;
-     * a /dev/mem mapping is populated by remap_pfn_range anyway). */
-    int flags = MAP_SHARED | (pm->writable ? 0 : MAP_POPULATE);
-    void *p = mmap(NULL, len, prot, flags, pm->fd, (off_t)(s->offset + rel));
-    if (p == MAP_FAILED) {
-        snprintf(err, errlen, "cannot map %" PRIu64 " MiB of %s at physical address 0x%" PRIx64 " (file offset 0x%"
-                 PRIx64 "): %s", len >> 20, pm->name, s->paddr + rel, s->offset + rel, strerror(errno));
+    void *p = mmap_window(pm, s, rel, (size_t)len, err, errlen);
+    if (!p)
         return -1;
-    }
-    if (!pm->writable)
-        (void)madvise(p, len, MADV_SEQUENTIAL); /* a hint: failure changes nothing */
     pm->map = p;
     pm->map_paddr = s->paddr + rel;
     pm->map_len = len;
@@ -157,4 +181,30 @@ void khib_physmem_close(struct khib_physmem *pm)
     free(pm->bounce);
     pm->bounce = NULL;
     pm->bounce_len = 0;
+}
+
+size_t khib_segment_in_file(const struct khib_segment *s, uint64_t rel, uint64_t len, uint64_t *off)
+{
+    *off = s->offset + rel;
+    return rel >= s->filesz ? 0 : s->filesz - rel < len ? (size_t)(s->filesz - rel) : (size_t)len;
+}
+
+int khib_physmem_read(const struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel, void *buf,
+                      size_t len, char *err, size_t errlen)
+{
+    uint64_t off;
+    size_t have = khib_segment_in_file(s, rel, len, &off);
+    if (have && khib_pread_all(pm->fd, buf, have, off, pm->name, err, errlen) != 0)
+        return -1;
+    memset((uint8_t *)buf + have, 0, len - have);
+    return 0;
+}
+
+void khib_physmem_read_ahead(const struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel,
+                             uint64_t len)
+{
+    uint64_t off;
+    size_t have = khib_segment_in_file(s, rel, len, &off);
+    if (have)
+        (void)posix_fadvise(pm->fd, (off_t)off, (off_t)have, POSIX_FADV_WILLNEED);
 }

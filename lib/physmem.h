@@ -1,4 +1,6 @@
-/* Physical memory through mmap windows of a file descriptor.
+/* Physical memory through mmap windows of a file descriptor: the one layer
+ * every program reads and writes physical memory through (khib-save reads
+ * A's memory in B, khib-restore writes it in R, both use files in tests).
  *
  * The memory is a set of segments (elfcore.h's struct khib_segment): the
  * physical bytes [paddr, paddr + size) are at file offset offset, of which
@@ -51,5 +53,24 @@ int khib_physmem_open(struct khib_physmem *pm, int fd, const char *name, const s
 void *khib_physmem_map(struct khib_physmem *pm, uint64_t paddr, size_t len, char *err, size_t errlen);
 
 void khib_physmem_close(struct khib_physmem *pm);
+
+/* Of the len bytes at rel into segment s, how many the file holds (the rest
+ * lies past p_filesz and reads as zero); their file offset in *off. */
+size_t khib_segment_in_file(const struct khib_segment *s, uint64_t rel, uint64_t len, uint64_t *off);
+
+/* A read window the caller owns (khib-save's pipeline keeps several): the
+ * len file bytes of segment s from rel (a multiple of the page size) on,
+ * mapped and faulted in.  Unmap with munmap.  NULL with err. */
+void *khib_physmem_map_read(const struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel, size_t len,
+                            char *err, size_t errlen);
+
+/* The file fallback: the len bytes at rel into segment s read into buf with
+ * pread (zeros past the file).  0 or -1 with err. */
+int khib_physmem_read(const struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel, void *buf,
+                      size_t len, char *err, size_t errlen);
+
+/* Ask the kernel to read the file bytes [rel, rel + len) of segment s ahead. */
+void khib_physmem_read_ahead(const struct khib_physmem *pm, const struct khib_segment *s, uint64_t rel,
+                             uint64_t len);
 
 #endif

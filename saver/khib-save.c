@@ -392,8 +392,7 @@ static int save(const struct options *o, struct input *in, const char *target, i
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
-    struct save_input sin = {.fd = in->fd, .name = in->name, .seg = in->seg, .nseg = in->core.nseg,
-                             .by_mmap = o->mmap || in->is_device};
+    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device};
     char bufs[32], table[32];
     khib_fmt_size(save_mem(&sin, o->threads, level), bufs, sizeof bufs);
     khib_fmt_size(save_table_mem(pl.count, pl.index_bytes), table, sizeof table);

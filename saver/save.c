@@ -15,10 +15,6 @@
 #include "target.h"
 #include "threads.h"
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
-
 /* A run of consecutive chunks of one segment, mapped or read at once. */
 struct window {
     uint32_t first, count;   /* chunks */
@@ -33,8 +29,8 @@ int save_needs_bounce(const struct save_input *in)
 {
     if (!in->by_mmap)
         return 1;
-    for (uint32_t i = 0; i < in->nseg; i++)
-        if (in->seg[i].filesz < in->seg[i].size)
+    for (uint32_t i = 0; i < in->src->nseg; i++)
+        if (in->src->seg[i].filesz < in->src->seg[i].size)
             return 1;
     return 0;
 }
@@ -111,7 +107,8 @@ static void fail(struct pipeline *p, int rc, const char *msg)
 
 static int plan_windows(struct pipeline *p)
 {
-    const struct save_input *in = p->in;
+    const struct khib_segment *sg = p->in->src->seg;
+    uint32_t nseg = p->in->src->nseg;
     p->win = calloc(p->n, sizeof *p->win);
     p->chunk_win = calloc(p->n, sizeof *p->chunk_win);
     if (!p->win || !p->chunk_win)
@@ -122,9 +119,9 @@ static int plan_windows(struct pipeline *p)
     for (uint32_t i = 0; i < p->n; i++) {
         const struct khib_chunk *c = &p->chunks[i];
         uint64_t paddr = c->first_pfn << KHIB_PAGE_SHIFT, len = (uint64_t)c->pages * KHIB_PAGE_SIZE;
-        while (seg < in->nseg && paddr >= in->seg[seg].paddr + in->seg[seg].size)
+        while (seg < nseg && paddr >= sg[seg].paddr + sg[seg].size)
             seg++;
-        if (seg == in->nseg || paddr < in->seg[seg].paddr)
+        if (seg == nseg || paddr < sg[seg].paddr)
             return -1;
         if (!w || w->seg != seg || w->paddr + w->len != paddr || w->len + len > max) {
             w = &p->win[p->nwin++];
@@ -140,48 +137,34 @@ static int plan_windows(struct pipeline *p)
     return 0;
 }
 
-/* How many of the len bytes at rel into segment s the file holds (the rest
- * lies past p_filesz: zero); their file offset in *off. */
-static size_t in_file(const struct khib_segment *s, uint64_t rel, uint64_t len, uint64_t *off)
-{
-    *off = s->offset + rel;
-    return rel >= s->filesz ? 0 : s->filesz - rel < len ? (size_t)(s->filesz - rel) : (size_t)len;
-}
-
 /* The file bytes of window w: [*off, *off + return value). */
 static size_t file_part(const struct pipeline *p, const struct window *w, uint64_t *off)
 {
-    const struct khib_segment *s = &p->in->seg[w->seg];
-    return in_file(s, w->paddr - s->paddr, w->len, off);
+    const struct khib_segment *s = &p->in->src->seg[w->seg];
+    return khib_segment_in_file(s, w->paddr - s->paddr, w->len, off);
 }
 
-static void window_error(const struct pipeline *p, const struct window *w, const char *why, char *err,
-                         size_t errlen)
+static void chunk_error(const struct pipeline *p, uint32_t i, const char *why, char *err, size_t errlen)
 {
     char name[80];
-    khib_chunk_name(w->first, &p->chunks[w->first], name, sizeof name);
+    khib_chunk_name(i, &p->chunks[i], name, sizeof name);
     snprintf(err, errlen, "cannot read the memory of %s: %s", name, why);
 }
 
+/* Map window w (faulted in here rather than in the workers). */
 static int map_window(struct pipeline *p, struct window *w, char *err, size_t errlen)
 {
     uint64_t off;
     size_t len = file_part(p, w, &off);
     if (len == 0)
         return 0;
-    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, p->in->fd, (off_t)off);
-    if (m == MAP_FAILED) {
-        char why[300];
-        snprintf(why, sizeof why, "cannot map %zu MiB of %s at physical address 0x%" PRIx64 " (file offset 0x%"
-                 PRIx64 "): %s", len >> 20, p->in->name, w->paddr, off, strerror(errno));
-        window_error(p, w, why, err, errlen);
+    const struct khib_segment *s = &p->in->src->seg[w->seg];
+    char why[300];
+    void *m = khib_physmem_map_read(p->in->src, s, w->paddr - s->paddr, len, why, sizeof why);
+    if (!m) {
+        chunk_error(p, w->first, why, err, errlen);
         return -1;
     }
-    /* Hints: failures change nothing.  Then fault the window in here rather
-     * than in the workers (a /dev/mem mapping is populated by mmap already
-     * and refuses this). */
-    (void)madvise(m, len, MADV_SEQUENTIAL);
-    (void)madvise(m, len, MADV_POPULATE_READ);
     w->map = m;
     w->map_len = len;
     return 0;
@@ -190,10 +173,11 @@ static int map_window(struct pipeline *p, struct window *w, char *err, size_t er
 /* Ask the kernel to read the file bytes of window i in the background. */
 static void read_ahead(const struct pipeline *p, uint32_t i)
 {
-    uint64_t off;
-    size_t len = i < p->nwin ? file_part(p, &p->win[i], &off) : 0;
-    if (len)
-        (void)posix_fadvise(p->in->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+    if (i >= p->nwin)
+        return;
+    const struct window *w = &p->win[i];
+    const struct khib_segment *s = &p->in->src->seg[w->seg];
+    khib_physmem_read_ahead(p->in->src, s, w->paddr - s->paddr, w->len);
 }
 
 /* Read the pages of chunk i into the worker's buffer (zeros past the file). */
@@ -201,18 +185,13 @@ static int read_chunk(struct worker *wk, uint32_t i, char *err, size_t errlen)
 {
     const struct pipeline *p = wk->p;
     const struct khib_chunk *c = &p->chunks[i];
-    const struct khib_segment *s = &p->in->seg[p->win[p->chunk_win[i]].seg];
-    size_t bytes = (size_t)c->pages * KHIB_PAGE_SIZE;
-    uint64_t off;
-    size_t have = in_file(s, (c->first_pfn << KHIB_PAGE_SHIFT) - s->paddr, bytes, &off);
+    const struct khib_segment *s = &p->in->src->seg[p->win[p->chunk_win[i]].seg];
     char why[400];
-    if (have && khib_pread_all(p->in->fd, wk->bounce, have, off, p->in->name, why, sizeof why) != 0) {
-        char name[80];
-        khib_chunk_name(i, c, name, sizeof name);
-        snprintf(err, errlen, "cannot read the memory of %s: %s", name, why);
+    if (khib_physmem_read(p->in->src, s, (c->first_pfn << KHIB_PAGE_SHIFT) - s->paddr, wk->bounce,
+                          (size_t)c->pages * KHIB_PAGE_SIZE, why, sizeof why) != 0) {
+        chunk_error(p, i, why, err, errlen);
         return -1;
     }
-    memset(wk->bounce + have, 0, bytes - have);
     return 0;
 }
 

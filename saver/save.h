@@ -38,15 +38,12 @@
 #define SAVE_WINDOW (32u << 20)  /* bytes of memory per window, at most */
 #define SAVE_DEPTH 4u            /* windows at once: those being compressed and read ahead */
 
-/* The memory to save: range i lies in segment i of the file fd.  A memory
- * device is mapped (by_mmap: the workers compress from the mapping); a file
- * is read with pread: faulting in freshly mapped page-cache pages costs more
- * than copying them (docs/performance.md). */
+/* The memory to save: range i lies in segment i of src (lib/physmem.h).  A
+ * memory device is mapped (by_mmap: the workers compress from the
+ * mapping); a file is read with pread: faulting in freshly mapped
+ * page-cache pages costs more than copying them (docs/performance.md). */
 struct save_input {
-    int fd;
-    const char *name;
-    const struct khib_segment *seg;
-    uint32_t nseg;
+    const struct khib_physmem *src;
     int by_mmap;
 };
 
