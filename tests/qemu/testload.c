@@ -12,6 +12,13 @@
  *       Verify that every record of FILE is intact and numbered 1..N without
  *       gaps (a torn last record is allowed: power can fail mid-write);
  *       prints "records N" and exits 0, or names the first bad record.
+ *   khib-testload tcp DIR
+ *       A TCP pair over loopback: a child accepts one connection and echoes
+ *       every 8-byte message; the parent sends sequence numbers 1, 2, ...
+ *       every 10 ms and checks each echo.  DIR/tcp says "ok N" (N messages
+ *       echoed in order), rewritten every 100 messages, or "bad WHY" for a
+ *       lost, duplicated or reordered message, a reset or an error, after
+ *       which both exit 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,7 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,6 +178,92 @@ static int check_records(const char *path)
     return 0;
 }
 
+/* Read or write exactly 8 bytes; 0 on success, else errno (ECONNRESET for
+ * an end of stream). */
+static int io8(int fd, void *buf, int out)
+{
+    size_t done = 0;
+    while (done < 8) {
+        ssize_t n = out ? write(fd, (char *)buf + done, 8 - done) : read(fd, (char *)buf + done, 8 - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        if (n == 0)
+            return ECONNRESET;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static int tcp_bad(const char *dir, const char *what, uint64_t seq, int err)
+{
+    char text[160];
+    snprintf(text, sizeof text, "bad %s at message %" PRIu64 "%s%s\n", what, seq, err ? ": " : "",
+             err ? strerror(err) : "");
+    write_file(dir, "tcp", text);
+    fprintf(stderr, "khib-testload: tcp: %s", text);
+    return 1;
+}
+
+/* The echo side: every message must be the next sequence number. */
+static int tcp_server(int lfd, const char *dir)
+{
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+        return tcp_bad(dir, "accept", 0, errno);
+    for (uint64_t want = 1;; want++) {
+        uint64_t got;
+        int err = io8(fd, &got, 0);
+        if (err)
+            return tcp_bad(dir, "server read", want, err);
+        if (got != want)
+            return tcp_bad(dir, got < want ? "duplicate or reordered message" : "lost message", want, 0);
+        if ((err = io8(fd, &got, 1)))
+            return tcp_bad(dir, "server write", want, err);
+    }
+}
+
+static int tcp(const char *dir)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 1) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+        return tcp_bad(dir, "listen", 0, errno);
+    pid_t child = fork();
+    if (child < 0)
+        return tcp_bad(dir, "fork", 0, errno);
+    if (child == 0)
+        _exit(tcp_server(lfd, dir));
+    close(lfd);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return tcp_bad(dir, "connect", 0, errno);
+    for (uint64_t seq = 1;; seq++) {
+        uint64_t echo;
+        int err = io8(fd, &seq, 1);
+        if (!err)
+            err = io8(fd, &echo, 0);
+        if (err) {
+            kill(child, SIGTERM);
+            return tcp_bad(dir, "client", seq, err);
+        }
+        if (echo != seq) {
+            kill(child, SIGTERM);
+            return tcp_bad(dir, "wrong echo", seq, 0);
+        }
+        if (seq % 100 == 1) {
+            char text[64];
+            snprintf(text, sizeof text, "ok %" PRIu64 "\n", seq);
+            write_file(dir, "tcp", text);
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && !strcmp(argv[1], "hold"))
@@ -175,6 +272,8 @@ int main(int argc, char **argv)
         return writer(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "check-records"))
         return check_records(argv[2]);
-    fprintf(stderr, "usage: khib-testload hold MIB SEED DIR | writer FILE | check-records FILE\n");
+    if (argc == 3 && !strcmp(argv[1], "tcp"))
+        return tcp(argv[2]);
+    fprintf(stderr, "usage: khib-testload hold MIB SEED DIR | writer FILE | check-records FILE | tcp DIR\n");
     return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 1;
 }

@@ -22,20 +22,8 @@ cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}
 dir="$cache/apt-$suite"
 mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/debs"
 
-mirror_uri() {
-    # deb822 sources first, then the one-line format.
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
-        [ -n "$uri" ] && { echo "$uri"; return 0; }
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' "$f")
-        [ -n "$uri" ] && { echo "$uri"; return 0; }
-    done
-    return 1
-}
+# shellcheck source-path=SCRIPTDIR source=../lib/mirror.sh
+. "$(dirname "$0")/../lib/mirror.sh"
 
 if [ -n "$version" ]; then
     # The file name apt gives the .deb (an epoch's colon is written %3a).

@@ -100,7 +100,8 @@ guest_rootdisk() {
 }
 
 # run_guest LOG KERNEL INITRD APPEND [QEMU ARGS...]: boot one guest until it
-# powers off (or QEMU_TIMEOUT seconds pass); INITRD "" boots without one.
+# powers off (or QEMU_TIMEOUT seconds pass); INITRD "" boots without one,
+# KERNEL "" from the disks (the firmware and the bootloader on them).
 # Its serial console goes to LOG, each line prefixed with the host's clock
 # ("[1795391156.087] text") so that phases can be timed across the guest's
 # boots.  Returns QEMU's status (124 on timeout).
@@ -112,8 +113,8 @@ run_guest() {
     timeout --foreground -k 5 "$QEMU_TIMEOUT" qemu-system-x86_64 \
         -machine pc -accel tcg -m "${GUEST_MEM:-1G}" -smp "${GUEST_CPUS:-2}" \
         -display none -no-reboot -monitor none -serial stdio \
-        -kernel "$gkernel" ${ginitrd:+-initrd} ${ginitrd:+"$ginitrd"} \
-        -append "console=ttyS0 panic=-1 $gappend" "$@" </dev/null 2>"$glog.qemu"
+        ${gkernel:+-kernel} ${gkernel:+"$gkernel"} ${ginitrd:+-initrd} ${ginitrd:+"$ginitrd"} \
+        ${gkernel:+-append} ${gkernel:+"console=ttyS0 panic=-1 $gappend"} "$@" </dev/null 2>"$glog.qemu"
     echo "$?" > "$glog.rc"
     } | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } s/\r//g; printf "[%.3f] %s", time, $_' >> "$glog"
     grc=$(cat "$glog.rc")
