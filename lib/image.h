@@ -1,5 +1,6 @@
 /* An image on its target, as the restorer and the saver's --verify-after see
- * it: the superblock, the index, the chunks read back in order. */
+ * it: the superblock and the index (the chunks are read back by the chunk
+ * walker, walk.h). */
 #ifndef KHIB_IMAGE_H
 #define KHIB_IMAGE_H
 
@@ -16,8 +17,6 @@
 #define KHIB_IMG_NONE 1     /* no khib superblock */
 #define KHIB_IMG_BAD  (-1)  /* damaged or inconsistent */
 #define KHIB_IMG_IO   (-2)  /* cannot read or write the target */
-
-#define KHIB_READ_BUFFER (8u << 20)
 
 struct khib_image {
     struct khib_target t;
@@ -43,32 +42,5 @@ int khib_image_mark(struct khib_image *img, uint32_t state, uint64_t consumed_ns
  * (synced): a normal boot is about to change the disks.  1 when it did (uuid
  * set), 0 when path holds no committed image, -1 with err when it cannot. */
 int khib_image_abandon(const char *path, const char *reason, uint8_t uuid[16], char *err, size_t errlen);
-
-/* Reads the chunks' frames in order through one large buffer. */
-struct khib_frame_reader {
-    int fd;
-    const char *path;
-    uint8_t *buf;
-    size_t cap;
-    uint64_t start;  /* image offset of buf[0] */
-    size_t len;      /* valid bytes in buf */
-    uint64_t end;    /* read nothing at or past this offset */
-};
-
-int khib_frame_reader_init(struct khib_frame_reader *r, const struct khib_image *img, char *err, size_t errlen);
-/* The len bytes at image offset off, valid until the next call; NULL with err. */
-const void *khib_frame_get(struct khib_frame_reader *r, uint64_t off, size_t len, char *err, size_t errlen);
-void khib_frame_reader_free(struct khib_frame_reader *r);
-
-/* Called with each chunk's checked, decompressed nonzero pages (raw_len
- * bytes).  Nonzero return stops the walk and is returned. */
-typedef int (*khib_chunk_fn)(void *ctx, uint32_t index, const struct khib_chunk *c, const uint8_t *raw, char *err,
-                             size_t errlen);
-
-/* Decompress and check every chunk (after khib_image_load_index); call fn
- * (may be NULL) for each.  A bad chunk gives KHIB_IMG_BAD with err naming its
- * index and pfn range. */
-int khib_image_verify(struct khib_image *img, khib_chunk_fn fn, void *ctx, struct khib_progress *prog, char *err,
-                      size_t errlen);
 
 #endif

@@ -23,9 +23,9 @@
 #include "memmap.h"
 #include "physmem.h"
 #include "progress.h"
-#include "restore.h"
 #include "threads.h"
 #include "uuid.h"
+#include "walk.h"
 
 #define PROG "khib-restore"
 
@@ -210,10 +210,10 @@ static int open_committed(const struct options *o, struct khib_image *img)
 }
 
 /* "khib-restore: using 2 threads and 22.3 MiB of buffers" on stdout. */
-static void print_buffers(const struct options *o, const struct restore_dest *dst)
+static void print_buffers(const struct options *o, enum khib_walk_action action, const struct khib_walk_memory *dst)
 {
     char size[32];
-    khib_fmt_size(restore_mem(o->threads, dst), size, sizeof size);
+    khib_fmt_size(khib_walk_buffers(o->threads, action, dst), size, sizeof size);
     printf(PROG ": using %u thread%s and %s of buffers\n", o->threads, o->threads == 1 ? "" : "s", size);
     fflush(stdout);
 }
@@ -223,8 +223,8 @@ static int verify(const struct options *o, struct khib_image *img)
     char err[600], uuid[40];
     struct khib_progress prog;
     khib_progress_start(&prog, PROG, img->sb.pages_total * KHIB_PAGE_SIZE, o->quiet);
-    print_buffers(o, NULL);
-    int rc = restore_memory(img, NULL, o->threads, &prog, NULL, err, sizeof err);
+    print_buffers(o, KHIB_WALK_CHECK, NULL);
+    int rc = khib_walk(img, KHIB_WALK_CHECK, NULL, o->threads, &prog, NULL, err, sizeof err);
     if (rc != KHIB_IMG_OK) {
         fprintf(stderr, PROG ": %s\n", err);
         return EXIT_IMAGE;
@@ -268,7 +268,7 @@ refused:
 /* The destination: a memory file (created, sized to cover the ranges) or the
  * memory device. */
 static int open_memory(const struct options *o, const struct khib_image *img, int *fd, const char **name,
-                       struct restore_dest *dst)
+                       struct khib_walk_memory *dst)
 {
     *name = o->memory_file ? o->memory_file : o->mem;
     *fd = open(*name, O_RDWR | O_CLOEXEC | (o->memory_file ? O_CREAT : 0), 0644);
@@ -378,7 +378,7 @@ static int restore(const struct options *o, struct khib_image *img)
     khib_faultpoint(KHIB_FP_RESTORE_VALIDATED);
     int fd = -1;
     const char *memdev;
-    struct restore_dest dst;
+    struct khib_walk_memory dst;
     rc = open_memory(o, img, &fd, &memdev, &dst);
     struct khib_segment *seg = NULL;
     char err[600];
@@ -392,16 +392,16 @@ static int restore(const struct options *o, struct khib_image *img)
     }
     dst.seg = seg;
     dst.nseg = img->idx.range_count;
-    print_buffers(o, &dst);
+    print_buffers(o, KHIB_WALK_WRITE, &dst);
     uint64_t bytes = img->sb.pages_total * KHIB_PAGE_SIZE;
     struct khib_progress prog;
     khib_progress_start(&prog, PROG, bytes, o->quiet);
     double t0 = khib_now();
     int direct = 0;
-    int r = restore_memory(img, &dst, o->threads, &prog, &direct, err, sizeof err);
+    int r = khib_walk(img, KHIB_WALK_WRITE, &dst, o->threads, &prog, &direct, err, sizeof err);
     if (r != KHIB_IMG_OK) {
         fprintf(stderr, PROG ": %s; the restore stopped, the image stays COMMITTED\n", err);
-        rc = r == RESTORE_MEM_ERROR ? EXIT_MEMORY : EXIT_IMAGE;
+        rc = r == KHIB_WALK_MEM_ERROR ? EXIT_MEMORY : EXIT_IMAGE;
         goto out;
     }
     double dt = khib_now() - t0;

@@ -462,7 +462,7 @@ static int save(const struct options *o, struct input *in, const char *target, i
         struct khib_progress vprog;
         khib_progress_start(&vprog, PROG " (verify)", in->core.total_bytes, o->quiet);
         double v0 = khib_now();
-        int vrc = save_verify(target, sb.uuid, &in->src, &vprog, err, sizeof err);
+        int vrc = save_verify(target, sb.uuid, &sin, o->threads, &vprog, err, sizeof err);
         if (vrc != KHIB_IMG_OK) {
             fprintf(stderr, PROG ": verification after the save failed: %s\n", err);
             sb.state = KHIB_STATE_WRITING;

@@ -14,6 +14,7 @@
 #include "faultpoint.h"
 #include "target.h"
 #include "threads.h"
+#include "walk.h"
 
 /* A run of consecutive chunks of one segment, mapped or read at once. */
 struct window {
@@ -461,40 +462,8 @@ out:
     return rc;
 }
 
-struct compare_ctx {
-    struct khib_physmem *src;
-};
-
-/* The pages of one verified chunk against the memory they were saved from. */
-static int compare_chunk(void *ctx, uint32_t index, const struct khib_chunk *c, const uint8_t *raw, char *err,
-                         size_t errlen)
-{
-    struct compare_ctx *cc = ctx;
-    char name[80], why[300];
-    khib_chunk_name(index, c, name, sizeof name);
-    const uint8_t *mem = khib_physmem_map(cc->src, c->first_pfn << KHIB_PAGE_SHIFT,
-                                          (size_t)c->pages * KHIB_PAGE_SIZE, why, sizeof why);
-    if (!mem) {
-        snprintf(err, errlen, "%s: cannot read the memory again: %s", name, why);
-        return KHIB_IMG_IO;
-    }
-    for (uint32_t p = 0; p < c->pages; p++) {
-        const uint8_t *page = mem + (size_t)p * KHIB_PAGE_SIZE;
-        int same = khib_bitmap_test(c->zero_bitmap, p) ? khib_page_is_zero(page)
-                                                       : memcmp(page, raw, KHIB_PAGE_SIZE) == 0;
-        if (!khib_bitmap_test(c->zero_bitmap, p))
-            raw += KHIB_PAGE_SIZE;
-        if (!same) {
-            snprintf(err, errlen, "%s: page 0x%" PRIx64 " in the image differs from memory", name,
-                     c->first_pfn + p);
-            return KHIB_IMG_BAD;
-        }
-    }
-    return KHIB_IMG_OK;
-}
-
-int save_verify(const char *path, const uint8_t uuid[16], struct khib_physmem *src, struct khib_progress *prog,
-                char *err, size_t errlen)
+int save_verify(const char *path, const uint8_t uuid[16], const struct save_input *in, unsigned threads,
+                struct khib_progress *prog, char *err, size_t errlen)
 {
     struct khib_image img;
     int rc = khib_image_open(&img, path, KHIB_OPEN_READ, err, errlen);
@@ -512,8 +481,10 @@ int save_verify(const char *path, const uint8_t uuid[16], struct khib_physmem *s
         rc = khib_image_load_index(&img, err, errlen);
     }
     if (rc == KHIB_IMG_OK) {
-        struct compare_ctx cc = {.src = src};
-        rc = khib_image_verify(&img, compare_chunk, &cc, prog, err, errlen);
+        const struct khib_physmem *src = in->src;
+        struct khib_walk_memory mem = {.fd = src->fd, .name = src->name, .by_mmap = 1, .seg = src->seg,
+                                       .nseg = src->nseg};
+        rc = khib_walk(&img, KHIB_WALK_COMPARE, &mem, threads, prog, NULL, err, errlen);
     }
     khib_image_close(&img);
     return rc;

@@ -82,8 +82,9 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
                 struct writer *w, struct khib_progress *prog, struct save_totals *tot, char *err, size_t errlen);
 
 /* Re-read the committed image at path, check every chunk, and compare its
- * pages with src.  Returns KHIB_IMG_OK or a KHIB_IMG_* error with err. */
-int save_verify(const char *path, const uint8_t uuid[16], struct khib_physmem *src, struct khib_progress *prog,
-                char *err, size_t errlen);
+ * pages with in's memory (the chunk walker, lib/walk.h, with threads
+ * workers).  Returns KHIB_IMG_OK or a KHIB_IMG_* error with err. */
+int save_verify(const char *path, const uint8_t uuid[16], const struct save_input *in, unsigned threads,
+                struct khib_progress *prog, char *err, size_t errlen);
 
 #endif

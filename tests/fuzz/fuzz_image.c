@@ -2,7 +2,8 @@
  * memfd which is opened by path (khib_image_open), shown (--info), and when
  * COMMITTED or CONSUMED its index is loaded (khib_image_load_index), checked
  * against the restorer's preflight (window, jump-back entry, mailbox) and
- * every chunk read, expanded and checked (khib_image_verify: --verify).
+ * every chunk read, expanded and checked (the chunk walker's check action:
+ * --verify).
  *
  * Each input is tried as it is and, so that mutations get past the
  * checksums, once more with the index checksum (when the superblock's index
@@ -20,6 +21,8 @@
 #include "../../restorer/info.h"
 #include "image.h"
 #include "le.h"
+#include "reader.h"
+#include "walk.h"
 #include "xxhash64.h"
 
 static int memfd = -1;
@@ -32,47 +35,32 @@ static FILE *devnull(void)
     return f;
 }
 
-struct walk {
-    uint32_t next;
-    uint64_t data_end;
-};
-
-static int on_chunk(void *ctx, uint32_t index, const struct khib_chunk *c, const uint8_t *raw, char *err,
-                    size_t errlen)
+/* The block reader as the walker drives it: every block holds the chunks'
+ * frames as the bytes at their offsets. */
+static void blocks(const struct khib_image *img, const uint8_t *data, size_t size)
 {
-    struct walk *w = ctx;
-    (void)err;
-    (void)errlen;
-    khib_fuzz_assert(index == w->next);
-    w->next++;
-    khib_fuzz_assert(c->raw_len <= KHIB_CHUNK_RAW_MAX);
-    khib_fuzz_assert(c->offset <= w->data_end && c->stored_len <= w->data_end - c->offset);
-    khib_fuzz_assert(khib_hash64(raw, c->raw_len, 0) == c->checksum);
-    return 0;
-}
-
-/* The frame reader as the restorer drives it (frames in order), with a
- * buffer of a few pages instead of KHIB_READ_BUFFER so that the input's
- * frames refill it: every frame that fits must come back as the bytes at
- * its offset, every other one be refused. */
-static void small_reader(const struct khib_image *img, const uint8_t *data, size_t size)
-{
-    struct khib_frame_reader rd;
+    struct reader r;
+    struct reader_block b;
     char err[400];
-    if (khib_frame_reader_init(&rd, img, err, sizeof err) != 0)
+    if (reader_block_alloc(&b) != 0)
         return;
-    rd.cap = KHIB_PAGE_SIZE + size % (3 * KHIB_PAGE_SIZE);
-    for (uint32_t i = 0; i < img->idx.chunk_count; i++) {
-        const struct khib_chunk *c = &img->idx.chunks[i];
-        if (!c->stored_len)
-            continue;
-        const uint8_t *f = khib_frame_get(&rd, c->offset, c->stored_len, err, sizeof err);
-        khib_fuzz_assert((f != NULL) == (c->stored_len <= rd.cap));
-        if (f)
-            khib_fuzz_assert(c->offset + c->stored_len <= size &&
-                             memcmp(f, data + c->offset, c->stored_len) == 0);
+    if (reader_init(&r, img, err, sizeof err) == 0) {
+        for (uint32_t a = 0; a < img->idx.chunk_count; a = b.b) {
+            if (reader_fill(&r, &b, a, err, sizeof err) != 0)
+                break;
+            khib_fuzz_assert(b.b > a && b.b <= img->idx.chunk_count);
+            for (uint32_t i = a; i < b.b; i++) {
+                const struct khib_chunk *c = &img->idx.chunks[i];
+                const uint8_t *f = reader_frame(&b, c);
+                khib_fuzz_assert((f != NULL) == (c->stored_len != 0));
+                if (f)
+                    khib_fuzz_assert(c->offset + c->stored_len <= size &&
+                                     memcmp(f, data + c->offset, c->stored_len) == 0);
+            }
+        }
+        (void)reader_finish(&r, err, sizeof err);
     }
-    khib_frame_reader_free(&rd);
+    free(b.buf);
 }
 
 static void one(const uint8_t *data, size_t size)
@@ -117,14 +105,12 @@ static void one(const uint8_t *data, size_t size)
     }
     (void)check_in_ranges(&img, img.sb.jump_back_entry, "jump-back entry", err, sizeof err);
     (void)check_in_ranges(&img, img.sb.mailbox_addr, "mailbox", err, sizeof err);
-    struct walk w = {0, img.sb.data_offset + img.sb.data_bytes};
     err[0] = 0;
-    rc = khib_image_verify(&img, on_chunk, &w, NULL, err, sizeof err);
-    if (rc == KHIB_IMG_OK)
-        khib_fuzz_assert(w.next == img.idx.chunk_count);
-    else
+    rc = khib_walk(&img, KHIB_WALK_CHECK, NULL, 1, NULL, NULL, err, sizeof err);
+    khib_fuzz_assert(rc == KHIB_IMG_OK || (rc == KHIB_IMG_BAD || rc == KHIB_IMG_IO));
+    if (rc != KHIB_IMG_OK)
         khib_fuzz_assert(err[0] != 0);
-    small_reader(&img, data, size);
+    blocks(&img, data, size);
 out:
     khib_image_close(&img);
     khib_fuzz_assert(khib_fuzz_lowest_fd() == fd0);

@@ -13,9 +13,10 @@
 #include "image.h"
 #include "image_codec.h"
 #include "le.h"
+#include "reader.h"
 #include "xxhash64.h"
 
-/* What a checked index promises khib_image_verify and the restorer, given a
+/* What a checked index promises the chunk walker and the restorer, given a
  * superblock whose layout is right. */
 static void check_checked(const struct khib_superblock *sb, const struct khib_index *idx)
 {
@@ -43,7 +44,7 @@ static void check_checked(const struct khib_superblock *sb, const struct khib_in
         khib_fuzz_assert(c->raw_len == (uint64_t)(c->pages - z) * KHIB_PAGE_SIZE);
         khib_fuzz_assert(c->raw_len <= KHIB_CHUNK_RAW_MAX);
         khib_fuzz_assert((c->stored_len == 0) == (c->raw_len == 0));
-        khib_fuzz_assert(c->stored_len <= KHIB_READ_BUFFER);   /* the frame reader holds it */
+        khib_fuzz_assert(c->stored_len <= READER_BLOCK - 2 * KHIB_DIRECT_ALIGN);   /* one read holds it */
         khib_fuzz_assert(c->offset >= sb->data_offset && c->offset <= data_end &&
                          c->stored_len <= data_end - c->offset);
         zeros += z;

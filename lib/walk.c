@@ -1,57 +1,60 @@
 #define _GNU_SOURCE
-#include "restore.h"
+#include "walk.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "faultpoint.h"
 #include "physmem.h"
+#include "reader.h"
+#include "target.h"
 #include "threads.h"
 
 #define ZERO_BUF (64u << 10)
 
-static int needs_zero_buf(const struct restore_dest *dst)
+static int needs_zero_buf(enum khib_walk_action action, const struct khib_walk_memory *mem)
 {
-    return dst && !dst->by_mmap && dst->zero_from != UINT64_MAX;
+    return action == KHIB_WALK_WRITE && !mem->by_mmap && mem->zero_from != UINT64_MAX;
 }
 
-size_t restore_mem(unsigned threads, const struct restore_dest *dst)
+static int maps_memory(enum khib_walk_action action, const struct khib_walk_memory *mem)
 {
-    return (size_t)restore_blocks(threads) * RESTORE_BLOCK +
-           (size_t)threads * (KHIB_CHUNK_RAW_MAX + khib_decoder_mem() + (needs_zero_buf(dst) ? ZERO_BUF : 0));
+    return action == KHIB_WALK_COMPARE || (action == KHIB_WALK_WRITE && mem->by_mmap);
+}
+
+size_t khib_walk_buffers(unsigned threads, enum khib_walk_action action, const struct khib_walk_memory *mem)
+{
+    return (size_t)reader_blocks(threads) * READER_BLOCK +
+           (size_t)threads * (KHIB_CHUNK_RAW_MAX + khib_decoder_mem() +
+                              (needs_zero_buf(action, mem) ? ZERO_BUF : 0));
 }
 
 struct block {
-    uint8_t *buf;
-    uint64_t start;          /* image offset of buf[0] */
-    uint32_t a, b;           /* chunks [a, b) */
-    uint32_t pending;        /* of those, not finished */
+    struct reader_block rb;
+    uint32_t pending;        /* chunks of the block not finished */
 };
 
-struct pipeline;
+struct walk;
 
 struct worker {
-    struct pipeline *p;
+    struct walk *p;
     pthread_t t;
     int started;
     struct khib_decoder dd;
     uint8_t *raw;            /* a chunk's nonzero pages */
     uint8_t *zeros;          /* pwrite of zero pages where the file is not known zero */
-    struct khib_physmem pm;  /* by_mmap: this worker's window */
+    struct khib_physmem pm;  /* mapped memory: this worker's window */
     int pm_open;
 };
 
-struct pipeline {
-    const struct khib_image *img;
+struct walk {
     const struct khib_chunk *chunks;
     uint32_t n;
-    const struct restore_dest *dst;
+    enum khib_walk_action action;
+    const struct khib_walk_memory *mem;
     struct block *blk;
     unsigned nblk;
     pthread_mutex_t mu;
@@ -59,7 +62,7 @@ struct pipeline {
     uint32_t next;           /* next chunk for a worker */
     uint32_t loaded;         /* chunks below this are in blocks */
     uint64_t done;           /* bytes of memory finished */
-    uint64_t half;           /* restoring: half of the memory's bytes, rounded up (0: verifying) */
+    uint64_t half;           /* writing: half of the memory's bytes, rounded up (else 0) */
     int stop;
     int rc;
     uint32_t err_index;
@@ -67,7 +70,7 @@ struct pipeline {
 };
 
 /* Record a failure of chunk index (the lowest index wins) and stop.  Lock held. */
-static void fail_locked(struct pipeline *p, int rc, uint32_t index, const char *msg)
+static void fail_locked(struct walk *p, int rc, uint32_t index, const char *msg)
 {
     if (!p->rc || index < p->err_index) {
         p->rc = rc;
@@ -94,10 +97,24 @@ static void scatter(uint8_t *dst, const struct khib_chunk *c, const uint8_t *raw
     }
 }
 
+/* The first page of the chunk that differs from mem, or c->pages. */
+static uint32_t compare(const uint8_t *mem, const struct khib_chunk *c, const uint8_t *raw)
+{
+    for (uint32_t p = 0; p < c->pages; p++) {
+        const uint8_t *page = mem + (size_t)p * KHIB_PAGE_SIZE;
+        int zero = khib_bitmap_test(c->zero_bitmap, p);
+        if (zero ? !khib_page_is_zero(page) : memcmp(page, raw, KHIB_PAGE_SIZE) != 0)
+            return p;
+        if (!zero)
+            raw += KHIB_PAGE_SIZE;
+    }
+    return c->pages;
+}
+
 /* Zeros at [off, end), except what is known zero already. */
 static int write_zeros(struct worker *wk, uint64_t off, uint64_t end, char *err, size_t errlen)
 {
-    const struct restore_dest *d = wk->p->dst;
+    const struct khib_walk_memory *d = wk->p->mem;
     if (end > d->zero_from)
         end = d->zero_from;
     while (off < end) {
@@ -112,7 +129,7 @@ static int write_zeros(struct worker *wk, uint64_t off, uint64_t end, char *err,
 /* The runs of nonzero pages of raw with pwrite, zero pages as needed. */
 static int write_pages(struct worker *wk, const struct khib_chunk *c, const uint8_t *raw, char *err, size_t errlen)
 {
-    const struct restore_dest *d = wk->p->dst;
+    const struct khib_walk_memory *d = wk->p->mem;
     uint64_t base = c->first_pfn << KHIB_PAGE_SHIFT;
     uint32_t p = 0;
     while (p < c->pages) {
@@ -134,35 +151,45 @@ static int write_pages(struct worker *wk, const struct khib_chunk *c, const uint
     return 0;
 }
 
-/* Check chunk i (its frame at frame) and write its pages.  0, or a
- * KHIB_IMG_* / RESTORE_MEM_ERROR code with msg. */
-static int restore_chunk(struct worker *wk, uint32_t i, const uint8_t *frame, char *msg, size_t msglen)
+/* Check chunk i (its frame at frame) and do the walk's action with its
+ * pages.  0, or a KHIB_IMG_* / KHIB_WALK_MEM_ERROR code with msg. */
+static int walk_chunk(struct worker *wk, uint32_t i, const uint8_t *frame, char *msg, size_t msglen)
 {
-    const struct pipeline *p = wk->p;
+    const struct walk *p = wk->p;
     const struct khib_chunk *c = &p->chunks[i];
-    const struct restore_dest *d = p->dst;
     char name[80], why[400];
     khib_chunk_name(i, c, name, sizeof name);
     size_t bytes = (size_t)c->pages * KHIB_PAGE_SIZE;
     uint8_t *mem = NULL;
-    if (d && d->by_mmap) {
+    if (wk->pm_open) {
         mem = khib_physmem_map(&wk->pm, c->first_pfn << KHIB_PAGE_SHIFT, bytes, why, sizeof why);
+        if (!mem && p->action == KHIB_WALK_COMPARE) {
+            snprintf(msg, msglen, "%s: cannot read the memory again: %s", name, why);
+            return KHIB_IMG_IO;
+        }
         if (!mem) {
             snprintf(msg, msglen, "%s: %s", name, why);
-            return RESTORE_MEM_ERROR;
+            return KHIB_WALK_MEM_ERROR;
         }
     }
-    /* Without zero pages the frame expands straight into memory. */
-    int direct = mem && c->raw_len == bytes;
+    /* Writing without zero pages: the frame expands straight into memory. */
+    int direct = p->action == KHIB_WALK_WRITE && mem && c->raw_len == bytes;
     if (khib_chunk_expand(&wk->dd, c, frame, direct ? mem : wk->raw, why, sizeof why) != 0) {
         snprintf(msg, msglen, "%s: %s: the image is damaged", name, why);
         return KHIB_IMG_BAD;
     }
-    if (mem && !direct)
+    if (p->action == KHIB_WALK_COMPARE) {
+        uint32_t bad = compare(mem, c, wk->raw);
+        if (bad < c->pages) {
+            snprintf(msg, msglen, "%s: page 0x%" PRIx64 " in the image differs from memory", name,
+                     c->first_pfn + bad);
+            return KHIB_IMG_BAD;
+        }
+    } else if (p->action == KHIB_WALK_WRITE && mem && !direct) {
         scatter(mem, c, wk->raw);
-    if (d && !d->by_mmap && write_pages(wk, c, wk->raw, why, sizeof why) != 0) {
+    } else if (p->action == KHIB_WALK_WRITE && !mem && write_pages(wk, c, wk->raw, why, sizeof why) != 0) {
         snprintf(msg, msglen, "%s: %s", name, why);
-        return RESTORE_MEM_ERROR;
+        return KHIB_WALK_MEM_ERROR;
     }
     return KHIB_IMG_OK;
 }
@@ -170,7 +197,7 @@ static int restore_chunk(struct worker *wk, uint32_t i, const uint8_t *frame, ch
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
-    struct pipeline *p = wk->p;
+    struct walk *p = wk->p;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->stop && p->next < p->n && p->next >= p->loaded)
@@ -180,14 +207,13 @@ static void *worker_main(void *arg)
         uint32_t i = p->next++;
         struct block *b = NULL;
         for (unsigned k = 0; k < p->nblk && !b; k++)
-            if (p->blk[k].pending && i >= p->blk[k].a && i < p->blk[k].b)
+            if (p->blk[k].pending && i >= p->blk[k].rb.a && i < p->blk[k].rb.b)
                 b = &p->blk[k];
         pthread_mutex_unlock(&p->mu);
 
         const struct khib_chunk *c = &p->chunks[i];
-        const uint8_t *frame = c->stored_len ? b->buf + (c->offset - b->start) : NULL;
         char msg[600];
-        int rc = restore_chunk(wk, i, frame, msg, sizeof msg);
+        int rc = walk_chunk(wk, i, reader_frame(&b->rb, c), msg, sizeof msg);
 
         pthread_mutex_lock(&p->mu);
         if (rc != KHIB_IMG_OK)
@@ -204,41 +230,9 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static uint64_t align_down(uint64_t x)
-{
-    return x & ~(uint64_t)(KHIB_DIRECT_ALIGN - 1);
-}
-
-static uint64_t align_up(uint64_t x)
-{
-    return align_down(x + KHIB_DIRECT_ALIGN - 1);
-}
-
-/* The chunks [a, *b) whose frames fit one block, and the aligned image
- * bytes [*start, *end) holding them. */
-static void plan_block(const struct pipeline *p, uint32_t a, uint32_t *b, uint64_t *start, uint64_t *end)
-{
-    uint32_t i = a;
-    int any = 0;
-    *start = *end = 0;
-    for (; i < p->n; i++) {
-        const struct khib_chunk *c = &p->chunks[i];
-        if (!c->stored_len)
-            continue;
-        uint64_t s = any ? *start : align_down(c->offset), e = align_up(c->offset + c->stored_len);
-        if (any && e - s > RESTORE_BLOCK)
-            break;
-        *start = s;
-        *end = e;
-        any = 1;
-    }
-    *b = i;
-}
-
 /* The caller's part: blocks in order, as they become free. */
-static void read_all(struct pipeline *p, int *direct, struct khib_progress *prog)
+static void read_all(struct walk *p, struct reader *r, struct khib_progress *prog)
 {
-    const struct khib_image *img = p->img;
     uint32_t a = 0;
     for (unsigned k = 0; a < p->n; k++) {
         struct block *b = &p->blk[k % p->nblk];
@@ -252,84 +246,83 @@ static void read_all(struct pipeline *p, int *direct, struct khib_progress *prog
             return;
         if (prog)
             khib_progress_update(prog, done);
-        uint32_t end_chunk;
-        uint64_t start, end;
-        plan_block(p, a, &end_chunk, &start, &end);
-        char why[400];
-        int rc = 0;
-        if (end > start && end - start > RESTORE_BLOCK) {
-            snprintf(why, sizeof why, "frame of %" PRIu32 " bytes is larger than a read", p->chunks[a].stored_len);
-            rc = -1;
-        } else if (end > start) {
-            rc = khib_pread_direct(img->t.fd, b->buf, (size_t)(end - start), start, img->t.path, direct, why,
-                                   sizeof why);
-        }
+        char msg[600];
+        int rc = reader_fill(r, &b->rb, a, msg, sizeof msg);
         pthread_mutex_lock(&p->mu);
         if (rc != 0) {
-            char name[80], msg[600];
-            khib_chunk_name(a, &p->chunks[a], name, sizeof name);
-            snprintf(msg, sizeof msg, "%s: %s", name, why);
             fail_locked(p, KHIB_IMG_IO, a, msg);
             pthread_mutex_unlock(&p->mu);
             return;
         }
-        b->start = start;
-        b->a = a;
-        b->b = end_chunk;
-        b->pending = end_chunk - a;
-        p->loaded = end_chunk;
+        b->pending = b->rb.b - a;
+        p->loaded = b->rb.b;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
-        a = end_chunk;
+        a = b->rb.b;
     }
 }
 
-int restore_memory(struct khib_image *img, const struct restore_dest *dst, unsigned threads,
-                   struct khib_progress *prog, int *direct_out, char *err, size_t errlen)
+/* A worker's buffers, decoder and (mapped memory) window.  0, or a
+ * KHIB_IMG_IO / KHIB_WALK_MEM_ERROR code with err. */
+static int worker_init(struct worker *wk, struct walk *p, char *err, size_t errlen)
 {
-    struct pipeline p;
+    wk->p = p;
+    if (!(wk->raw = malloc(KHIB_CHUNK_RAW_MAX)) || khib_decoder_init(&wk->dd, err, errlen) != 0 ||
+        (needs_zero_buf(p->action, p->mem) && !(wk->zeros = calloc(1, ZERO_BUF)))) {
+        snprintf(err, errlen, "out of memory for the walk's buffers");
+        return KHIB_IMG_IO;
+    }
+    if (maps_memory(p->action, p->mem)) {
+        const struct khib_walk_memory *m = p->mem;
+        if (khib_physmem_open(&wk->pm, m->fd, m->name, m->seg, m->nseg, p->action == KHIB_WALK_WRITE,
+                              KHIB_PHYSMEM_WINDOW, err, errlen) != 0)
+            return KHIB_WALK_MEM_ERROR;
+        wk->pm_open = 1;
+    }
+    return KHIB_IMG_OK;
+}
+
+static void worker_free(struct worker *wk)
+{
+    if (wk->pm_open)
+        khib_physmem_close(&wk->pm);
+    if (wk->dd.dctx)
+        khib_decoder_free(&wk->dd);
+    free(wk->raw);
+    free(wk->zeros);
+}
+
+int khib_walk(struct khib_image *img, enum khib_walk_action action, const struct khib_walk_memory *mem,
+              unsigned threads, struct khib_progress *prog, int *direct_out, char *err, size_t errlen)
+{
+    struct walk p;
     memset(&p, 0, sizeof p);
-    p.img = img;
     p.chunks = img->idx.chunks;
     p.n = img->idx.chunk_count;
-    p.dst = dst;
-    p.nblk = restore_blocks(threads);
-    if (dst)
+    p.action = action;
+    p.mem = mem;
+    p.nblk = reader_blocks(threads);
+    if (action == KHIB_WALK_WRITE)
         p.half = (img->sb.pages_total * KHIB_PAGE_SIZE + 1) / 2;
-    int rc = KHIB_IMG_IO, sync_ok = 0, direct = 0;
+    int rc = KHIB_IMG_IO, sync_ok = 0, reading = 0;
+    struct reader r;
     struct worker *wk = calloc(threads, sizeof *wk);
     p.blk = calloc(p.nblk, sizeof *p.blk);
     if (!wk || !p.blk)
         goto oom;
-    for (unsigned k = 0; k < p.nblk; k++) {
-        void *m;
-        if (posix_memalign(&m, KHIB_DIRECT_ALIGN, RESTORE_BLOCK) != 0)
+    for (unsigned k = 0; k < p.nblk; k++)
+        if (reader_block_alloc(&p.blk[k].rb) != 0)
             goto oom;
-        p.blk[k].buf = m;
-    }
-    for (unsigned t = 0; t < threads; t++) {
-        wk[t].p = &p;
-        if (!(wk[t].raw = malloc(KHIB_CHUNK_RAW_MAX)) || khib_decoder_init(&wk[t].dd, err, errlen) != 0)
-            goto oom;
-        if (needs_zero_buf(dst) && !(wk[t].zeros = calloc(1, ZERO_BUF)))
-            goto oom;
-        if (dst && dst->by_mmap) {
-            if (khib_physmem_open(&wk[t].pm, dst->fd, dst->name, dst->seg, dst->nseg, 1, KHIB_PHYSMEM_WINDOW, err,
-                                  errlen) != 0) {
-                rc = RESTORE_MEM_ERROR;
-                goto out;
-            }
-            wk[t].pm_open = 1;
-        }
-    }
+    for (unsigned t = 0; t < threads; t++)
+        if ((rc = worker_init(&wk[t], &p, err, errlen)) != KHIB_IMG_OK)
+            goto out;
+    rc = KHIB_IMG_IO;
     if (khib_sync_init(&p.mu, &p.cv, err, errlen) != 0)
         goto out;
     sync_ok = 1;
-    /* Large aligned reads straight from the device; a refusal is no error. */
-    direct = khib_direct_io(img->t.fd, 1) == 0;
-    if (!direct)
-        (void)posix_fadvise(img->t.fd, (off_t)img->sb.data_offset, (off_t)img->sb.data_bytes,
-                            POSIX_FADV_SEQUENTIAL);
+    if (reader_init(&r, img, err, errlen) != 0)
+        goto out;
+    reading = 1;
     for (unsigned t = 0; t < threads; t++) {
         if (khib_thread_start(&wk[t].t, worker_main, &wk[t], "decompression", err, errlen) != 0) {
             pthread_mutex_lock(&p.mu);
@@ -339,17 +332,15 @@ int restore_memory(struct khib_image *img, const struct restore_dest *dst, unsig
         }
         wk[t].started = 1;
     }
-    read_all(&p, &direct, prog);
+    read_all(&p, &r, prog);
     for (unsigned t = 0; t < threads; t++)
         if (wk[t].started)
             pthread_join(wk[t].t, NULL);
-    if (direct && khib_direct_io(img->t.fd, 0) != 0 && !p.rc) {
-        snprintf(err, errlen, "cannot turn O_DIRECT off on %s: %s", img->t.path, strerror(errno));
-        goto out;
-    }
     if (direct_out)
-        *direct_out = direct;
-    direct = 0;
+        *direct_out = r.direct;
+    reading = 0;
+    if (reader_finish(&r, err, errlen) != 0 && !p.rc)
+        goto out;
     if (p.rc) {
         rc = p.rc;
         snprintf(err, errlen, "%s", p.err);
@@ -360,24 +351,18 @@ int restore_memory(struct khib_image *img, const struct restore_dest *dst, unsig
     rc = KHIB_IMG_OK;
     goto out;
 oom:
-    snprintf(err, errlen, "out of memory for the restore buffers");
+    snprintf(err, errlen, "out of memory for the walk's buffers");
 out:
-    if (direct)
-        (void)khib_direct_io(img->t.fd, 0);
+    if (reading)
+        (void)reader_finish(&r, err, 0);
     if (sync_ok) {
         pthread_cond_destroy(&p.cv);
         pthread_mutex_destroy(&p.mu);
     }
-    for (unsigned t = 0; wk && t < threads; t++) {
-        if (wk[t].pm_open)
-            khib_physmem_close(&wk[t].pm);
-        if (wk[t].dd.dctx)
-            khib_decoder_free(&wk[t].dd);
-        free(wk[t].raw);
-        free(wk[t].zeros);
-    }
+    for (unsigned t = 0; wk && t < threads; t++)
+        worker_free(&wk[t]);
     for (unsigned k = 0; p.blk && k < p.nblk; k++)
-        free(p.blk[k].buf);
+        free(p.blk[k].rb.buf);
     free(p.blk);
     free(wk);
     return rc;
