@@ -65,7 +65,10 @@ build/khib-gencore: $(GEN_OBJ) $(LIBKHIB)
 
 build/tests/%: build/obj/tests/unit/%.o $(LIBKHIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBKHIB) $(ZSTD_A)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBKHIB) $(ZSTD_A)
+
+# Unit tests of front-end modules link those modules.
+build/tests/test_kexec_tools: build/obj/frontend/kexec_tools.o
 
 check-unit: all $(UNIT_BIN)
 	@sh tests/unit/run.sh

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kexec_tools.h"
 #include "mounts.h"
 #include "sysfacts.h"
 
@@ -134,8 +135,15 @@ int run_checks(const struct settings *s, int verbose, struct khib_fs_record *fs,
     }
     result(&r, !disabled, "kexec was disabled until the next boot (kernel.kexec_load_disabled=1); reboot",
            "kexec_load is %s", disabled ? "disabled" : "allowed");
-    result(&r, access(s->kexec, X_OK) == 0, "apt-get install kexec-tools, or set kexec= in " KHIB_CONF,
-           "kexec-tools at %s %s", s->kexec, access(s->kexec, X_OK) == 0 ? "found" : "missing");
+    if (access(s->kexec, X_OK) == 0) {
+        struct kexec_version v;
+        int known = kexec_version_probe(s->kexec, &v) == 0;
+        result(&r, 1, NULL, "kexec-tools at %s: %s, loading with kexec_load%s", s->kexec,
+               known ? v.text : "version unknown", kexec_version_wants_c(&v) ? " (-c)" : "");
+    } else {
+        result(&r, 0, "apt-get install kexec-tools, or set kexec= in " KHIB_CONF, "kexec-tools at %s missing",
+               s->kexec);
+    }
     result(&r, access(s->kernel, R_OK) == 0, "install the kernel image or set kernel= in " KHIB_CONF,
            "transient kernel %s %s", s->kernel, access(s->kernel, R_OK) == 0 ? "found" : "missing");
     result(&r, access(s->initrd, R_OK) == 0, "run 'make install' or set initrd= in " KHIB_CONF,

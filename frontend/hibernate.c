@@ -34,6 +34,7 @@
 #include "handoff_codec.h"
 #include "image.h"
 #include "kexec_jump.h"
+#include "kexec_tools.h"
 #include "mailbox_page.h"
 #include "memmap.h"
 #include "progress.h"
@@ -151,28 +152,27 @@ done:
 
 static int run_kexec_load(const struct settings *s, const char *initrd, const char *cmdline)
 {
-    char mem_max[64], initrd_arg[300], append[5000];
-    snprintf(mem_max, sizeof mem_max, "--mem-max=0x%llx", (unsigned long long)(s->window - 1));
-    snprintf(initrd_arg, sizeof initrd_arg, "--initrd=%s", initrd);
-    snprintf(append, sizeof append, "--append=%s", cmdline);
+    /* --no-checks: kexec-tools otherwise hashes every destination byte, the
+     * window's zero-filled backup segments included, with SHA-256
+     * (update_purgatory(), kexec/kexec.c) for purgatory to hash again before
+     * it enters B: 192 MiB twice, 5 s of the load alone in a QEMU guest.
+     * What B saves carries khib's own checksums.  -c (kexec_load) for every
+     * version that has it: kexec_tools.h. */
+    struct kexec_version v;
+    if (kexec_version_probe(s->kexec, &v) != 0)
+        fprintf(stderr, "khib: warning: %s; passing -c as kexec-tools 2.0.17 and later take it\n", v.text);
+    char *argv[KEXEC_ARGV_MAX], buf[5400];
+    if (kexec_load_argv(&v, s->kexec, s->kernel, initrd, cmdline, s->window - 1, argv, buf, sizeof buf) != 0) {
+        fprintf(stderr, "khib: the transient kernel's command line is too long\n");
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "khib: fork failed: %s\n", strerror(errno));
         return -1;
     }
     if (pid == 0) {
-        /* --no-checks: kexec-tools otherwise hashes every destination byte,
-         * the window's zero-filled backup segments included, with SHA-256
-         * (update_purgatory(), kexec/kexec.c) for purgatory to hash again
-         * before it enters B: 192 MiB twice, 5 s of the load alone in a QEMU
-         * guest.  What B saves carries khib's own checksums.
-         * -c (kexec_load): since 2.0.27 kexec-tools defaults to
-         * kexec_file_load, which has no preserve-context mode, and dies with
-         * "--load-preserve-context not supported with kexec_file_load"
-         * (main(), kexec/kexec.c); 2.0.25 and 2.0.26 take -c as well, as
-         * their default. */
-        execl(s->kexec, s->kexec, "-c", "--load-preserve-context", "--no-checks", "--mem-min=0x0", mem_max,
-              initrd_arg, append, s->kernel, (char *)NULL);
+        execv(s->kexec, argv);
         fprintf(stderr, "khib: cannot run %s: %s\n", s->kexec, strerror(errno));
         _exit(127);
     }
@@ -181,8 +181,8 @@ static int run_kexec_load(const struct settings *s, const char *initrd, const ch
         if (errno != EINTR)
             return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "khib: %s could not load the transient kernel %s (see its message above)\n", s->kexec,
-                s->kernel);
+        fprintf(stderr, "khib: %s (%s) could not load the transient kernel %s (see its message above)\n", s->kexec,
+                v.text, s->kernel);
         return -1;
     }
     return 0;
