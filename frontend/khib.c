@@ -7,8 +7,10 @@
 #include "check.h"
 #include "hibernate.h"
 #include "jump_back.h"
+#include "logind.h"
 #include "retire.h"
 #include "settings.h"
+#include "sleep.h"
 
 static void usage(FILE *out)
 {
@@ -22,6 +24,7 @@ static void usage(FILE *out)
             "               kernel resumes here, and the command then returns\n"
             "  retire       mark a committed image on the target ABANDONED: run early in a normal boot\n"
             "               (khib-retire.service), before the disks change, so that it never resumes\n"
+            "  sleep VERB   (systemd-hibernate.service) khib check, the system-sleep hooks, khib hibernate\n"
             "  jump-back    (transient kernel only) report to the mailbox and return to the saved system\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
@@ -38,6 +41,8 @@ static void usage(FILE *out)
             "  --ignore-fs DIR   do not refuse the file system mounted at DIR (ignore-fs=DIR):\n"
             "                    a change to it before the resume is corrupted by the resume\n"
             "  --reason TEXT     retire: why (default \"a normal boot started\")\n"
+            "  --quiet           check: print only the FAILs (to stderr)\n"
+            "  --logind          check: make logind's CanHibernate follow the result (" LOGIND_DROPIN ")\n"
             "\n"
             "Exit status of hibernate: 0 resumed (or test snapshot saved), 1 bad usage,\n"
             "3 refused before the jump (nothing changed), 4 the save failed (the system kept\n"
@@ -54,6 +59,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"append", required_argument, 0, 'a'}, {"config", required_argument, 0, 'c'},
         {"test", no_argument, 0, 'T'},         {"no-trim", no_argument, 0, 'N'},
         {"ignore-fs", required_argument, 0, 'g'}, {"reason", required_argument, 0, 'r'},
+        {"quiet", no_argument, 0, 'q'},       {"logind", no_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* The config file is read first so that options override it. */
@@ -70,7 +76,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         fprintf(stderr, "khib %s: %s\n", cmd, err);
         return 1;
     }
-    int c, test = 0;
+    int c, test = 0, quiet = 0, logind = 0;
     const char *reason = NULL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         const char *key = NULL;
@@ -87,6 +93,8 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'N': s.trim = 0; break;
         case 'g': key = "ignore-fs"; break;
         case 'r': reason = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'L': logind = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }
@@ -103,6 +111,10 @@ static int settings_main(const char *cmd, int argc, char **argv)
         fprintf(stderr, "khib %s: --reason belongs to 'khib retire'\n", cmd);
         return 1;
     }
+    if ((quiet || logind) && strcmp(cmd, "check")) {
+        fprintf(stderr, "khib %s: --%s belongs to 'khib check'\n", cmd, quiet ? "quiet" : "logind");
+        return 1;
+    }
     if (!strcmp(cmd, "retire"))
         return khib_retire(&s, reason ? reason : "a normal boot started");
     if (!strcmp(cmd, "check")) {
@@ -112,9 +124,18 @@ static int settings_main(const char *cmd, int argc, char **argv)
         }
         struct khib_fs_record fs[KHIB_FS_MAX];
         uint32_t fs_count;
-        int failures = run_checks(&s, 1, fs, &fs_count);
-        printf("%s\n", failures ? "khib check: this system cannot hibernate yet: fix the FAILs above"
-                                : "khib check: ready to hibernate");
+        int failures = run_checks(&s, !quiet, fs, &fs_count);
+        if (!quiet)
+            printf("%s\n", failures ? "khib check: this system cannot hibernate yet: fix the FAILs above"
+                                    : "khib check: ready to hibernate");
+        if (logind) {
+            if (logind_verdict_write(failures, err, sizeof err) != 0) {
+                fprintf(stderr, "khib check: %s\n", err);
+                return 2;
+            }
+            if (!quiet)
+                printf("khib check: logind's CanHibernate now answers %s\n", failures ? "no" : "yes");
+        }
         return failures ? 3 : 0;
     }
     s.test = test;
@@ -134,6 +155,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "check") || !strcmp(cmd, "hibernate") || !strcmp(cmd, "retire"))
         return settings_main(cmd, argc - 1, argv + 1);
+    if (!strcmp(cmd, "sleep"))
+        return khib_sleep_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "jump-back"))
         return khib_jump_back_main(argc - 1, argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);

@@ -37,6 +37,7 @@ for t in "$root"/build/tests/test_*; do
 done
 run scenarios sh "$here/scenarios.sh"
 run hooks sh "$here/hooks.sh"
+run systemd sh "$here/systemd.sh"
 run deb sh "$here/deb.sh"
 echo "unit tests took $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"

@@ -1,0 +1,130 @@
+/* `khib sleep VERB`, the ExecStart= of systemd-hibernate.service (and of
+ * the suspend-then-hibernate and hybrid-sleep services, to refuse them).
+ *
+ * For hibernate it does what systemd-sleep does around the kernel's own
+ * hibernation (src/sleep/sleep.c, execute()), with khib in its place:
+ *   1. `khib check --logind --quiet`: a refusal runs no hook and changes
+ *      nothing; it also brings logind's CanHibernate up to date;
+ *   2. the system-sleep hooks with "pre hibernate" (sleep_hooks.h);
+ *   3. `khib hibernate`, which returns after the resume, or at once after a
+ *      failure that left the system running;
+ *   4. the hooks with "post hibernate", whatever 3 returned.
+ * The exit status is khib hibernate's, so that a failure is the service's.
+ * khib runs as child processes of this one ($KHIB_SLEEP_KHIB replaces the
+ * program for the tests: tests/unit/systemd.sh). */
+#define _GNU_SOURCE
+#include "sleep.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sleep_hooks.h"
+#include "slog.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: khib sleep hibernate|suspend-then-hibernate|hybrid-sleep [--config FILE]\n"
+                 "Run by systemd-hibernate.service in place of systemd-sleep: khib check, the\n"
+                 "system-sleep hooks with 'pre hibernate', khib hibernate, the hooks with 'post\n"
+                 "hibernate'.  suspend-then-hibernate and hybrid-sleep are refused.  See khib(8).\n");
+}
+
+/* Run khib with args (NULL-terminated); returns its exit status, or 1. */
+static int run_khib(const char *self, char *const *args)
+{
+    char *argv[8];
+    int n = 0;
+    argv[n++] = (char *)self;
+    for (; *args && n < 7; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        slog(LOG_ERR, "khib: fork failed: %s", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        execv(self, argv);
+        fprintf(stderr, "khib: cannot run %s: %s\n", self, strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int khib_sleep_main(int argc, char **argv)
+{
+    const char *verb = NULL, *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            config = argv[i] + 9;
+        } else if (argv[i][0] != '-' && !verb) {
+            verb = argv[i];
+        } else {
+            fprintf(stderr, "khib sleep: unexpected argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (!verb) {
+        usage(stderr);
+        return 1;
+    }
+    if (!strcmp(verb, "suspend-then-hibernate") || !strcmp(verb, "hybrid-sleep")) {
+        slog(LOG_ERR,
+             "khib: refusing %s: khib hibernates by saving memory from a transient kernel and powering off, which"
+             " cannot follow a suspend (suspend-then-hibernate) nor keep the memory powered (hybrid-sleep); use"
+             " 'systemctl hibernate' or 'systemctl suspend'. Nothing was done.",
+             verb);
+        return 1;
+    }
+    if (strcmp(verb, "hibernate")) {
+        fprintf(stderr, "khib sleep: unknown sleep operation '%s'\n", verb);
+        usage(stderr);
+        return 1;
+    }
+    const char *self = getenv("KHIB_SLEEP_KHIB");
+    if (!self || !*self)
+        self = "/proc/self/exe";
+    const char *dirs = getenv("KHIB_SLEEP_DIRS");
+    if (!dirs || !*dirs)
+        dirs = SLEEP_HOOK_DIRS;
+
+    char *check[] = {"check", "--logind", "--quiet", NULL, NULL, NULL};
+    char *hib[] = {"hibernate", NULL, NULL, NULL};
+    if (config) {
+        check[3] = "--config";
+        check[4] = (char *)config;
+        hib[1] = "--config";
+        hib[2] = (char *)config;
+    }
+    int rc = run_khib(self, check);
+    if (rc != 0) {
+        slog(LOG_ERR, "khib: not hibernating: khib check failed (exit %d, the FAILs above); nothing was done, and"
+                      " logind's CanHibernate now answers no ('khib check' lists every check with its fix)", rc);
+        return rc == 3 ? 3 : 1;
+    }
+    sleep_hooks_run(dirs, "pre", verb);
+    slog(LOG_INFO, "khib: entering hibernation (khib hibernate)");
+    rc = run_khib(self, hib);
+    if (rc == 0)
+        slog(LOG_INFO, "khib: system returned from hibernation");
+    else
+        slog(LOG_ERR, "khib: hibernation failed (khib hibernate exit %d, the reason above); the system kept running",
+             rc);
+    sleep_hooks_run(dirs, "post", verb);
+    return rc;
+}
