@@ -26,7 +26,7 @@ PROGRAMS := build/khib-save build/khib-restore
 ifneq ($(FRONT_SRC),)
 PROGRAMS += build/khib
 endif
-TOOLS := build/khib-gencore
+TOOLS := build/khib-gencore build/khib-freepages
 
 .PHONY: all programs tools check check-unit clean
 .SECONDARY:
@@ -62,6 +62,10 @@ build/khib: $(FRONT_OBJ) $(LIBKHIB)
 # Test tools: the core generator and the unit test programs.
 build/khib-gencore: $(GEN_OBJ) $(LIBKHIB)
 	$(CC) $(LDFLAGS) -o $@ $(GEN_OBJ) $(LIBKHIB) $(ZSTD_A)
+
+# The free page finder over a QEMU memory dump (tests/qemu/freepages.sh).
+build/khib-freepages: build/obj/tests/qemu/khib-freepages.o $(LIBKHIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBKHIB) $(ZSTD_A)
 
 build/tests/%: build/obj/tests/unit/%.o $(LIBKHIB)
 	@mkdir -p $(dir $@)
