@@ -72,7 +72,8 @@ build/tests/%: build/obj/tests/unit/%.o $(LIBKHIB)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBKHIB) $(ZSTD_A)
 
 # Unit tests of front-end modules link those modules.
-build/tests/test_kexec_tools: build/obj/frontend/kexec_tools.o
+build/tests/test_kexec_tools: build/obj/frontend/kexec_tools.o build/obj/frontend/run.o
+build/tests/test_bootentry: $(addprefix build/obj/frontend/,bootentry.o bootargs.o settings.o run.o)
 
 check-unit: all $(UNIT_BIN)
 	@sh tests/unit/run.sh

@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "bootentry.h"
 #include "kexec_tools.h"
 #include "mounts.h"
 #include "sysfacts.h"
@@ -149,6 +151,10 @@ int run_checks(const struct settings *s, int verbose, struct khib_fs_record *fs,
     result(&r, access(s->initrd, R_OK) == 0, "run 'make install' or set initrd= in " KHIB_CONF,
            "khib initramfs %s %s", s->initrd, access(s->initrd, R_OK) == 0 ? "found" : "missing");
     check_target(&r, s);
+    struct utsname u;
+    struct boot_plan plan;
+    int boot_ok = uname(&u) == 0 && boot_plan(&boot_paths_system, s, u.release, &plan) == 0;
+    result(&r, boot_ok, plan.fix, "%s", plan.what);
     mounts_collect(s, "/proc/self/mountinfo", fs, fs_count, mount_result, &r);
 
     /* The kernel backs up every page of the window into free pages of the

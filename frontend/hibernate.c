@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bootargs.h"
+#include "bootentry.h"
 #include "check.h"
 #include "chunk_codec.h"
 #include "cpio.h"
@@ -70,19 +72,14 @@ static int kernel_build_id(uint8_t *id, size_t max)
     return 0;
 }
 
-/* B's command line: A's console, the confinement, and khib's parameters.
- * nokaslr: the decompressor's KASLR (arch/x86/boot/compressed/kaslr.c) does
- * not honour memmap=exactmap and may place B outside the window.  The window
- * starts at 0 so that B's real-mode trampoline, which the kernel reserves
- * low (arch/x86/realmode/init.c), lands in memory the kexec swap backs up:
- * with a window from 1 MiB, A's own trampoline was overwritten and A's
- * secondary CPUs failed to come back (docs/architecture.md). */
+/* B's command line: the window (bootargs.h), A's console, and khib's
+ * parameters. */
 static void transient_cmdline(const struct settings *s, char *out, size_t len)
 {
     char cmdline[4096];
     kernel_cmdline(cmdline, sizeof cmdline);
-    size_t used = (size_t)snprintf(out, len, "nokaslr memmap=exactmap memmap=640K@0 memmap=%lluK@1M",
-                                   (unsigned long long)((s->window >> 10) - 1024));
+    window_words(s->window, out, len);
+    size_t used = strlen(out);
     for (char *w = strtok(cmdline, " \n"); w && used < len; w = strtok(NULL, " \n"))
         if (!strncmp(w, "console=", 8) || !strncmp(w, "earlyprintk=", 12) || !strncmp(w, "loglevel=", 9))
             used += (size_t)snprintf(out + used, len - used, " %s", w);
@@ -261,6 +258,12 @@ int khib_hibernate(const struct settings *s)
     }
     struct utsname u;
     uname(&u);
+    /* How the next boot reaches R (bootentry.h): checked by run_checks. */
+    struct boot_plan plan;
+    if (boot_plan(&boot_paths_system, s, u.release, &plan) != 0) {
+        fprintf(stderr, "khib: %s\n", plan.what);
+        return 3;
+    }
     snprintf(note.kernel_release, sizeof note.kernel_release, "%s", u.release);
     note.build_id_len = (uint8_t)kernel_build_id(note.build_id, sizeof note.build_id);
     snprintf(note.target, sizeof note.target, "%s", s->target);
@@ -309,6 +312,15 @@ int khib_hibernate(const struct settings *s)
            (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
            s->test ? " (test: the system comes back after the save)" : "", khib_now() - t_start, khib_now() - t_load);
     fflush(stdout);
+    /* The one-shot next boot, set last: a failure before leaves it as it was. */
+    if (boot_arm(&boot_paths_system, &plan, err, sizeof err) != 0) {
+        fprintf(stderr, "khib: %s; not hibernating\n", err);
+        goto out_unload;
+    }
+    if (plan.grub)
+        printf("khib: the next boot starts GRUB's entry %s once (next_entry in %s)\n", plan.entry,
+               boot_paths_system.grubenv);
+    fflush(stdout);
     sync();
     double t0 = khib_now();
     if (mailbox_page_moved(&mb, err, sizeof err) != 0 || khib_kexec_reboot(err, sizeof err) != 0) {
@@ -322,6 +334,12 @@ int khib_hibernate(const struct settings *s)
         if (rc == 0 && m.status == KHIB_MBX_SAVED && retire_test_image(s->target, m.image_uuid) != 0)
             rc = 5;
     }
+    /* Back: resumed (GRUB cleared next_entry at that boot unless it could
+     * not), or not powered off at all (a test, a failure in B, a failed
+     * jump).  Either way the next boot must be the normal one. */
+    if (boot_disarm(&boot_paths_system, &plan, err, sizeof err) != 0)
+        fprintf(stderr, "khib: warning: %s\n", err);
+out_unload:
     if (khib_kexec_unload(err, sizeof err) != 0)
         fprintf(stderr, "khib: warning: %s\n", err);
 out_initrd:

@@ -2,11 +2,10 @@
 #include "kexec_tools.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "run.h"
 
 int kexec_version_parse(const char *line, struct kexec_version *v)
 {
@@ -27,43 +26,14 @@ int kexec_version_parse(const char *line, struct kexec_version *v)
 
 int kexec_version_probe(const char *kexec, struct kexec_version *v)
 {
-    memset(v, 0, sizeof *v);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        snprintf(v->text, sizeof v->text, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(v->text, sizeof v->text, "fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        if (dup2(fds[1], 1) < 0)
-            _exit(127);
-        execl(kexec, kexec, "--version", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
     char buf[256];
-    size_t used = 0;
-    ssize_t n;
-    while (used < sizeof buf - 1 && (n = read(fds[0], buf + used, sizeof buf - 1 - used)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        used += (size_t)n;
+    char *argv[] = {(char *)kexec, "--version", NULL};
+    int rc = run_program(argv, buf, sizeof buf);
+    if (rc < 0) {
+        memset(v, 0, sizeof *v);
+        snprintf(v->text, sizeof v->text, "cannot run %s: %s", kexec, strerror(errno));
+        return -1;
     }
-    buf[used] = 0;
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            break;
     if (kexec_version_parse(buf, v) != 0) {
         snprintf(v->text, sizeof v->text, "'%s --version' named no version", kexec);
         return -1;

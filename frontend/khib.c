@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bootargs.h"
 #include "check.h"
 #include "hibernate.h"
-#include "jump_back.h"
 #include "logind.h"
 #include "retire.h"
 #include "settings.h"
@@ -24,8 +24,8 @@ static void usage(FILE *out)
             "               kernel resumes here, and the command then returns\n"
             "  retire       mark a committed image on the target ABANDONED: run early in a normal boot\n"
             "               (khib-retire.service), before the disks change, so that it never resumes\n"
+            "  boot-args    print the restore entry's kernel command-line words (for /etc/grub.d/45_khib)\n"
             "  sleep VERB   (systemd-hibernate.service) khib check, the system-sleep hooks, khib hibernate\n"
-            "  jump-back    (transient kernel only) report to the mailbox and return to the saved system\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
             "  --target DEV      block device that receives the image (no default)\n"
@@ -35,6 +35,9 @@ static void usage(FILE *out)
             "  --window SIZE     memory [0, SIZE) for the transient kernel (default 192M)\n"
             "  --level L         saver's level: auto (the default), store, or zstd's N\n"
             "  --append WORDS    extra command-line words for the transient kernel\n"
+            "  --boot MODE       how the next boot reaches the restore entry: auto (the default: grub\n"
+            "                    when GRUB has khib's entries), grub (its one-shot next_entry), none\n"
+            "  --restore-append WORDS  extra words for the restore entry (boot-args, update-grub)\n"
             "  --config FILE     read FILE instead of " KHIB_CONF "\n"
             "  --test            hibernate: save, verify and come back instead of powering off\n"
             "  --no-trim         hibernate: keep the caches and save free memory as it is (trim=no)\n"
@@ -59,6 +62,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"append", required_argument, 0, 'a'}, {"config", required_argument, 0, 'c'},
         {"test", no_argument, 0, 'T'},         {"no-trim", no_argument, 0, 'N'},
         {"ignore-fs", required_argument, 0, 'g'}, {"reason", required_argument, 0, 'r'},
+        {"boot", required_argument, 0, 'b'},  {"restore-append", required_argument, 0, 'R'},
         {"quiet", no_argument, 0, 'q'},       {"logind", no_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -93,6 +97,8 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'N': s.trim = 0; break;
         case 'g': key = "ignore-fs"; break;
         case 'r': reason = optarg; break;
+        case 'b': key = "boot"; break;
+        case 'R': key = "restore-append"; break;
         case 'q': quiet = 1; break;
         case 'L': logind = 1; break;
         case 'h': usage(stdout); return 0;
@@ -114,6 +120,15 @@ static int settings_main(const char *cmd, int argc, char **argv)
     if ((quiet || logind) && strcmp(cmd, "check")) {
         fprintf(stderr, "khib %s: --%s belongs to 'khib check'\n", cmd, quiet ? "quiet" : "logind");
         return 1;
+    }
+    if (!strcmp(cmd, "boot-args")) {
+        char words[1024];
+        if (test || restore_words(&s, words, sizeof words, err, sizeof err) != 0) {
+            fprintf(stderr, "khib boot-args: %s\n", test ? "--test belongs to 'khib hibernate'" : err);
+            return test ? 1 : 3;
+        }
+        printf("%s\n", words);
+        return 0;
     }
     if (!strcmp(cmd, "retire"))
         return khib_retire(&s, reason ? reason : "a normal boot started");
@@ -153,12 +168,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!strcmp(cmd, "check") || !strcmp(cmd, "hibernate") || !strcmp(cmd, "retire"))
+    if (!strcmp(cmd, "check") || !strcmp(cmd, "hibernate") || !strcmp(cmd, "retire") || !strcmp(cmd, "boot-args"))
         return settings_main(cmd, argc - 1, argv + 1);
     if (!strcmp(cmd, "sleep"))
         return khib_sleep_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "jump-back"))
-        return khib_jump_back_main(argc - 1, argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);
     return 1;
 }

@@ -54,6 +54,18 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         return copy(s->kexec, sizeof s->kexec, key, value, err, errlen);
     if (!strcmp(key, "append"))
         return copy(s->append, sizeof s->append, key, value, err, errlen);
+    if (!strcmp(key, "restore-append"))
+        return copy(s->restore_append, sizeof s->restore_append, key, value, err, errlen);
+    if (!strcmp(key, "boot")) {
+        static const char *const names[] = {"auto", "grub", "none"};
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(value, names[i])) {
+                s->boot = i;
+                return 0;
+            }
+        snprintf(err, errlen, "boot: '%s' is not auto, grub or none", value);
+        return -1;
+    }
     if (!strcmp(key, "window")) {
         uint64_t w;
         if (parse_size(value, &w) || w < (64ULL << 20) || w % (1ULL << 20)) {
@@ -93,7 +105,7 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         return 0;
     }
     snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level, trim,"
-             " ignore-fs)", key);
+             " ignore-fs, boot, restore-append)", key);
     return -1;
 }
 

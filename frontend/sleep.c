@@ -19,9 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "run.h"
 #include "sleep_hooks.h"
 #include "slog.h"
 
@@ -42,22 +41,12 @@ static int run_khib(const char *self, char *const *args)
     for (; *args && n < 7; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        slog(LOG_ERR, "khib: fork failed: %s", strerror(errno));
+    int rc = run_program(argv, NULL, 0);
+    if (rc < 0) {
+        slog(LOG_ERR, "khib: cannot start %s: %s", self, strerror(errno));
         return 1;
     }
-    if (pid == 0) {
-        execv(self, argv);
-        fprintf(stderr, "khib: cannot run %s: %s\n", self, strerror(errno));
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return 1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return rc;
 }
 
 int khib_sleep_main(int argc, char **argv)

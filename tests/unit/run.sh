@@ -38,6 +38,7 @@ done
 run scenarios sh "$here/scenarios.sh"
 run hooks sh "$here/hooks.sh"
 run systemd sh "$here/systemd.sh"
+run grub sh "$here/grub.sh"
 run deb sh "$here/deb.sh"
 echo "unit tests took $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"

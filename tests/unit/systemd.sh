@@ -11,15 +11,8 @@
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 khib=$root/build/khib
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() {   # check DESCRIPTION COMMAND...
-    d=$1
-    shift
-    if "$@"; then ok; else bad "$d"; fi
-}
+# shellcheck source=tests/unit/lib.sh
+. "$root/tests/unit/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/khib-systemd.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 log=$work/log
@@ -190,5 +183,4 @@ fi
 if command -v shellcheck > /dev/null 2>&1; then
     if msg=$(shellcheck -S warning "$0" 2>&1); then ok; else bad "shellcheck $0: $msg"; fi
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+counts

@@ -1,0 +1,268 @@
+#define _GNU_SOURCE
+#include "bootentry.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bootargs.h"
+#include "run.h"
+
+const struct boot_paths boot_paths_system = {
+    .grub_cfg = "/boot/grub/grub.cfg",
+    .grubenv = "/boot/grub/grubenv",
+    .grub_d_script = "/etc/grub.d/45_khib",
+    .editenv = "/usr/bin/grub-editenv",
+    .probe = "/usr/sbin/grub-probe",
+};
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, used = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + used, 1, cap - used - 1, f)) > 0) {
+        used += n;
+        if (used + 1 == cap) {
+            char *bigger = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[used] = 0;
+    return buf;
+}
+
+/* The linux line of the menuentry whose id is 'id' in cfg, into out. */
+static int entry_linux_line(const char *cfg, const char *id, char *out, size_t len)
+{
+    char quoted[160];
+    snprintf(quoted, sizeof quoted, "'%s'", id);
+    for (const char *line = cfg; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *end = strchr(line, '\n');
+        size_t l = end ? (size_t)(end - line) : strlen(line);
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, "menuentry ", 10) || !memmem(line, l, quoted, strlen(quoted)))
+            continue;
+        /* The entry's body, to its closing brace alone on a line. */
+        for (line = end ? end + 1 : NULL; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+            end = strchr(line, '\n');
+            l = end ? (size_t)(end - line) : strlen(line);
+            p = line;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p == '}')
+                return -1;
+            if (!strncmp(p, "linux", 5) && (p[5] == ' ' || p[5] == '\t')) {
+                size_t n = l - (size_t)(p - line);
+                snprintf(out, len, "%.*s", (int)n, p);
+                return 0;
+            }
+        }
+        return -1;
+    }
+    return -1;
+}
+
+/* The first word of want missing from line's words, or NULL. */
+static const char *missing_word(const char *line, const char *want, char *word, size_t wordlen)
+{
+    const char *w = want;
+    while (*w) {
+        while (*w == ' ')
+            w++;
+        size_t n = strcspn(w, " ");
+        if (!n)
+            break;
+        snprintf(word, wordlen, "%.*s", (int)n, w);
+        int found = 0;
+        for (const char *p = line; (p = strstr(p, word)); p++)
+            if ((p == line || strchr(" \t\n", p[-1])) && (p[n] == 0 || strchr(" \t\n", p[n]))) {
+                found = 1;
+                break;
+            }
+        if (!found)
+            return word;
+        w += n;
+    }
+    return NULL;
+}
+
+static void dir_of(const char *path, char *out, size_t len)
+{
+    snprintf(out, len, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash && slash != out)
+        *slash = 0;
+}
+
+/* 0 when GRUB can write its environment block, else -1 with what/fix. */
+static int grubenv_writable(const struct boot_paths *p, struct boot_plan *plan)
+{
+    char dir[512], abstraction[256], fs[64];
+    dir_of(p->grubenv, dir, sizeof dir);
+    char *a[] = {(char *)p->probe, "--target=abstraction", dir, NULL};
+    char *f[] = {(char *)p->probe, "--target=fs", dir, NULL};
+    if (run_program(a, abstraction, sizeof abstraction) != 0 || run_program(f, fs, sizeof fs) != 0) {
+        snprintf(plan->what, sizeof plan->what,
+                 "boot entry: cannot tell whether GRUB can clear its one-shot entry in %s: %s failed", p->grubenv,
+                 p->probe);
+        snprintf(plan->fix, sizeof plan->fix, "run '%.120s --target=fs %.200s' to see why, or set boot=none in " KHIB_CONF,
+                 p->probe, dir);
+        return -1;
+    }
+    fs[strcspn(fs, "\n")] = 0;
+    static const char *const bad_abstractions[] = {"lvm", "diskfilter", "cryptodisk"};
+    static const char *const bad_fs[] = {"btrfs", "zfs", "cpiofs", "newc", "odc", "romfs", "squash4", "tarfs"};
+    const char *why = NULL;
+    for (size_t i = 0; i < sizeof bad_abstractions / sizeof *bad_abstractions && !why; i++) {
+        char word[64];
+        if (!missing_word(abstraction, bad_abstractions[i], word, sizeof word))
+            why = bad_abstractions[i];
+    }
+    for (size_t i = 0; i < sizeof bad_fs / sizeof *bad_fs && !why; i++)
+        if (!strcmp(fs, bad_fs[i]))
+            why = bad_fs[i];
+    if (why) {
+        snprintf(plan->what, sizeof plan->what,
+                 "boot entry: GRUB cannot write its environment block %s on %s: it could not clear the one-shot"
+                 " restore entry, and every boot would start it",
+                 p->grubenv, why);
+        snprintf(plan->fix, sizeof plan->fix,
+                 "keep /boot/grub on a plain partition with ext2/3/4, xfs or vfat, or set boot=none in " KHIB_CONF
+                 " and start the restore entry yourself (docs/grub.md)");
+        return -1;
+    }
+    snprintf(plan->fix, sizeof plan->fix, "%s", fs); /* for the PASS line */
+    return 0;
+}
+
+int boot_plan(const struct boot_paths *p, const struct settings *s, const char *release, struct boot_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    snprintf(plan->entry, sizeof plan->entry, "khib-resume-%s", release);
+    if (s->boot == BOOT_NONE) {
+        snprintf(plan->what, sizeof plan->what,
+                 "boot entry: none set by khib (boot=none): start the restore entry yourself at the next boot");
+        return 0;
+    }
+    char *cfg = read_file(p->grub_cfg);
+    if (s->boot == BOOT_AUTO && (!cfg || (!strstr(cfg, "'khib-resume-") && access(p->grub_d_script, X_OK) != 0))) {
+        snprintf(plan->what, sizeof plan->what,
+                 "boot entry: none set by khib (%s %s): start the restore entry yourself at the next boot, or set"
+                 " boot=grub",
+                 p->grub_cfg, cfg ? "has no khib entry and khib's grub.d script is not installed" : "is missing");
+        free(cfg);
+        return 0;
+    }
+    if (!cfg) {
+        snprintf(plan->what, sizeof plan->what, "boot entry: boot=grub, but %s cannot be read: %s", p->grub_cfg,
+                 strerror(errno));
+        snprintf(plan->fix, sizeof plan->fix, "install GRUB and run update-grub, or set boot=none in " KHIB_CONF);
+        return -1;
+    }
+    char line[2048], want[1024], err[256], word[256];
+    int rc = entry_linux_line(cfg, plan->entry, line, sizeof line);
+    free(cfg);
+    if (rc != 0) {
+        snprintf(plan->what, sizeof plan->what, "boot entry: %s has no restore entry %s for this kernel",
+                 p->grub_cfg, plan->entry);
+        snprintf(plan->fix, sizeof plan->fix,
+                 "run update-grub: khib's %s writes one for each kernel whose /boot/config-VERSION has"
+                 " CONFIG_KEXEC_JUMP=y, once target= is set (docs/grub.md)",
+                 p->grub_d_script);
+        return -1;
+    }
+    if (restore_words(s, want, sizeof want, err, sizeof err) != 0) {
+        snprintf(plan->what, sizeof plan->what, "boot entry: %s", err);
+        snprintf(plan->fix, sizeof plan->fix, "set target= in " KHIB_CONF ", then run update-grub");
+        return -1;
+    }
+    if (missing_word(line, want, word, sizeof word)) {
+        snprintf(plan->what, sizeof plan->what,
+                 "boot entry: the restore entry %s in %s is out of date: its command line lacks '%s'", plan->entry,
+                 p->grub_cfg, word);
+        snprintf(plan->fix, sizeof plan->fix,
+                 "run update-grub (target=, window= or restore-append= of " KHIB_CONF " changed since)");
+        return -1;
+    }
+    if (grubenv_writable(p, plan) != 0)
+        return -1;
+    char fs[sizeof plan->fix];
+    snprintf(fs, sizeof fs, "%s", plan->fix);
+    plan->fix[0] = 0;
+    plan->grub = 1;
+    snprintf(plan->what, sizeof plan->what,
+             "boot entry: GRUB starts %s once at the next boot (set just before the jump in %s, on %s)", plan->entry,
+             p->grubenv, fs);
+    return 0;
+}
+
+static int editenv(const struct boot_paths *p, const char *op, const char *arg, char *out, size_t outlen)
+{
+    char *argv[] = {(char *)p->editenv, (char *)p->grubenv, (char *)op, (char *)arg, NULL};
+    return run_program(argv, out, outlen);
+}
+
+/* The value of next_entry in grubenv into val ("" when unset); -1 when it
+ * cannot be listed. */
+static int next_entry(const struct boot_paths *p, char *val, size_t len)
+{
+    char list[2048];
+    if (editenv(p, "list", NULL, list, sizeof list) != 0)
+        return -1;
+    val[0] = 0;
+    for (char *line = list; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (!strncmp(line, "next_entry=", 11)) {
+            snprintf(val, len, "%.*s", (int)strcspn(line + 11, "\n"), line + 11);
+            break;
+        }
+    return 0;
+}
+
+int boot_arm(const struct boot_paths *p, const struct boot_plan *plan, char *err, size_t errlen)
+{
+    if (!plan->grub)
+        return 0;
+    char set[200], now[200];
+    snprintf(set, sizeof set, "next_entry=%s", plan->entry);
+    if (editenv(p, "set", set, NULL, 0) != 0 || next_entry(p, now, sizeof now) != 0 || strcmp(now, plan->entry)) {
+        snprintf(err, errlen, "cannot set GRUB's next boot to %s (%s %s set %s failed or did not hold)", plan->entry,
+                 p->editenv, p->grubenv, set);
+        return -1;
+    }
+    return 0;
+}
+
+int boot_disarm(const struct boot_paths *p, const struct boot_plan *plan, char *err, size_t errlen)
+{
+    if (!plan->grub)
+        return 0;
+    char now[200];
+    if (next_entry(p, now, sizeof now) != 0) {
+        snprintf(err, errlen, "cannot read GRUB's environment %s (%s list failed)", p->grubenv, p->editenv);
+        return -1;
+    }
+    if (strcmp(now, plan->entry))
+        return 0;
+    if (editenv(p, "unset", "next_entry", NULL, 0) != 0) {
+        snprintf(err, errlen, "cannot clear GRUB's one-shot entry %s: run '%s %s unset next_entry'", plan->entry,
+                 p->editenv, p->grubenv);
+        return -1;
+    }
+    return 0;
+}
