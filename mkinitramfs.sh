@@ -1,10 +1,10 @@
 #!/bin/sh
-# Build the initramfs that the transient kernel B and the restore kernel R
-# boot: /init from initramfs/, the static khib programs, and busybox-static
-# for basic tools and a rescue shell.
+# Build the initramfs of the transient kernel B and the restore kernel R:
+# /init from initramfs/, the static khib-save and khib-restore (the front end
+# khib runs only in the system being hibernated), and busybox-static.
 #
 # Usage: mkinitramfs.sh [-b BUILDDIR] [-o OUTPUT] [-a DIR]...
-#   -b BUILDDIR   where khib-save, khib-restore and khib were built (default: build)
+#   -b BUILDDIR   where khib-save and khib-restore were built (default: build)
 #   -o OUTPUT     the gzip-compressed cpio archive to write (default: BUILDDIR/khib-initrd.img)
 #   -a DIR        add DIR's contents on top (repeatable), e.g. a normal-boot hook
 #
@@ -27,7 +27,7 @@ done
 [ -n "$out" ] || out="$build/khib-initrd.img"
 here=$(cd "$(dirname "$0")" && pwd)
 busybox=$(command -v busybox || true)
-for f in "$build/khib-save" "$build/khib-restore" "$build/khib"; do
+for f in "$build/khib-save" "$build/khib-restore"; do
     [ -x "$f" ] || { echo "mkinitramfs.sh: $f is missing: run 'make' first" >&2; exit 1; }
 done
 [ -n "$busybox" ] || { echo "mkinitramfs.sh: busybox not found: apt-get install busybox-static" >&2; exit 1; }
@@ -42,7 +42,7 @@ mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/run" "$root/tmp
 cp "$here/initramfs/init" "$root/init"
 chmod 755 "$root/init"
 cp "$busybox" "$root/bin/busybox"
-for f in khib-save khib-restore khib; do cp "$build/$f" "$root/bin/$f"; done
+for f in khib-save khib-restore; do cp "$build/$f" "$root/bin/$f"; done
 for applet in $("$busybox" --list); do
     [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done

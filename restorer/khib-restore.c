@@ -18,7 +18,7 @@
 #include "handoff_codec.h"
 #include "image.h"
 #include "info.h"
-#include "kexec_jump.h"
+#include "jump_back.h"
 #include "mailbox_post.h"
 #include "memmap.h"
 #include "physmem.h"
@@ -304,65 +304,80 @@ static int open_memory(const struct options *o, const struct khib_image *img, in
     return EXIT_OK;
 }
 
-/* After the memory is written: report in the mailbox, mark CONSUMED, and
- * (with --jump) jump.  The kexec image is loaded first, so that a failing
- * load leaves the image COMMITTED. */
-static int finish(const struct options *o, struct khib_image *img, const char *memdev, uint64_t restored_ns,
-                  double restore_s)
+struct finish {
+    const struct options *o;
+    struct khib_image *img;
+    const char *memdev;
+    uint64_t restored_ns;
+    double restore_s;
+    int rc;
+};
+
+/* Report in the mailbox and mark the image CONSUMED: everything between the
+ * restore and the jump.  0, or -1 with f->rc set and the cause printed. */
+static int before_jump(void *ctx)
 {
+    struct finish *f = ctx;
     char err[600], uuid[40];
-    const struct khib_superblock *sb = &img->sb;
+    const struct khib_superblock *sb = &f->img->sb;
     khib_uuid_format(sb->uuid, uuid, sizeof uuid);
-    if (o->jump) {
-        unsigned char page[KHIB_PAGE_SIZE];
-        if (khib_read_phys_page(memdev, sb->jump_back_entry, page, err, sizeof err) != 0 ||
-            khib_kexec_jump_load(sb->jump_back_entry, page, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": cannot prepare the jump: %s; the image stays COMMITTED\n", err);
-            return EXIT_JUMP;
-        }
-    }
     if (sb->mailbox_addr) {
         struct khib_mailbox m;
-        memset(&m, 0, sizeof m);
-        m.status = KHIB_MBX_RESTORED;
-        memcpy(m.image_uuid, sb->uuid, 16);
-        m.saved_ns = sb->saved_ns;
-        m.restored_ns = restored_ns;
-        m.save_ms = sb->saved_ns > sb->created_ns ? (sb->saved_ns - sb->created_ns) / 1000000 : 0;
-        m.restore_ms = (uint64_t)(restore_s * 1000);
-        m.image_bytes = sb->index_offset + sb->index_bytes;
+        khib_mailbox_report(sb, KHIB_MBX_RESTORED, &m);
+        m.restored_ns = f->restored_ns;
+        m.restore_ms = (uint64_t)(f->restore_s * 1000);
         snprintf(m.msg, sizeof m.msg, "restored from image %s", uuid);
         const uint64_t *nonce = sb->mailbox_nonce ? &sb->mailbox_nonce : NULL;
-        if (khib_mailbox_post(memdev, sb->mailbox_addr, nonce, &m, err, sizeof err) != 0) {
+        if (khib_mailbox_post(f->memdev, sb->mailbox_addr, nonce, &m, err, sizeof err) != 0) {
             fprintf(stderr, PROG ": the restored memory is not the hibernated system's: %s; not jumping,"
                     " the image stays COMMITTED\n", err);
-            if (o->jump && khib_kexec_unload(err, sizeof err) != 0)
-                fprintf(stderr, PROG ": %s\n", err);
-            return EXIT_IMAGE;
+            f->rc = EXIT_IMAGE;
+            return -1;
         }
     }
     /* CONSUMED before the jump: after a crash of the resumed system the image
      * must never be restored again. */
     khib_faultpoint(KHIB_FP_RESTORE_BEFORE_CONSUMED);
-    if (khib_image_mark(img, KHIB_STATE_CONSUMED, khib_realtime_ns(), err, sizeof err) != 0) {
+    if (khib_image_mark(f->img, KHIB_STATE_CONSUMED, khib_realtime_ns(), err, sizeof err) != 0) {
         fprintf(stderr, PROG ": cannot mark the image consumed: %s; not jumping\n", err);
-        if (o->jump && khib_kexec_unload(err, sizeof err) != 0)
-            fprintf(stderr, PROG ": %s\n", err);
-        return EXIT_IMAGE;
+        f->rc = EXIT_IMAGE;
+        return -1;
     }
     khib_faultpoint(KHIB_FP_RESTORE_CONSUMED);
-    if (!o->jump) {
+    if (!f->o->jump) {
         printf(PROG ": image %s marked CONSUMED (no jump: --consume)\n", uuid);
-        return EXIT_OK;
+        return 0;
     }
     printf(PROG ": jumping into the restored system at 0x%" PRIx64 "\n", sb->jump_back_entry);
     fflush(stdout);
     sync();
     khib_faultpoint(KHIB_FP_RESTORE_BEFORE_JUMP);
-    int rc = khib_kexec_reboot(err, sizeof err);
+    return 0;
+}
+
+/* After the memory is written: report in the mailbox, mark CONSUMED, and
+ * (with --jump) jump (lib/jump_back.c).  The kexec image is loaded first,
+ * so that a failing load leaves the image COMMITTED. */
+static int finish(const struct options *o, struct khib_image *img, const char *memdev, uint64_t restored_ns,
+                  double restore_s)
+{
+    struct finish f = {o, img, memdev, restored_ns, restore_s, EXIT_OK};
+    if (!o->jump)
+        return before_jump(&f) == 0 ? EXIT_OK : f.rc;
+    char err[600];
+    int rc = khib_jump_back(memdev, img->sb.jump_back_entry, before_jump, &f, err, sizeof err);
+    if (rc == KHIB_JB_LOAD) {
+        fprintf(stderr, PROG ": cannot prepare the jump: %s; the image stays COMMITTED\n", err);
+        return EXIT_JUMP;
+    }
+    if (rc == KHIB_JB_BEFORE) {
+        if (err[0])
+            fprintf(stderr, PROG ": %s\n", err);
+        return f.rc;
+    }
     /* Still here: the jump did not happen.  Take CONSUMED back so that the
      * next boot can try again. */
-    fprintf(stderr, PROG ": the jump failed: %s\n", rc ? err : "reboot(LINUX_REBOOT_CMD_KEXEC) returned");
+    fprintf(stderr, PROG ": the jump failed: %s\n", err);
     if (khib_image_mark(img, KHIB_STATE_COMMITTED, 0, err, sizeof err) != 0)
         fprintf(stderr, PROG ": cannot mark the image COMMITTED again: %s\n", err);
     else

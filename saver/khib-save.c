@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +15,25 @@
 #include <unistd.h>
 
 #include "chunk_codec.h"
+#include "commit.h"
 #include "elfcore.h"
 #include "faultpoint.h"
 #include "fsrecord.h"
 #include "image.h"
+#include "jump_back.h"
+#include "mailbox_post.h"
 #include "physmem.h"
 #include "progress.h"
 #include "save.h"
 #include "threads.h"
 #include "uuid.h"
 #include "writer.h"
-#include "xxhash64.h"
 
 #define PROG "khib-save"
 #define DEFAULT_LEVEL KHIB_LEVEL_AUTO
 #define CHUNK_PAGES 256u
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3, EXIT_FS = 4 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3, EXIT_FS = 4, EXIT_JUMP = 5 };
 
 struct options {
     const char *core;
@@ -43,7 +46,27 @@ struct options {
     int quiet;
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* map a file instead of reading it */
+    int report;         /* --report: the outcome into the saved system's mailbox */
+    int jump_back;      /* --return: only jump back to the saved system */
 };
+
+/* The saved system's mailbox, mapped and checked before the save (--report),
+ * so that even the SIGBUS handler can report; and the last error printed,
+ * which is the cause it reports.  State of this one small program. */
+static struct khib_mailbox_page mailbox;
+static char last_error[KHIB_MAILBOX_MSG_LEN];
+
+/* Print "khib-save: MESSAGE" on stderr and keep it as the cause. */
+static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(last_error, sizeof last_error, PROG ": ");
+    vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", last_error);
+}
 
 static void usage(FILE *out)
 {
@@ -52,6 +75,7 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: khib-save --core FILE [options]\n"
             "       khib-save --elfcorehdr FILE [--mem DEV] [options]\n"
+            "       khib-save --return --elfcorehdr FILE --jump-back-entry ADDR [--mem DEV]\n"
             "Save the physical memory an ELF core header describes as a khib image.\n"
             "\n"
             "Input (one of):\n"
@@ -73,14 +97,19 @@ static void usage(FILE *out)
             "  --jump-back-entry ADDR hex physical address the restorer jumps to\n"
             "  --verify-after         after committing, read the image back and compare every\n"
             "                         chunk with memory; on a mismatch the image is invalidated\n"
+            "  --report               write the outcome (saved, or the cause of the failure) into\n"
+            "                         the saved system's mailbox named in the header's khib note\n"
+            "  --return               save nothing: jump back to the saved system at the\n"
+            "                         jump-back entry (the transient kernel's /init, after a\n"
+            "                         test save or a failure)\n"
             "  --quiet                no progress lines\n"
             "  --help                 this text\n"
             "\n"
             "Exit status: 0 saved and committed; 1 usage error; 2 input error (bad core\n"
             "header, unreadable memory); 3 target error (too small, I/O error, verification\n"
             "failed); 4 a file system the saved system had mounted cannot be recorded (not\n"
-            "found, or not readable: nothing was written).  After any failure the target\n"
-            "holds no committed image.\n",
+            "found, or not readable: nothing was written); 5 (--return) the jump back failed.\n"
+            "After any failure the target holds no committed image.\n",
             level, KHIB_THREADS_DEFAULT_MAX);
 }
 
@@ -101,6 +130,13 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
     n += strlen(tail);
     ssize_t w = write(2, msg, n);
     (void)w;
+    if (mailbox.p) {
+        /* Only stores into a page mapped before: safe in a signal handler. */
+        static struct khib_mailbox m;
+        m.status = KHIB_MBX_SAVE_FAILED;
+        memcpy(m.msg, msg, n - 1 < sizeof m.msg - 1 ? n - 1 : sizeof m.msg - 1);
+        khib_mailbox_store(&mailbox, &m);
+    }
     _exit(EXIT_INPUT);
 }
 
@@ -112,6 +148,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"level", required_argument, 0, 'l'},        {"jump-back-entry", required_argument, 0, 'j'},
         {"verify-after", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
         {"threads", required_argument, 0, 'T'},      {"mmap", no_argument, 0, 'M'},
+        {"report", no_argument, 0, 'R'},            {"return", no_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -144,6 +181,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'M': o->mmap = 1; break;
         case 'v': o->verify_after = 1; break;
         case 'q': o->quiet = 1; break;
+        case 'R': o->report = 1; break;
+        case 'B': o->jump_back = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -154,6 +193,10 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (!o->core == !o->elfcorehdr) {
         fprintf(stderr, PROG ": give exactly one of --core FILE and --elfcorehdr FILE (see --help)\n");
+        return EXIT_USAGE;
+    }
+    if (o->jump_back && (!o->elfcorehdr || !o->entry)) {
+        fprintf(stderr, PROG ": --return needs --elfcorehdr FILE and --jump-back-entry ADDR\n");
         return EXIT_USAGE;
     }
     if (o->core && o->mem) {
@@ -257,7 +300,7 @@ static int record_file_systems(const struct khib_note *nt, struct khib_superbloc
         char err[800];
         sb->fs[i] = nt->fs[i];
         if (khib_fs_take(&sb->fs[i], err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s; not saving\n", err);
+            error("%s; not saving", err);
             return -1;
         }
         char what[200];
@@ -268,24 +311,9 @@ static int record_file_systems(const struct khib_note *nt, struct khib_superbloc
     return 0;
 }
 
-static uint64_t align_page(uint64_t x)
-{
-    return (x + KHIB_PAGE_SIZE - 1) & ~(uint64_t)(KHIB_PAGE_SIZE - 1);
-}
-
-static void too_small(const char *target, uint64_t need, uint64_t have, int at_least)
-{
-    char a[32], b[32];
-    khib_fmt_size(need, a, sizeof a);
-    khib_fmt_size(have, b, sizeof b);
-    fprintf(stderr, PROG ": target %s is too small: the image needs %s%s, the target holds %s"
-            " (use a larger partition, or a higher --level)\n", target, at_least ? "at least " : "", a, b);
-}
-
 struct plan {
     struct khib_chunk *chunks;
     uint32_t count;
-    struct khib_index idx;
     uint64_t index_bytes;
 };
 
@@ -321,180 +349,199 @@ static int init_superblock(const struct options *o, const struct input *in, int 
     return 0;
 }
 
-static int save(const struct options *o, struct input *in, const char *target, int level)
+/* Level auto stores chunks uncompressed only with room for all of the
+ * memory as it is: storing must never make an image overflow a target that
+ * the compressed image would fit.  Returns the level to use. */
+static int fitting_level(int level, uint64_t data_limit, const struct input *in, const struct plan *pl)
+{
+    uint64_t worst = in->core.total_bytes + (uint64_t)pl->count * (khib_stored_frame_len(KHIB_CHUNK_RAW_MAX) -
+                                                                   KHIB_CHUNK_RAW_MAX);
+    if (level != KHIB_LEVEL_AUTO || data_limit >= worst)
+        return level;
+    char have[32], need[32];
+    khib_fmt_size(data_limit, have, sizeof have);
+    khib_fmt_size(worst, need, sizeof need);
+    printf(PROG ": level auto stores nothing uncompressed: the target has room for %s of chunks, the memory"
+           " takes %s uncompressed; every chunk is compressed at level 1\n", have, need);
+    return 1;
+}
+
+/* Step 2's data: every chunk through the pipeline (save.h).  Exit status. */
+static int save_data(const struct options *o, struct input *in, struct commit *cm, struct khib_superblock *sb,
+                     struct plan *pl, struct save_totals *tot, int *fell_back)
 {
     char err[600];
-    struct khib_superblock sb;
-    if (init_superblock(o, in, level, &sb) != 0)
+    struct writer w = {0};
+    if (writer_init(&w, cm->t.fd, cm->path, KHIB_SB_SIZE, commit_data_limit(cm), err, sizeof err) != 0) {
+        error("%s", err);
+        return EXIT_TARGET;
+    }
+    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device};
+    char bufs[32], table[32];
+    khib_fmt_size(save_mem(&sin, o->threads, sb->level), bufs, sizeof bufs);
+    khib_fmt_size(save_table_mem(pl->count, pl->index_bytes), table, sizeof table);
+    printf(PROG ": using %u thread%s and %s of buffers (and %s for the index), %s writes\n", o->threads,
+           o->threads == 1 ? "" : "s", bufs, table, w.direct ? "direct (O_DIRECT)" : "buffered");
+    fflush(stdout);
+    struct khib_progress prog;
+    khib_progress_start(&prog, PROG, in->core.total_bytes, o->quiet);
+    int src = save_chunks(&sin, o->threads, sb->level, pl->chunks, pl->count, &w, &prog, tot, err,
+                          sizeof err);
+    int overflow = w.overflow;
+    *fell_back = w.fell_back;
+    writer_free(&w);
+    if (src != 0) {
+        error("%s; no image was committed", err);
+        return src == SAVE_INPUT_ERROR ? EXIT_INPUT : EXIT_TARGET;
+    }
+    khib_faultpoint(KHIB_FP_SAVE_DATA);
+    sb->pages_zero = tot->pages_zero;
+    sb->pages_stored = tot->pages_stored;
+    sb->data_bytes = tot->data_bytes;
+    struct khib_index idx = {.range_count = sb->range_count, .chunk_count = sb->chunk_count,
+                             .ranges = in->ranges, .chunks = pl->chunks};
+    if (commit_index(cm, sb, &idx, overflow, err, sizeof err) != 0) {
+        error("%s", err);
+        return EXIT_TARGET;
+    }
+    return EXIT_OK;
+}
+
+/* --verify-after: every chunk read back and compared with memory; on a
+ * mismatch the commit is taken back.  Exit status. */
+static int verify_after(const struct options *o, struct input *in, struct commit *cm, struct khib_superblock *sb)
+{
+    char err[600];
+    struct khib_progress vprog;
+    khib_progress_start(&vprog, PROG " (verify)", in->core.total_bytes, o->quiet);
+    double v0 = khib_now();
+    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device};
+    if (save_verify(cm->path, sb->uuid, &sin, o->threads, &vprog, err, sizeof err) != KHIB_IMG_OK) {
+        error("verification after the save failed: %s", err);
+        if (commit_revoke(cm, sb, err, sizeof err) != 0)
+            error("cannot invalidate the image: %s", err);
+        else
+            error("the image was invalidated (state WRITING)");
+        return EXIT_TARGET;
+    }
+    printf(PROG ": verified every chunk against memory in %.1f s\n", khib_now() - v0);
+    return EXIT_OK;
+}
+
+static void print_summary(const struct input *in, const char *target, const struct khib_superblock *sb,
+                          const struct save_totals *tot, double t_total, double t_data, int fell_back)
+{
+    char uuid[40], total[32], stored[32], lv[16];
+    uint64_t image_bytes = commit_image_bytes(sb);
+    khib_uuid_format(sb->uuid, uuid, sizeof uuid);
+    khib_fmt_size(in->core.total_bytes, total, sizeof total);
+    khib_fmt_size(image_bytes, stored, sizeof stored);
+    khib_level_format(sb->level, lv, sizeof lv);
+    printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %s\n", uuid, target, total,
+           stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, lv);
+    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " stored in %" PRIu32 " chunks"
+           " (%" PRIu32 " of them uncompressed)\n", sb->pages_total, sb->pages_zero, sb->pages_stored,
+           sb->chunk_count, tot->chunks_stored);
+    printf(PROG ": time %.2f s, %.0f MiB/s (compression %.2f s)%s\n", t_total,
+           t_total > 0 ? (double)in->core.total_bytes / (1 << 20) / t_total : 0.0, t_data,
+           fell_back ? "; the target refused O_DIRECT writes, buffered instead" : "");
+}
+
+/* The image of in's memory on target, committed (commit.h).  Exit status;
+ * *sb the image's superblock. */
+static int save(const struct options *o, struct input *in, const char *target, int level,
+                struct khib_superblock *sb)
+{
+    char err[600];
+    if (init_superblock(o, in, level, sb) != 0)
         return EXIT_FS;
-    if (khib_uuid_generate(sb.uuid, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
+    if (khib_uuid_generate(sb->uuid, err, sizeof err) != 0) {
+        error("%s", err);
         return EXIT_INPUT;
     }
-
     struct plan pl = {0};
     if (khib_plan_chunks(in->ranges, in->core.nseg, CHUNK_PAGES, &pl.chunks, &pl.count, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
+        error("%s", err);
         return EXIT_INPUT;
     }
-    sb.chunk_count = pl.count;
-    pl.index_bytes = khib_index_size(sb.range_count, sb.chunk_count);
+    sb->chunk_count = pl.count;
+    pl.index_bytes = khib_index_size(sb->range_count, sb->chunk_count);
 
     /* The level is checked before anything is written. */
     struct khib_coder cd;
     if (khib_coder_init(&cd, level, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
+        error("%s", err);
         free(pl.chunks);
         return EXIT_USAGE;
     }
     khib_coder_free(&cd);
 
     int rc = EXIT_TARGET;
-    uint8_t *index = NULL;
-    struct writer w = {0};
-    struct khib_target t;
-    if (khib_target_open(&t, target, KHIB_OPEN_CREATE, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
+    struct commit cm;
+    if (commit_begin(&cm, target, sb, pl.index_bytes, err, sizeof err) != 0) {
+        error("%s", err);
         goto out;
     }
-    if (t.capacity < KHIB_SB_SIZE) {
-        too_small(target, KHIB_SB_SIZE + align_page(pl.index_bytes), t.capacity, 1);
-        goto out;
-    }
-    /* Step 1: WRITING, synced: an older image on the target is invalid from here on. */
-    if (khib_superblock_write(t.fd, target, &sb, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
-    khib_faultpoint(KHIB_FP_SAVE_WRITING);
-    if (t.capacity < KHIB_SB_SIZE + pl.index_bytes) {
-        too_small(target, KHIB_SB_SIZE + pl.index_bytes, t.capacity, 1);
-        goto out;
-    }
-
-    /* Step 2: the chunks, then the index; synced. */
-    uint64_t data_limit = t.capacity == UINT64_MAX ? UINT64_MAX
-                                                  : (t.capacity - pl.index_bytes) & ~(uint64_t)(KHIB_PAGE_SIZE - 1);
-    /* Storing chunks uncompressed must never make an image overflow a
-     * target that the compressed image would fit: only with room for all of
-     * the memory as it is. */
-    uint64_t worst = in->core.total_bytes + (uint64_t)pl.count * (khib_stored_frame_len(KHIB_CHUNK_RAW_MAX) -
-                                                                  KHIB_CHUNK_RAW_MAX);
-    if (level == KHIB_LEVEL_AUTO && data_limit < worst) {
-        char have[32], need[32];
-        khib_fmt_size(data_limit, have, sizeof have);
-        khib_fmt_size(worst, need, sizeof need);
-        printf(PROG ": level auto stores nothing uncompressed: the target has room for %s of chunks, the memory"
-               " takes %s uncompressed; every chunk is compressed at level 1\n", have, need);
-        level = sb.level = 1;
-    }
-    if (writer_init(&w, t.fd, target, KHIB_SB_SIZE, data_limit, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
-    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device};
-    char bufs[32], table[32];
-    khib_fmt_size(save_mem(&sin, o->threads, level), bufs, sizeof bufs);
-    khib_fmt_size(save_table_mem(pl.count, pl.index_bytes), table, sizeof table);
-    printf(PROG ": using %u thread%s and %s of buffers (and %s for the index), %s writes\n", o->threads,
-           o->threads == 1 ? "" : "s", bufs, table, w.direct ? "direct (O_DIRECT)" : "buffered");
-    fflush(stdout);
-    struct khib_progress prog;
-    khib_progress_start(&prog, PROG, in->core.total_bytes, o->quiet);
+    sb->level = fitting_level(level, commit_data_limit(&cm), in, &pl);
     double t0 = khib_now();
     struct save_totals tot;
-    int src = save_chunks(&sin, o->threads, level, pl.chunks, pl.count, &w, &prog, &tot, err, sizeof err);
-    if (src != 0) {
-        fprintf(stderr, PROG ": %s; no image was committed\n", err);
-        rc = src == SAVE_INPUT_ERROR ? EXIT_INPUT : EXIT_TARGET;
+    int fell_back = 0;
+    rc = save_data(o, in, &cm, sb, &pl, &tot, &fell_back);
+    if (rc != EXIT_OK)
         goto out;
-    }
-    khib_faultpoint(KHIB_FP_SAVE_DATA);
     double t_data = khib_now() - t0;
-    sb.pages_zero = tot.pages_zero;
-    sb.pages_stored = tot.pages_stored;
-    sb.data_bytes = tot.data_bytes;
-    sb.index_offset = align_page(KHIB_SB_SIZE + tot.data_bytes);
-    sb.index_bytes = pl.index_bytes;
-    uint64_t image_bytes = sb.index_offset + sb.index_bytes;
-    if (w.overflow || image_bytes > t.capacity) {
-        too_small(target, image_bytes, t.capacity, 0);
-        goto out;
-    }
-    index = malloc(pl.index_bytes);
-    if (!index) {
-        fprintf(stderr, PROG ": out of memory for the index\n");
-        goto out;
-    }
-    pl.idx.range_count = sb.range_count;
-    pl.idx.chunk_count = sb.chunk_count;
-    pl.idx.ranges = in->ranges;
-    pl.idx.chunks = pl.chunks;
-    khib_index_encode(&pl.idx, index);
-    sb.index_checksum = khib_hash64(index, pl.index_bytes, 0);
-    if (khib_pwrite_all(t.fd, index, pl.index_bytes, sb.index_offset, target, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s; no image was committed\n", err);
-        goto out;
-    }
-    khib_faultpoint(KHIB_FP_SAVE_INDEX);
-    /* The data and the index, synced together: the end of step 2. */
-    if (khib_datasync(t.fd, target, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s; no image was committed\n", err);
-        goto out;
-    }
-    khib_faultpoint(KHIB_FP_SAVE_SYNCED);
-
-    /* Step 3: COMMITTED, synced. */
-    sb.state = KHIB_STATE_COMMITTED;
-    sb.saved_ns = khib_realtime_ns();
-    if (khib_superblock_write(t.fd, target, &sb, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
+    rc = EXIT_TARGET;
+    if (commit_finish(&cm, sb, err, sizeof err) != 0) {
+        error("%s", err);
         /* The commit may or may not have reached the disk: take it back. */
-        sb.state = KHIB_STATE_WRITING;
-        if (khib_superblock_write(t.fd, target, &sb, err, sizeof err) != 0)
-            fprintf(stderr, PROG ": cannot invalidate the image either: %s\n", err);
+        if (commit_revoke(&cm, sb, err, sizeof err) != 0)
+            error("cannot invalidate the image either: %s", err);
         goto out;
     }
-    khib_faultpoint(KHIB_FP_SAVE_COMMITTED);
     double t_total = khib_now() - t0;
-
-    if (o->verify_after) {
-        struct khib_progress vprog;
-        khib_progress_start(&vprog, PROG " (verify)", in->core.total_bytes, o->quiet);
-        double v0 = khib_now();
-        int vrc = save_verify(target, sb.uuid, &sin, o->threads, &vprog, err, sizeof err);
-        if (vrc != KHIB_IMG_OK) {
-            fprintf(stderr, PROG ": verification after the save failed: %s\n", err);
-            sb.state = KHIB_STATE_WRITING;
-            if (khib_superblock_write(t.fd, target, &sb, err, sizeof err) != 0)
-                fprintf(stderr, PROG ": cannot invalidate the image: %s\n", err);
-            else
-                fprintf(stderr, PROG ": the image was invalidated (state WRITING)\n");
-            goto out;
-        }
-        printf(PROG ": verified every chunk against memory in %.1f s\n", khib_now() - v0);
-    }
-
-    char uuid[40], total[32], stored[32], lv[16];
-    khib_uuid_format(sb.uuid, uuid, sizeof uuid);
-    khib_fmt_size(in->core.total_bytes, total, sizeof total);
-    khib_fmt_size(image_bytes, stored, sizeof stored);
-    khib_level_format(level, lv, sizeof lv);
-    printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %s\n", uuid, target, total,
-           stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, lv);
-    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " stored in %" PRIu32 " chunks"
-           " (%" PRIu32 " of them uncompressed)\n", sb.pages_total, sb.pages_zero, sb.pages_stored, sb.chunk_count,
-           tot.chunks_stored);
-    printf(PROG ": time %.2f s, %.0f MiB/s (compression %.2f s)%s\n", t_total,
-           t_total > 0 ? (double)in->core.total_bytes / (1 << 20) / t_total : 0.0, t_data,
-           w.fell_back ? "; the target refused O_DIRECT writes, buffered instead" : "");
+    if (o->verify_after && verify_after(o, in, &cm, sb) != EXIT_OK)
+        goto out;
+    print_summary(in, target, sb, &tot, t_total, t_data, fell_back);
     rc = EXIT_OK;
 out:
-    free(index);
-    writer_free(&w);
-    khib_target_close(&t);
+    commit_close(&cm);
     free(pl.chunks);
     return rc;
+}
+
+/* --report: the outcome into the saved system's mailbox. */
+static void report(const struct options *o, const struct khib_superblock *sb, const char *target, int rc)
+{
+    struct khib_mailbox m;
+    if (rc == EXIT_OK) {
+        khib_mailbox_report(sb, KHIB_MBX_SAVED, &m);
+        snprintf(m.msg, sizeof m.msg, "image saved%s on %s", o->verify_after ? " and verified" : "", target);
+    } else {
+        memset(&m, 0, sizeof m);
+        m.status = KHIB_MBX_SAVE_FAILED;
+        snprintf(m.msg, sizeof m.msg, "%s", last_error[0] ? last_error : PROG " failed with no message");
+    }
+    khib_mailbox_store(&mailbox, &m);
+}
+
+/* --return: load the jump to the entry and jump back to the saved system. */
+static int jump_back(const struct options *o)
+{
+    char err[600];
+    struct khib_elfcore core;
+    if (khib_elfcore_load(o->elfcorehdr, &core, err, sizeof err) != 0) {
+        error("%s: %s", o->elfcorehdr, err);
+        return EXIT_INPUT;
+    }
+    int has_note = core.has_note;
+    khib_elfcore_free(&core);
+    if (!has_note) {
+        error("%s: no khib note", o->elfcorehdr);
+        return EXIT_INPUT;
+    }
+    khib_jump_back(o->mem, o->entry, NULL, NULL, err, sizeof err);
+    error("cannot jump back to the saved system: %s", err);
+    return EXIT_JUMP;
 }
 
 int main(int argc, char **argv)
@@ -503,6 +550,8 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc != EXIT_OK)
         return rc;
+    if (o.jump_back)
+        return jump_back(&o);
     khib_fault_init(PROG);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -514,23 +563,33 @@ int main(int argc, char **argv)
         return EXIT_INPUT;
     }
 
-    char err[600];
+    char err[600], why[300];
     struct input in;
-    if (open_input(&o, &in, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        close_input(&in);
-        return EXIT_INPUT;
-    }
+    struct khib_superblock sb;
+    memset(&sb, 0, sizeof sb);
     const char *target = o.target;
+    int open_rc = open_input(&o, &in, err, sizeof err);
+    if (o.report && in.core.has_note &&
+        khib_mailbox_open(&mailbox, o.mem, in.core.note.mailbox_addr, &in.core.note.nonce, why, sizeof why) != 0)
+        fprintf(stderr, PROG ": cannot report to the saved system: %s\n", why);
+    if (open_rc != 0) {
+        error("%s", err);
+        rc = EXIT_INPUT;
+        goto out;
+    }
     if (!target && in.core.has_note && in.core.note.target[0])
         target = in.core.note.target;
     int level = o.level ? o.level : (in.core.has_note && in.core.note.level ? in.core.note.level : DEFAULT_LEVEL);
     if (!target) {
-        fprintf(stderr, PROG ": no target: give --target PATH (the core header names none)\n");
-        close_input(&in);
-        return EXIT_USAGE;
+        error("no target: give --target PATH (the core header names none)");
+        rc = EXIT_USAGE;
+        goto out;
     }
-    rc = save(&o, &in, target, level);
+    rc = save(&o, &in, target, level, &sb);
+out:
+    if (mailbox.p)
+        report(&o, &sb, target, rc);
+    khib_mailbox_close(&mailbox);
     close_input(&in);
     return rc;
 }

@@ -97,9 +97,10 @@ if command -v busybox >/dev/null 2>&1; then
     if sh "$tmp/x/usr/lib/khib/mkinitramfs" -b "$tmp/x/usr/lib/khib" -o "$tmp/initrd.img" >/dev/null 2>&1; then
         ok
         zcat "$tmp/initrd.img" | cpio -t --quiet 2>/dev/null > "$tmp/initrd.list"
-        for f in init bin/busybox bin/khib bin/khib-save bin/khib-restore; do
+        for f in init bin/busybox bin/khib-save bin/khib-restore; do
             check "the initramfs has $f" grep -qx "$f" "$tmp/initrd.list"
         done
+        check "the initramfs has no bin/khib" sh -c "! grep -qx bin/khib '$tmp/initrd.list'"
     else
         bad "the packaged mkinitramfs failed"
     fi
