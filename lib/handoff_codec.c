@@ -60,30 +60,13 @@ int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err
                  "khib and khib-save come from different versions", n->version, KHIB_NOTE_VERSION);
         return -1;
     }
-    if (n->fs_count > KHIB_FS_MAX || n->build_id_len > KHIB_BUILD_ID_MAX) {
-        snprintf(err, errlen, "khib note counts out of range (fs_count %" PRIu32 ", build_id_len %u)",
-                 n->fs_count, n->build_id_len);
+    if (!memchr(n->target, 0, KHIB_TARGET_LEN)) {
+        snprintf(err, errlen, "khib note target is not NUL-terminated");
         return -1;
     }
-    if (!memchr(n->kernel_release, 0, KHIB_RELEASE_LEN) || !memchr(n->target, 0, KHIB_TARGET_LEN)) {
-        snprintf(err, errlen, "khib note strings are not NUL-terminated");
-        return -1;
-    }
-    char why[300];
-    if (khib_fs_records_check(n->fs, n->fs_count, why, sizeof why) != 0) {
-        snprintf(err, errlen, "khib note: %s", why);
-        return -1;
-    }
-    if ((n->mailbox_addr | n->window_start | n->window_size) % 4096) {
-        snprintf(err, errlen, "khib note addresses are not page-aligned (mailbox 0x%" PRIx64 ", window 0x%"
-                 PRIx64 "+0x%" PRIx64 ")", n->mailbox_addr, n->window_start, n->window_size);
-        return -1;
-    }
-    if (n->window_size > UINT64_MAX - n->window_start) {
-        snprintf(err, errlen, "khib note window wraps around");
-        return -1;
-    }
-    return 0;
+    struct khib_handoff_fields f = {n->window_start, n->window_size, n->mailbox_addr, n->fs_count,
+                                    n->build_id_len, n->kernel_release, n->fs};
+    return khib_handoff_check("khib note", &f, err, errlen);
 }
 
 void khib_mailbox_encode(const struct khib_mailbox *m, void *page)

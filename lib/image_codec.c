@@ -87,6 +87,48 @@ int khib_fs_records_check(const struct khib_fs_record *fs, uint32_t count, char 
     return 0;
 }
 
+int khib_handoff_check(const char *what, const struct khib_handoff_fields *f, char *err, size_t errlen)
+{
+    if (f->fs_count > KHIB_FS_MAX || f->build_id_len > KHIB_BUILD_ID_MAX) {
+        snprintf(err, errlen, "%s counts out of range (fs_count %" PRIu32 ", build_id_len %u)", what, f->fs_count,
+                 f->build_id_len);
+        return -1;
+    }
+    /* The restorer rounds the window's end up to a page: a window that
+     * wraps, or ends in the last page, would pass for an empty one and let a
+     * restore overwrite the restore kernel. */
+    if ((f->window_start | f->window_size) % KHIB_PAGE_SIZE || f->window_size > UINT64_MAX - f->window_start) {
+        snprintf(err, errlen, "%s window 0x%" PRIx64 "+0x%" PRIx64 " is not page-aligned or wraps around", what,
+                 f->window_start, f->window_size);
+        return -1;
+    }
+    /* Posting to a mailbox that is not page-aligned fails, and in R only
+     * after the memory was written. */
+    if (f->mailbox_addr % KHIB_PAGE_SIZE) {
+        snprintf(err, errlen, "%s mailbox address 0x%" PRIx64 " is not page-aligned", what, f->mailbox_addr);
+        return -1;
+    }
+    if (!memchr(f->kernel_release, 0, KHIB_RELEASE_LEN)) {
+        snprintf(err, errlen, "%s kernel release is not NUL-terminated", what);
+        return -1;
+    }
+    char why[300];
+    if (khib_fs_records_check(f->fs, f->fs_count, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", what, why);
+        return -1;
+    }
+    return 0;
+}
+
+uint32_t khib_window_overlap(const struct khib_range *r, uint32_t n, uint64_t start, uint64_t size)
+{
+    uint64_t ws = start >> KHIB_PAGE_SHIFT, we = (start + size + KHIB_PAGE_SIZE - 1) >> KHIB_PAGE_SHIFT;
+    for (uint32_t i = 0; i < n; i++)
+        if (r[i].start_pfn < we && r[i].start_pfn + r[i].pages > ws)
+            return i;
+    return n;
+}
+
 void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
 {
     uint8_t *p = buf;
@@ -239,36 +281,12 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
                  KHIB_CHUNK_PAGES_MAX);
         return KHIB_SB_BAD;
     }
-    if (sb->fs_count > KHIB_FS_MAX || sb->build_id_len > KHIB_BUILD_ID_MAX) {
-        snprintf(err, errlen, "superblock counts out of range (fs_count %" PRIu32 ", build_id_len %u)",
-                 sb->fs_count, sb->build_id_len);
+    struct khib_handoff_fields f = {sb->window_start, sb->window_size, sb->mailbox_addr, sb->fs_count,
+                                    sb->build_id_len, sb->kernel_release, sb->fs};
+    if (khib_handoff_check("superblock", &f, err, errlen) != 0)
         return KHIB_SB_BAD;
-    }
-    /* As in the note it comes from.  The restorer rounds the window's end up
-     * to a page: a window that wraps, or ends in the last page, would pass
-     * for an empty one and let a restore overwrite the restore kernel. */
-    if ((sb->window_start | sb->window_size) % KHIB_PAGE_SIZE || sb->window_size > UINT64_MAX - sb->window_start) {
-        snprintf(err, errlen, "superblock window 0x%" PRIx64 "+0x%" PRIx64 " is not page-aligned or wraps around",
-                 sb->window_start, sb->window_size);
-        return KHIB_SB_BAD;
-    }
-    /* Also as in the note: posting to a mailbox that is not page-aligned
-     * fails, and only after the memory was written. */
-    if (sb->mailbox_addr % KHIB_PAGE_SIZE) {
-        snprintf(err, errlen, "superblock mailbox address 0x%" PRIx64 " is not page-aligned", sb->mailbox_addr);
-        return KHIB_SB_BAD;
-    }
-    if (!nul_terminated(sb->kernel_release, KHIB_RELEASE_LEN)) {
-        snprintf(err, errlen, "superblock kernel release is not NUL-terminated");
-        return KHIB_SB_BAD;
-    }
     if (!nul_terminated(sb->abandon_reason, KHIB_ABANDON_LEN)) {
         snprintf(err, errlen, "superblock abandon reason is not NUL-terminated");
-        return KHIB_SB_BAD;
-    }
-    char why[300];
-    if (khib_fs_records_check(sb->fs, sb->fs_count, why, sizeof why) != 0) {
-        snprintf(err, errlen, "superblock: %s", why);
         return KHIB_SB_BAD;
     }
     return KHIB_SB_OK;

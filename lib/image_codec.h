@@ -38,6 +38,24 @@ void khib_fs_record_decode(const void *buf, struct khib_fs_record *r);
  * (opened as /dev/NAME) or an absolute path, a known kind and flags. */
 int khib_fs_records_check(const struct khib_fs_record *fs, uint32_t count, char *err, size_t errlen);
 
+/* What A's khib note hands on to the superblock, checked alike in both
+ * decoders (what: "khib note" or "superblock", for the message): the
+ * counts, the window page-aligned and not wrapping, the mailbox
+ * page-aligned, the kernel release terminated, the file system records. */
+struct khib_handoff_fields {
+    uint64_t window_start, window_size, mailbox_addr;
+    uint32_t fs_count;
+    uint8_t build_id_len;
+    const char *kernel_release;
+    const struct khib_fs_record *fs;
+};
+int khib_handoff_check(const char *what, const struct khib_handoff_fields *f, char *err, size_t errlen);
+
+/* The first of the n ranges with a page inside the window [start, start +
+ * size) (its end rounded up to a page), or n: B checks the core header
+ * with it, R the image. */
+uint32_t khib_window_overlap(const struct khib_range *r, uint32_t n, uint64_t start, uint64_t size);
+
 /* The decoded index. */
 struct khib_index {
     uint32_t range_count;

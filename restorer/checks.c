@@ -10,19 +10,15 @@
 int check_window(const struct khib_image *img, char *err, size_t errlen)
 {
     const struct khib_superblock *sb = &img->sb;
-    uint64_t ws = sb->window_start >> KHIB_PAGE_SHIFT;
-    uint64_t we = (sb->window_start + sb->window_size + KHIB_PAGE_SIZE - 1) >> KHIB_PAGE_SHIFT;
-    for (uint32_t i = 0; i < img->idx.range_count; i++) {
-        const struct khib_range *r = &img->idx.ranges[i];
-        if (r->start_pfn < we && r->start_pfn + r->pages > ws) {
-            snprintf(err, errlen, "range %" PRIu32 " [0x%" PRIx64 ", 0x%" PRIx64 ") lies inside the window [0x%" PRIx64
-                     ", 0x%" PRIx64 ") where this restore kernel runs: restoring it would overwrite the restorer",
-                     i, r->start_pfn << KHIB_PAGE_SHIFT, (r->start_pfn + r->pages) << KHIB_PAGE_SHIFT,
-                     sb->window_start, sb->window_start + sb->window_size);
-            return -1;
-        }
-    }
-    return 0;
+    uint32_t i = khib_window_overlap(img->idx.ranges, img->idx.range_count, sb->window_start, sb->window_size);
+    if (i == img->idx.range_count)
+        return 0;
+    const struct khib_range *r = &img->idx.ranges[i];
+    snprintf(err, errlen, "range %" PRIu32 " [0x%" PRIx64 ", 0x%" PRIx64 ") lies inside the window [0x%" PRIx64
+             ", 0x%" PRIx64 ") where this restore kernel runs: restoring it would overwrite the restorer", i,
+             r->start_pfn << KHIB_PAGE_SHIFT, (r->start_pfn + r->pages) << KHIB_PAGE_SHIFT, sb->window_start,
+             sb->window_start + sb->window_size);
+    return -1;
 }
 
 int check_memmap(const struct khib_image *img, const char *dir, char *err, size_t errlen)

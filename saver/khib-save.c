@@ -240,15 +240,13 @@ static int open_input(const struct options *o, struct input *in, char *err, size
     }
     if (in->core.has_note) {
         const struct khib_note *nt = &in->core.note;
-        uint64_t ws = nt->window_start, we = nt->window_start + nt->window_size;
-        for (uint32_t i = 0; i < n; i++) {
+        uint32_t i = khib_window_overlap(in->ranges, n, nt->window_start, nt->window_size);
+        if (i < n) {
             const struct khib_segment *s = &in->core.seg[i];
-            if (s->paddr < we && s->paddr + s->size > ws) {
-                snprintf(err, errlen, "%s: PT_LOAD [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps the window [0x%" PRIx64
-                         ", 0x%" PRIx64 ") where the transient and restore kernels live: the header is wrong",
-                         hdr, s->paddr, s->paddr + s->size, ws, we);
-                return -1;
-            }
+            snprintf(err, errlen, "%s: PT_LOAD [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps the window [0x%" PRIx64
+                     ", 0x%" PRIx64 ") where the transient and restore kernels live: the header is wrong", hdr,
+                     s->paddr, s->paddr + s->size, nt->window_start, nt->window_start + nt->window_size);
+            return -1;
         }
     }
     in->name = o->core ? o->core : o->mem;
