@@ -22,6 +22,16 @@ GEN_OBJ     := $(patsubst %.c,build/obj/%.o,$(wildcard tests/gen/*.c))
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 UNIT_BIN    := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 
+# Each program's code but its main, as an archive: the program and the unit
+# tests link it.
+SAVE_MAIN    := build/obj/saver/khib-save.o
+RESTORE_MAIN := build/obj/restorer/khib-restore.o
+FRONT_MAIN   := build/obj/frontend/khib.o
+SAVE_A       := build/saver.a
+RESTORE_A    := build/restorer.a
+FRONT_A      := build/frontend.a
+PROGRAM_A    := $(SAVE_A) $(RESTORE_A) $(FRONT_A)
+
 PROGRAMS := build/khib-save build/khib-restore
 ifneq ($(FRONT_SRC),)
 PROGRAMS += build/khib
@@ -49,15 +59,23 @@ $(LIBKHIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(SAVE_A): $(filter-out $(SAVE_MAIN),$(SAVE_OBJ))
+$(RESTORE_A): $(filter-out $(RESTORE_MAIN),$(RESTORE_OBJ))
+$(FRONT_A): $(filter-out $(FRONT_MAIN),$(FRONT_OBJ))
+$(PROGRAM_A):
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 # Static and stripped: they run from a minimal initramfs.
-build/khib-save: $(SAVE_OBJ) $(LIBKHIB)
-	$(CC) $(LDFLAGS) -static -s -o $@ $(SAVE_OBJ) $(LIBKHIB) $(ZSTD_A)
+build/khib-save: $(SAVE_MAIN) $(SAVE_A) $(LIBKHIB)
+	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A)
 
-build/khib-restore: $(RESTORE_OBJ) $(LIBKHIB)
-	$(CC) $(LDFLAGS) -static -s -o $@ $(RESTORE_OBJ) $(LIBKHIB) $(ZSTD_A)
+build/khib-restore: $(RESTORE_MAIN) $(RESTORE_A) $(LIBKHIB)
+	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A)
 
-build/khib: $(FRONT_OBJ) $(LIBKHIB)
-	$(CC) $(LDFLAGS) -static -s -o $@ $(FRONT_OBJ) $(LIBKHIB) $(ZSTD_A)
+build/khib: $(FRONT_MAIN) $(FRONT_A) $(LIBKHIB)
+	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A)
 
 # Test tools: the core generator and the unit test programs.
 build/khib-gencore: $(GEN_OBJ) $(LIBKHIB)
@@ -67,13 +85,10 @@ build/khib-gencore: $(GEN_OBJ) $(LIBKHIB)
 build/khib-freepages: build/obj/tests/qemu/khib-freepages.o $(LIBKHIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBKHIB) $(ZSTD_A)
 
-build/tests/%: build/obj/tests/unit/%.o $(LIBKHIB)
+# The unit tests link the programs' archives and the library.
+build/tests/%: build/obj/tests/unit/%.o $(PROGRAM_A) $(LIBKHIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBKHIB) $(ZSTD_A)
-
-# Unit tests of front-end modules link those modules.
-build/tests/test_kexec_tools: build/obj/frontend/kexec_tools.o build/obj/frontend/run.o
-build/tests/test_bootentry: $(addprefix build/obj/frontend/,bootentry.o bootargs.o settings.o run.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ZSTD_A)
 
 check-unit: all $(UNIT_BIN)
 	@sh tests/unit/run.sh
