@@ -98,13 +98,22 @@ mount -t proc proc "$R/proc" || { bad "cannot mount /proc in the chroot"; finish
 printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
 cp "$deb" "$R/tmp/khib.deb"
+# GRUB, as far as the maintainer scripts see it: a grub.cfg and an
+# update-grub that logs its calls (a real one cannot probe a chroot's
+# disk), in /usr/sbin: apt runs dpkg with its own PATH (DPkg::Path), which
+# has no /usr/local.  Both are part of the tree before and after.
+mkdir -p "$R/boot/grub"
+: > "$R/boot/grub/grub.cfg"
+printf '#!/bin/sh\necho "update-grub ran: $(ls /etc/grub.d/45_khib 2>/dev/null) $(test -x /usr/sbin/khib && echo khib)" >> /var/tmp/update-grub.log\n' \
+    > "$R/usr/sbin/update-grub"
+chmod 755 "$R/usr/sbin/update-grub"
 
 # What purge must give back: every path outside the kernel's and apt's
 # bookkeeping (apt's lists, its .deb cache and extended_states, which
 # records that the dependencies were installed automatically; logs).
 snapshot() {
     (cd "$R" && find . -xdev \( -path ./proc -o -path ./tmp -o -path ./var/cache/apt -o -path ./var/lib/apt \
-        -o -path ./var/log \) -prune -o -print | LC_ALL=C sort)
+        -o -path ./var/log -o -path ./var/tmp/update-grub.log \) -prune -o -print | LC_ALL=C sort)
 }
 snapshot > "$work/before"
 
@@ -137,6 +146,16 @@ check "khib-restore --help runs" sh -c "chroot '$R' /usr/lib/khib/khib-restore -
 check "khib check reads the default /etc/khib.conf" \
     sh -c "chroot '$R' /usr/sbin/khib check 2>&1 | grep -q 'khib check: this system cannot hibernate yet'"
 check "khib-retire.service is enabled" test -L "$R/etc/systemd/system/sysinit.target.wants/khib-retire.service"
+check "khib-logind.service is enabled" test -L "$R/etc/systemd/system/multi-user.target.wants/khib-logind.service"
+check "khib-logind.path is enabled" test -L "$R/etc/systemd/system/paths.target.wants/khib-logind.path"
+check "postinst copied the initramfs to /boot" cmp -s "$R/boot/khib-initrd.img" "$R/usr/lib/khib/khib-initrd.img"
+check "postinst ran update-grub (GRUB present), with 45_khib and khib installed" \
+    grep -qx 'update-grub ran: /etc/grub.d/45_khib khib' "$R/var/tmp/update-grub.log"
+check "the hibernate drop-in is installed" test -s "$R/lib/systemd/system/systemd-hibernate.service.d/khib.conf"
+check "the logind drop-in is installed" test -s "$R/lib/systemd/system/systemd-logind.service.d/khib.conf"
+check "the sleep.conf drop-in is installed" grep -qx 'AllowHibernation=no' "$R/usr/lib/systemd/sleep.conf.d/50-khib.conf"
+check "khib boot-args says what is missing" \
+    sh -c "chroot '$R' /usr/sbin/khib boot-args 2>&1 | grep -q 'no target= in /etc/khib.conf'"
 check "man khib's page is installed" test -s "$R/usr/share/man/man8/khib.8.gz"
 
 # The busybox trigger: reinstalling busybox-static rebuilds the initramfs.
@@ -144,6 +163,7 @@ touch -d @1 "$R/usr/lib/khib/khib-initrd.img"
 if apt install --reinstall busybox-static; then ok; else bad "reinstalling busybox-static failed:"; show; fi
 check "the busybox trigger ran" grep -q 'khib: busybox changed: rebuilding /usr/lib/khib/khib-initrd.img' "$log"
 check "the trigger rebuilt the initramfs" test "$(stat -c %Y "$R/usr/lib/khib/khib-initrd.img")" != 1
+check "the trigger refreshed the copy in /boot" cmp -s "$R/boot/khib-initrd.img" "$R/usr/lib/khib/khib-initrd.img"
 
 # An upgrade (here a reinstall) of khib rebuilds it too.
 touch -d @1 "$R/usr/lib/khib/khib-initrd.img"
@@ -155,11 +175,16 @@ if apt remove khib; then ok; else bad "apt-get remove khib failed:"; show; fi
 check "remove left no /usr/lib/khib" test ! -e "$R/usr/lib/khib"
 check "remove left no khib" test ! -e "$R/usr/sbin/khib"
 check "remove kept /etc/khib.conf" test -e "$R/etc/khib.conf"
+check "remove kept /etc/grub.d/45_khib (a conffile)" test -e "$R/etc/grub.d/45_khib"
+check "remove took /boot/khib-initrd.img" test ! -e "$R/boot/khib-initrd.img"
+check "postrm ran update-grub at removal, with khib gone" \
+    sh -c "tail -n 1 '$R/var/tmp/update-grub.log' | grep -qx 'update-grub ran: /etc/grub.d/45_khib '"
 check "dpkg did not complain of a directory left behind" sh -c "! grep -q 'not empty so not removed' '$log'"
 
 # Purge (with the dependencies apt installed for it): the tree as before.
 if apt purge --autoremove khib; then ok; else bad "apt-get purge --autoremove khib failed:"; show; fi
 check "purge removed /etc/khib.conf" test ! -e "$R/etc/khib.conf"
+check "purge removed /etc/grub.d/45_khib" test ! -e "$R/etc/grub.d/45_khib"
 snapshot > "$work/after"
 if diff "$work/before" "$work/after" > "$work/diff"; then ok; else
     bad "the chroot differs after the purge (< before, > after):"

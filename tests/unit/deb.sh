@@ -54,6 +54,13 @@ for f in /usr/sbin/khib /usr/lib/khib/khib-save /usr/lib/khib/khib-restore \
     /usr/share/initramfs-tools/hooks/khib /usr/share/initramfs-tools/scripts/local-top/khib \
     /usr/lib/dracut/modules.d/90khib/module-setup.sh /usr/lib/dracut/modules.d/90khib/khib-pre-mount.sh \
     /lib/systemd/system/khib-retire.service /etc/khib.conf \
+    /lib/systemd/system/khib-logind.service /lib/systemd/system/khib-logind.path \
+    /lib/systemd/system/systemd-hibernate.service.d/khib.conf \
+    /lib/systemd/system/systemd-suspend-then-hibernate.service.d/khib.conf \
+    /lib/systemd/system/systemd-hybrid-sleep.service.d/khib.conf \
+    /lib/systemd/system/systemd-logind.service.d/khib.conf \
+    /usr/lib/systemd/sleep.conf.d/50-khib.conf /etc/grub.d/45_khib \
+    /usr/share/doc/khib/systemd.md /usr/share/doc/khib/grub.md \
     /usr/share/man/man8/khib.8.gz /usr/share/man/man8/khib-save.8.gz \
     /usr/share/man/man8/khib-restore.8.gz /usr/share/man/man5/khib.conf.5.gz \
     /usr/share/doc/khib/README.md /usr/share/doc/khib/khib.md /usr/share/doc/khib/hooks.md \
@@ -71,9 +78,14 @@ done
 check "khib --help runs" sh -c "'$tmp/x/usr/sbin/khib' --help | grep -q '^Usage: khib'"
 check "the khib link points at /usr/sbin/khib" test "$(readlink "$tmp/x/usr/lib/khib/khib")" = ../../sbin/khib
 check "/etc/khib.conf is a conffile" grep -qx /etc/khib.conf "$tmp/ctl/conffiles"
+check "/etc/grub.d/45_khib is a conffile" grep -qx /etc/grub.d/45_khib "$tmp/ctl/conffiles"
+check "/etc/grub.d/45_khib is executable" test -x "$tmp/x/etc/grub.d/45_khib"
+for u in systemd-hibernate systemd-suspend-then-hibernate systemd-hybrid-sleep systemd-logind; do
+    check "the $u.service drop-in is systemd/'s" cmp -s "$tmp/x/lib/systemd/system/$u.service.d/khib.conf" "systemd/$u.service.d/khib.conf"
+done
 check "khib.conf sets nothing (every key commented out)" \
     sh -c "! grep -v '^#' '$tmp/x/etc/khib.conf' | grep -q ."
-for key in target kernel initrd kexec append window level trim ignore-fs; do
+for key in target kernel initrd kexec append window level trim ignore-fs boot restore-append; do
     check "khib.conf lists $key=" grep -q "^#$key=" "$tmp/x/etc/khib.conf"
 done
 # Each example value, uncommented, is one khib accepts.
@@ -85,7 +97,17 @@ check "the update-initramfs trigger" grep -qx 'activate-noawait update-initramfs
 check "postinst builds the initramfs" grep -q 'mkinitramfs -b /usr/lib/khib -o /usr/lib/khib/khib-initrd.img' "$tmp/ctl/postinst"
 check "postinst rebuilds it when triggered" grep -q '^    triggered)' "$tmp/ctl/postinst"
 check "postinst enables khib-retire.service" grep -q "deb-systemd-helper enable 'khib-retire.service'" "$tmp/ctl/postinst"
-check "postinst does not start khib-retire.service" sh -c "! grep -q 'deb-systemd-invoke' '$tmp/ctl/postinst'"
+check "postinst does not start khib-retire.service" sh -c "! grep 'deb-systemd-invoke' '$tmp/ctl/postinst' | grep -q retire"
+check "postinst enables khib-logind.path" grep -q "deb-systemd-helper enable 'khib-logind.path'" "$tmp/ctl/postinst"
+check "postinst enables khib-logind.service" grep -q "deb-systemd-helper enable 'khib-logind.service'" "$tmp/ctl/postinst"
+check "postinst starts khib-logind" grep -q "deb-systemd-invoke .*'khib-logind.path' 'khib-logind.service'" "$tmp/ctl/postinst"
+check "postinst copies the initramfs to /boot" grep -q 'cp /usr/lib/khib/khib-initrd.img /boot/khib-initrd.img.tmp' "$tmp/ctl/postinst"
+check "postinst runs update-grub when GRUB is there" \
+    grep -q 'if \[ -e /boot/grub/grub.cfg \] && command -v update-grub' "$tmp/ctl/postinst"
+check "postrm runs update-grub at removal when GRUB is there" \
+    grep -q 'if \[ "$1" = remove \] && \[ -e /boot/grub/grub.cfg \] && command -v update-grub' "$tmp/ctl/postrm"
+check "prerm removes the copy in /boot" grep -q '/boot/khib-initrd.img ' "$tmp/ctl/prerm"
+check "postrm removes logind's runtime drop-in" grep -q '/run/systemd/sleep.conf.d/50-khib.conf' "$tmp/ctl/postrm"
 check "prerm removes the initramfs" grep -q 'rm -f /usr/lib/khib/khib-initrd.img' "$tmp/ctl/prerm"
 check "postrm removes the initramfs" grep -q 'rm -f /usr/lib/khib/khib-initrd.img' "$tmp/ctl/postrm"
 check "Depends" sh -c "dpkg-deb -f '$deb' Depends | grep -q 'busybox-static.*kexec-tools'"
@@ -126,7 +148,7 @@ for p in khib khib-save khib-restore; do
 done
 
 if command -v shellcheck >/dev/null 2>&1; then
-    for f in debian/khib.postinst debian/khib.prerm debian/khib.postrm tests/unit/deb.sh tests/unit/deb-chroot.sh; do
+    for f in debian/khib.postinst debian/khib.prerm debian/khib.postrm tests/unit/deb.sh tests/unit/deb-chroot.sh grub/45_khib; do
         if msg=$(shellcheck -S warning "$f" 2>&1); then ok; else bad "shellcheck -S warning $f: $msg"; fi
     done
 else
