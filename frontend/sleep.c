@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "run.h"
 #include "sleep_hooks.h"
@@ -86,8 +87,12 @@ int khib_sleep_main(int argc, char **argv)
         return 1;
     }
     const char *self = getenv("KHIB_SLEEP_KHIB");
-    if (!self || !*self)
-        self = "/proc/self/exe";
+    char exe[4096];
+    if (!self || !*self) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        self = n > 0 ? exe : "/usr/sbin/khib";
+    }
     const char *dirs = getenv("KHIB_SLEEP_DIRS");
     if (!dirs || !*dirs)
         dirs = SLEEP_HOOK_DIRS;
