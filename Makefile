@@ -110,18 +110,24 @@ include bench/rules.mk
 include tests/fuzz/rules.mk
 
 # The Debian package (debian/, docs in man/): dpkg-buildpackage runs in a copy
-# of the tree under build/deb/, so that its clean step (make clean) never
-# touches this tree's build/; the .deb, .changes and .buildinfo land in build/.
+# of the tree under DEB_DIR (build/deb/), so that its clean step (make clean)
+# never touches this tree's build/; the .deb, .changes and .buildinfo land in
+# DEB_OUT (build/), each renamed into place whole.  tests/unit/deb.sh gives
+# both a directory of its own, so that two runs at once do not collide.
 DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
 DEB_ARCH    = $(shell dpkg --print-architecture)
+DEB_DIR    ?= build/deb
+DEB_OUT    ?= build
 MAN_PAGES  := man/khib.8 man/khib-save.8 man/khib-restore.8 man/khib.conf.5
 .PHONY: deb man
 deb:
-	rm -rf build/deb && mkdir -p build/deb/khib
-	tar --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.a' -cf - . | tar -C build/deb/khib -xf -
-	cd build/deb/khib && dpkg-buildpackage -us -uc -b
-	cp build/deb/khib_$(DEB_VERSION)_$(DEB_ARCH).deb build/deb/khib_$(DEB_VERSION)_$(DEB_ARCH).changes \
-		build/deb/khib_$(DEB_VERSION)_$(DEB_ARCH).buildinfo build/
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/khib $(DEB_OUT)
+	tar --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.a' -cf - . | tar -C $(DEB_DIR)/khib -xf -
+	cd $(DEB_DIR)/khib && dpkg-buildpackage -us -uc -b
+	set -e; for f in deb changes buildinfo; do \
+		cp $(DEB_DIR)/khib_$(DEB_VERSION)_$(DEB_ARCH).$$f $(DEB_OUT)/khib_$(DEB_VERSION)_$(DEB_ARCH).$$f.tmp; \
+		mv -f $(DEB_OUT)/khib_$(DEB_VERSION)_$(DEB_ARCH).$$f.tmp $(DEB_OUT)/khib_$(DEB_VERSION)_$(DEB_ARCH).$$f; \
+	done
 
 # The man pages must render without a warning.
 man:

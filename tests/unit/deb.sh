@@ -24,11 +24,12 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$root" || exit 1
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 arch=$(dpkg --print-architecture)
-deb=build/khib_${version}_${arch}.deb
-changes=build/khib_${version}_${arch}.changes
-rm -f "$deb" "$changes"
+# Built in a directory of this run's own: another run (make check-unit of
+# someone else in this tree) may build at the same time.
+deb=$tmp/khib_${version}_${arch}.deb
+changes=$tmp/khib_${version}_${arch}.changes
 
-if make deb > "$tmp/build.log" 2>&1; then ok; else
+if make deb DEB_DIR="$tmp/deb" DEB_OUT="$tmp" > "$tmp/build.log" 2>&1; then ok; else
     bad "make deb failed:"
     tail -n 30 "$tmp/build.log"
 fi
@@ -157,7 +158,7 @@ fi
 
 # Installed, triggered, removed and purged in a Debian 12 chroot: its
 # checks count here (deb-chroot.sh also runs alone).
-out=$(KHIB_DEB=$root/$deb sh "$here/deb-chroot.sh" 2>&1) && rc=0 || rc=$?
+out=$(KHIB_DEB=$deb sh "$here/deb-chroot.sh" 2>&1) && rc=0 || rc=$?
 counts=$(printf '%s\n' "$out" | tail -n 1)
 p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 f=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
