@@ -41,6 +41,12 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/run" "$root/tmp" "$root/etc/khib"
 cp "$here/initramfs/init" "$root/init"
 chmod 755 "$root/init"
+# /init's shell library: hooks/ in the source tree, beside mkinitramfs installed.
+mkdir -p "$root/usr/lib/khib"
+for f in "$here/hooks/khib-lib.sh" "$here/khib-lib.sh"; do
+    [ -f "$f" ] && { cp "$f" "$root/usr/lib/khib/khib-lib.sh"; break; }
+done
+[ -f "$root/usr/lib/khib/khib-lib.sh" ] || { echo "mkinitramfs.sh: khib-lib.sh is missing beside $0" >&2; exit 1; }
 cp "$busybox" "$root/bin/busybox"
 for f in khib-save khib-restore; do cp "$build/$f" "$root/bin/$f"; done
 for applet in $("$busybox" --list); do

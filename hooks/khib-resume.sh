@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154 # the khib_* variables are set by khib-lib.sh
 # khib-resume.sh: the restore step inside a distribution's own initramfs
 # (initramfs-tools, dracut, mkinitcpio; see docs/hooks.md).  Run early in the
 # boot, before any root file system is mounted and before any disk is written.
@@ -41,6 +42,9 @@
 # is memmap=exactmap (khib's entry writes "nokaslr memmap=exactmap ..."
 # together: a nokaslr anywhere else is the user's own and stays).
 #
+# The command line, the wait for the device, khib-restore's two calls:
+# khib-lib.sh beside this script, shared with the khib initramfs's /init.
+#
 # Environment, for tests (defaults in brackets):
 #   KHIB_CMDLINE  file holding the command line [/proc/cmdline]
 #   KHIB_RESTORE  the khib-restore program [/usr/lib/khib/khib-restore]
@@ -55,26 +59,19 @@ export PATH
 
 say() { echo "khib: $*" >&2; }
 
-cmdline_file=${KHIB_CMDLINE:-/proc/cmdline}
+# shellcheck source=hooks/khib-lib.sh
+. "$(dirname "$0")/khib-lib.sh"
+
 restore=${KHIB_RESTORE:-/usr/lib/khib/khib-restore}
 conf=${KHIB_CONF:-/etc/khib.conf}
-cmdline=
-read -r cmdline < "$cmdline_file" || [ -n "$cmdline" ] || exit 0
+khib_cmdline "${KHIB_CMDLINE:-/proc/cmdline}" || exit 0
 
 # The words are split on blanks with globbing off: a word such as "*" or
 # "a?b" on the command line must stay itself.
 set -f
 
-arg() {   # arg NAME: print the value of the last NAME= word; fail if none
-    found=1
-    for word in $cmdline; do
-        case "$word" in "$1="*) value=${word#*=}; found=0 ;; esac
-    done
-    [ "$found" = 0 ] && printf '%s\n' "$value"
-}
-
 confined() {   # the command line carries khib's window confinement
-    for word in $cmdline; do
+    for word in $khib_cmdline; do
         [ "$word" = memmap=exactmap ] && return 0
     done
     return 1
@@ -83,7 +80,7 @@ confined() {   # the command line carries khib's window confinement
 clean_cmdline() {   # the command line minus khib's words (rule above)
     out=
     held=   # a nokaslr waiting for its next word
-    for word in $cmdline; do
+    for word in $khib_cmdline; do
         if [ -n "$held" ]; then
             [ "$word" = memmap=exactmap ] || out="$out nokaslr"
             held=
@@ -96,17 +93,6 @@ clean_cmdline() {   # the command line minus khib's words (rule above)
     done
     [ -z "$held" ] || out="$out nokaslr"
     printf '%s\n' "${out# }"
-}
-
-wait_for() {   # wait_for DEV SECONDS: block devices may appear late
-    tries=0
-    limit=$(($2 * 10))
-    while [ ! -b "$1" ] && [ ! -f "$1" ] && [ "$tries" -lt "$limit" ]; do
-        sleep 0.1 2>/dev/null || { sleep 1; tries=$((tries + 9)); }
-        tries=$((tries + 1))
-    done
-    # A regular file is accepted too: tests use one as the image.
-    [ -b "$1" ] || [ -f "$1" ]
 }
 
 conf_target() {   # print target= of khib.conf (the last one); fail if none
@@ -134,17 +120,13 @@ retire() {   # retire DEV REASON: mark a committed image on DEV ABANDONED
         say "cannot retire an image on $1: $restore is missing from this initramfs (fix: install khib and rebuild the initramfs with its hook)"
         return 0
     fi
-    arc=0
-    "$restore" --image "$1" --abandon "$2" >&2 || arc=$?
-    case "$arc" in
-        0 | 10) ;;
-        *) say "the image on $1, if any, could not be retired (khib-restore --abandon exit $arc, cause above); only khib-restore's file system checks now keep it from resuming over this boot's changes (fix: the cause above, then khib retire)" ;;
-    esac
+    khib_abandon "$restore" "$1" "$2" ||
+        say "the image on $1, if any, could not be retired (khib-restore --abandon exit $khib_arc, cause above); only khib-restore's file system checks now keep it from resuming over this boot's changes (fix: the cause above, then khib retire)"
     return 0
 }
 
 normal_boot_retire() {   # normal_boot_retire DEV REASON: wait for DEV, retire
-    if wait_for "$1" "$wait_s"; then
+    if khib_wait_for "$1" "$wait_s"; then
         retire "$1" "$2"
     else
         say "image device $1 not found after ${wait_s} s: an image on it, if any, could not be retired (fix: check target= in /etc/khib.conf, or give a slow disk more time with khib.wait=SECONDS)"
@@ -157,8 +139,8 @@ small_memory() {   # small_memory CAUSE FIX: the one line when kexec is impossib
 
 full_memory() {   # boot this kernel again without the window's confinement
     confined || return 0
-    kernel=$(arg khib.kernel) || kernel=/usr/lib/khib/vmlinuz
-    initrd=$(arg khib.initrd) || initrd=/sys/firmware/initrd
+    kernel=$(khib_arg khib.kernel) || kernel=/usr/lib/khib/vmlinuz
+    initrd=$(khib_arg khib.initrd) || initrd=/sys/firmware/initrd
     kexec=${KHIB_KEXEC:-$(command -v kexec || true)}
     if [ -z "$kexec" ] || [ ! -x "$kexec" ]; then
         small_memory "kexec is not in this initramfs${kexec:+ ($kexec)}" \
@@ -192,41 +174,31 @@ full_memory() {   # boot this kernel again without the window's confinement
     return 0
 }
 
-wait_s=$(arg khib.wait) || wait_s=5
+wait_s=$(khib_arg khib.wait) || wait_s=5
 case "$wait_s" in '' | *[!0-9]*) say "khib.wait=$wait_s is not a number of seconds: waiting 5"; wait_s=5 ;; esac
 
-if ! image=$(arg khib.image); then
+if ! image=$(khib_arg khib.image); then
     # An ordinary boot: retire the configured target's image, if any.
     target=$(conf_target) || exit 0
     normal_boot_retire "$target" "a normal boot started (no khib.image= on the command line)"
     exit 0
 fi
 
-if ! wait_for "$image" "$wait_s"; then
+if ! khib_wait_for "$image" "$wait_s"; then
     say "image device $image not found after ${wait_s} s: booting normally, and an image on it, if any, could not be retired (fix: check khib.image= on the restore entry, or give a slow disk more time with khib.wait=SECONDS)"
 elif [ ! -x "$restore" ]; then
     say "$restore is missing from this initramfs: booting normally, and an image on $image, if any, could not be retired (fix: install khib and rebuild the initramfs with its hook)"
 else
     say "looking for a hibernation image on $image"
-    rc=0
-    "$restore" --image "$image" --jump >&2 || rc=$?
-    case "$rc" in
-        10) say "no committed image on $image: booting normally"
-            why="the restore found no committed image" ;;
-        0) say "khib-restore returned without jumping into the saved system (exit 0): booting normally (fix: read khib-restore's messages above; khib-restore --image $image --info shows the image's state)"
-            why="the restore returned without jumping" ;;
-        *) say "restore refused or failed (khib-restore exit $rc, cause above): booting normally, so the image is retired (fix: the cause above, then hibernate again; khib-restore --image $image --info shows the image)"
-            case "$rc" in
-                2) why="the restore failed (image unreadable or damaged)" ;;
-                3) why="the restore refused it" ;;
-                4) why="the restore could not write memory" ;;
-                5) why="the jump into the saved system failed" ;;
-                *) why="the restore did not jump" ;;
-            esac ;;
+    khib_restore "$restore" "$image"
+    case "$khib_rc" in
+        10) say "no committed image on $image: booting normally" ;;
+        0) say "khib-restore returned without jumping into the saved system (exit 0): booting normally (fix: read khib-restore's messages above; khib-restore --image $image --info shows the image's state)" ;;
+        *) say "restore refused or failed (khib-restore exit $khib_rc, cause above): booting normally, so the image is retired (fix: the cause above, then hibernate again; khib-restore --image $image --info shows the image)" ;;
     esac
     # Before the full-memory kexec: this boot goes on to mount the disks.
     # (The second boot has no khib.image= and finds nothing to retire.)
-    retire "$image" "a normal boot started after $why (khib-restore exit $rc)"
+    retire "$image" "a normal boot started after $khib_why (khib-restore exit $khib_rc)"
 fi
 full_memory
 exit 0

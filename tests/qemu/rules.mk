@@ -25,7 +25,7 @@ kernel:
 
 initramfs: build/khib-initrd.img
 
-build/khib-initrd.img: $(PROGRAMS) initramfs/init mkinitramfs.sh
+build/khib-initrd.img: $(PROGRAMS) initramfs/init hooks/khib-lib.sh mkinitramfs.sh
 	./mkinitramfs.sh -b build -o $@
 
 check-qemu: all build/khib-testload
@@ -47,6 +47,7 @@ install: $(PROGRAMS) build/khib-initrd.img
 # copy of its kernel.  The generators look only in these /usr directories.
 install-hooks: install
 	install -D -m 755 hooks/khib-resume.sh $(DESTDIR)$(PREFIX)/lib/khib/khib-resume.sh
+	install -D -m 644 hooks/khib-lib.sh $(DESTDIR)$(PREFIX)/lib/khib/khib-lib.sh
 	install -D -m 755 hooks/initramfs-tools/hooks/khib $(DESTDIR)/usr/share/initramfs-tools/hooks/khib
 	install -D -m 755 hooks/initramfs-tools/scripts/local-top/khib \
 		$(DESTDIR)/usr/share/initramfs-tools/scripts/local-top/khib

@@ -483,6 +483,7 @@ itools "$sysroot"
 expect "initramfs-tools hook: copies khib-restore, khib-resume.sh, kexec, /etc/khib.conf, the kernel" 0 \
     "copy_exec [$sysroot/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-restore]
 copy_file [script] [$sysroot/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-resume.sh]
+copy_file [script] [$sysroot/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh]
 copy_exec [$work/pathbin/kexec] [/usr/sbin/kexec]
 copy_file [config] [$sysroot/etc/khib.conf] [/etc/khib.conf]
 copy_file [kernel] [$sysroot/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]"
@@ -493,6 +494,7 @@ itools "$sysroot"
 expect "initramfs-tools hook: without /etc/khib.conf: a warning, exit 0, the rest copied" 0 \
     "copy_exec [$sysroot/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-restore]
 copy_file [script] [$sysroot/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-resume.sh]
+copy_file [script] [$sysroot/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh]
 copy_exec [$work/pathbin/kexec] [/usr/sbin/kexec]
 copy_file [kernel] [$sysroot/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]" \
     '^W: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image.*update-initramfs'
@@ -522,6 +524,7 @@ mkinitcpio_build "$sysroot" /boot/vmlinuz-6.12.0-test
 expect "mkinitcpio install: add_binary khib-restore, khib-resume.sh, kexec; the kernel; /etc/khib.conf; add_runscript; help" 0 \
     "add_binary [/usr/lib/khib/khib-restore]
 add_binary [/usr/lib/khib/khib-resume.sh]
+add_file [/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh] [644]
 add_binary [kexec]
 add_file [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz] [644]
 add_file [/etc/khib.conf] [/etc/khib.conf] [644]
@@ -532,6 +535,7 @@ mkinitcpio_build "$sysroot" ""
 expect "mkinitcpio install: without KERNELIMAGE, the kernel from /usr/lib/modules; without /etc/khib.conf, a warning" 0 \
     "add_binary [/usr/lib/khib/khib-restore]
 add_binary [/usr/lib/khib/khib-resume.sh]
+add_file [/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh] [644]
 add_binary [kexec]
 add_file [/usr/lib/modules/6.12.0-test/vmlinuz] [/usr/lib/khib/vmlinuz] [644]
 add_runscript" '^==> WARNING: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image'
@@ -558,7 +562,7 @@ dracut_module() {   # dracut_module SYSROOT: check, then install; sets $rc, $out
 }
 dracut_module "$sysroot"
 expect "dracut module: check includes it; install asks for khib-restore, khib-resume.sh, kexec, the kernel, /etc/khib.conf, the pre-mount hook" 0 \
-    "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [kexec]
+    "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-lib.sh] [kexec]
 inst_simple [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]
 inst_simple [/etc/khib.conf]
 inst_hook [pre-mount] [10] [$hooks/dracut/90khib/khib-pre-mount.sh]" '^check: include$'
@@ -567,7 +571,7 @@ else pass "dracut module: no warning with khib.conf"; fi
 rm "$sysroot/etc/khib.conf"
 dracut_module "$sysroot"
 expect "dracut module: without /etc/khib.conf: a warning, the rest installed" 0 \
-    "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [kexec]
+    "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-lib.sh] [kexec]
 inst_simple [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]
 inst_hook [pre-mount] [10] [$hooks/dracut/90khib/khib-pre-mount.sh]" \
     '^dracut: WARNING: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image'
@@ -591,6 +595,8 @@ if [ "$(id -u)" = 0 ] && [ -n "$chroot" ] && [ -n "$busybox" ] &&
     for applet in sh sleep sync cat; do ln -s busybox "$ir/bin/$applet"; done
     cp "$root/initramfs/init" "$ir/init"
     chmod 755 "$ir/init"
+    mkdir -p "$ir/usr/lib/khib"
+    cp "$root/hooks/khib-lib.sh" "$ir/usr/lib/khib/khib-lib.sh"
     # Each stub logs to /log in the chroot, one bracket per argument.
     for stub in mount reboot poweroff khib-restore; do
         {

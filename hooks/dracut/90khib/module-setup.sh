@@ -30,7 +30,7 @@ depends() {
 
 install() {
     local image='' candidate
-    inst_multiple /usr/lib/khib/khib-restore /usr/lib/khib/khib-resume.sh kexec
+    inst_multiple /usr/lib/khib/khib-restore /usr/lib/khib/khib-resume.sh /usr/lib/khib/khib-lib.sh kexec
     # The kernel this initramfs is for, kexec'd by khib-resume.sh to boot
     # again with full memory when there is no image to restore.
     for candidate in "/lib/modules/$kernel/vmlinuz" "/usr/lib/modules/$kernel/vmlinuz" "/boot/vmlinuz-$kernel"; do

@@ -54,6 +54,7 @@ guest_initrd() {
     key=$(cat "$KHIB_TOP"/build/khib-save "$KHIB_TOP"/build/khib-restore "$KHIB_TOP"/build/khib \
         "$KHIB_TOP"/build/khib-testload "$KHIB_TOP"/initramfs/init "$KHIB_TOP"/mkinitramfs.sh \
         "$KHIB_TOP"/tests/qemu/guest/* "$KHIB_TOP"/tests/qemu/lib/common.sh "$KHIB_TOP"/hooks/khib-resume.sh \
+        "$KHIB_TOP"/hooks/khib-lib.sh \
         "$kernel" /usr/sbin/kexec |
         sha256sum | cut -c1-16)
     dir="$KHIB_CACHE/initrd/$key"
@@ -67,6 +68,11 @@ guest_initrd() {
         cp "$KHIB_TOP/build/khib-testload" "$root/test/"
         # The distribution hook, run by a guest the way an initramfs would.
         cp "$KHIB_TOP/hooks/khib-resume.sh" "$root/test/khib-resume.sh"
+        cp "$KHIB_TOP/hooks/khib-lib.sh" "$root/test/khib-lib.sh"
+        # The system being hibernated runs the front end (B's and R's
+        # initramfs carry only khib-save and khib-restore).
+        mkdir -p "$root/bin"
+        cp "$KHIB_TOP/build/khib" "$root/bin/khib"
         ln -s /test/guest.sh "$root/etc/khib/normal-boot"
         cp "$kernel" "$root/boot/khib/vmlinuz"
         cp "$dir.tmp/khib-initrd.img" "$root/usr/lib/khib/khib-initrd.img"
