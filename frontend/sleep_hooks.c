@@ -133,6 +133,7 @@ int sleep_hooks_run(const char *dirs, const char *phase, const char *verb)
             continue;
         }
         if (pid == 0) {
+            setpgid(0, 0); /* its own process group: a timeout kills what it started too */
             execl(hooks[i].path, hooks[i].path, phase, verb, (char *)NULL);
             fprintf(stderr, "khib: cannot run system-sleep hook %s: %s\n", hooks[i].path, strerror(errno));
             _exit(127);
@@ -141,7 +142,11 @@ int sleep_hooks_run(const char *dirs, const char *phase, const char *verb)
         started++;
         running++;
     }
-    double deadline = now_s() + SLEEP_HOOK_TIMEOUT_S;
+    int timeout = SLEEP_HOOK_TIMEOUT_S;
+    const char *t = getenv("KHIB_SLEEP_TIMEOUT");
+    if (t && atoi(t) > 0)
+        timeout = atoi(t);
+    double deadline = now_s() + timeout;
     while (running > 0) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -155,8 +160,9 @@ int sleep_hooks_run(const char *dirs, const char *phase, const char *verb)
                 for (int i = 0; i < n; i++)
                     if (hooks[i].pid > 0) {
                         slog(LOG_ERR, "khib: system-sleep hook %s %s %s still runs after %d s: killed", hooks[i].path,
-                             phase, verb, SLEEP_HOOK_TIMEOUT_S);
-                        kill(hooks[i].pid, SIGKILL);
+                             phase, verb, timeout);
+                        if (kill(-hooks[i].pid, SIGKILL) != 0)
+                            kill(hooks[i].pid, SIGKILL);
                     }
                 deadline = now_s() + 3600; /* reap the killed ones */
             }

@@ -9,7 +9,7 @@
  * system whose /lib is not merged into /usr.  KHIB_SLEEP_DIRS (a
  * colon-separated list) replaces them for the tests. */
 #define SLEEP_HOOK_DIRS "/usr/lib/systemd/system-sleep:/lib/systemd/system-sleep"
-#define SLEEP_HOOK_TIMEOUT_S 90
+#define SLEEP_HOOK_TIMEOUT_S 90 /* $KHIB_SLEEP_TIMEOUT (seconds) for the tests */
 
 /* Run every hook of dirs (one file name once: the first directory that has
  * it wins; hidden and backup files, empty files and links to /dev/null are

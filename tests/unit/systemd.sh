@@ -89,6 +89,27 @@ check "a hook that is not executable is reported" sh -c "printf '%s\n' \"\$1\" |
 check "entering and returning are logged" sh -c "printf '%s\n' \"\$1\" | grep -q 'khib: entering hibernation' &&
     printf '%s\n' \"\$1\" | grep -q 'khib: system returned from hibernation'" - "$out"
 
+# The hooks run at once: two hooks of 2 s take about 2 s, not 4.
+par=$work/parallel
+mkdir -p "$par"
+for n in 1 2; do
+    printf '#!/bin/sh\nsleep 2\necho "hook slow%s $1" >> "$KHIB_TEST_LOG"\n' "$n" > "$par/$n-slow"
+    chmod 755 "$par/$n-slow"
+done
+start=$(date +%s)
+KHIB_SLEEP_DIRS=$par run hibernate
+took=$(($(date +%s) - start))
+check "two hooks of 2 s each, pre and post, run in parallel (took $took s, not 8)" [ "$took" -lt 7 ]
+check "both slow hooks ran pre and post" [ "$(grep -c '^hook slow' "$log")" = 4 ]
+# A hook that hangs is killed at the time limit; hibernate and post go on.
+hang=$work/hang
+mkdir -p "$hang"
+printf '#!/bin/sh\n[ "$1" = pre ] && exec sleep 60\necho "hook hang $1" >> "$KHIB_TEST_LOG"\n' > "$hang/hang"
+chmod 755 "$hang/hang"
+KHIB_SLEEP_TIMEOUT=1 KHIB_SLEEP_DIRS=$hang run hibernate
+check "a hanging pre hook is killed at the limit ($rc)" sh -c "printf '%s\n' \"\$1\" | grep -q 'hang pre hibernate still runs after 1 s: killed'" - "$out"
+check "after a killed hook, hibernate and post still run" sh -c "grep -qx 'khib hibernate action=hibernate' '$log' && grep -qx 'hook hang post' '$log'"
+
 # --config reaches both khib runs.
 run hibernate --config /etc/other.conf
 check "--config passed to check" logged "khib check --logind --quiet --config /etc/other.conf action=unset"
