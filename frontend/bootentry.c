@@ -121,8 +121,8 @@ static int grubenv_writable(const struct boot_paths *p, struct boot_plan *plan)
         snprintf(plan->what, sizeof plan->what,
                  "boot entry: cannot tell whether GRUB can clear its one-shot entry in %s: %s failed", p->grubenv,
                  p->probe);
-        snprintf(plan->fix, sizeof plan->fix, "run '%.120s --target=fs %.200s' to see why, or set boot=none in " KHIB_CONF,
-                 p->probe, dir);
+        snprintf(plan->fix, sizeof plan->fix,
+                 "run '%.120s --target=fs %.200s' to see why, or set boot=none in " KHIB_CONF, p->probe, dir);
         return -1;
     }
     fs[strcspn(fs, "\n")] = 0;
@@ -179,8 +179,8 @@ int boot_plan(const struct boot_paths *p, const struct settings *s, const char *
     int rc = entry_linux_line(cfg, plan->entry, line, sizeof line);
     free(cfg);
     if (rc != 0) {
-        snprintf(plan->what, sizeof plan->what, "boot entry: %s has no restore entry %s for this kernel",
-                 p->grub_cfg, plan->entry);
+        snprintf(plan->what, sizeof plan->what, "boot entry: %s has no restore entry %s for this kernel", p->grub_cfg,
+                 plan->entry);
         snprintf(plan->fix, sizeof plan->fix,
                  "run update-grub: khib's %s writes one for each kernel whose /boot/config-VERSION has"
                  " CONFIG_KEXEC_JUMP=y, once target= is set (docs/grub.md)",

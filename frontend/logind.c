@@ -58,8 +58,9 @@ int logind_verdict_write(int failures, char *err, size_t errlen)
             "AllowSuspendThenHibernate=no\n"
             "AllowHybridSleep=no\n",
             when,
-            failures ? "khib check failed, so logind refuses to hibernate (run 'khib check' for the FAILs and their fixes)"
-                     : "every check passed",
+            failures
+                ? "khib check failed, so logind refuses to hibernate (run 'khib check' for the FAILs and their fixes)"
+                : "every check passed",
             failures ? "AllowHibernation=no\n" : "");
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));

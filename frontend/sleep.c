@@ -107,8 +107,10 @@ int khib_sleep_main(int argc, char **argv)
     }
     int rc = run_khib(self, check);
     if (rc != 0) {
-        slog(LOG_ERR, "khib: not hibernating: khib check failed (exit %d, the FAILs above); nothing was done, and"
-                      " logind's CanHibernate now answers no ('khib check' lists every check with its fix)", rc);
+        slog(LOG_ERR,
+             "khib: not hibernating: khib check failed (exit %d, the FAILs above); nothing was done, and"
+             " logind's CanHibernate now answers no (na with systemd 252; 'khib check' lists every check with its fix)",
+             rc);
         return rc == 3 ? 3 : 1;
     }
     sleep_hooks_run(dirs, "pre", verb);

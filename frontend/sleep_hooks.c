@@ -26,10 +26,10 @@ struct hook {
 /* systemd's hidden_or_backup_file() (src/basic/path-util.c), in short. */
 static int ignored_name(const char *name)
 {
-    static const char *const suffixes[] = {"~",        ".rpmnew",   ".rpmsave",  ".rpmorig",    ".dpkg-old",
-                                           ".dpkg-new", ".dpkg-tmp", ".dpkg-dist", ".dpkg-bak", ".dpkg-backup",
-                                           ".dpkg-remove", ".ucf-new", ".ucf-old", ".ucf-dist", ".swp",
-                                           ".bak",     ".old",      ".new"};
+    static const char *const suffixes[] = {
+        "~",         ".rpmnew",    ".rpmsave",  ".rpmorig",     ".dpkg-old",    ".dpkg-new",
+        ".dpkg-tmp", ".dpkg-dist", ".dpkg-bak", ".dpkg-backup", ".dpkg-remove", ".ucf-new",
+        ".ucf-old",  ".ucf-dist",  ".swp",      ".bak",         ".old",         ".new"};
     if (name[0] == '.')
         return 1;
     size_t len = strlen(name);
@@ -176,11 +176,13 @@ int sleep_hooks_run(const char *dirs, const char *phase, const char *verb)
             hooks[i].pid = -1;
             running--;
             if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-                slog(LOG_WARNING, "khib: system-sleep hook %s %s %s failed with exit status %d (ignored, as by"
-                     " systemd-sleep)", hooks[i].path, phase, verb, WEXITSTATUS(status));
+                slog(LOG_WARNING,
+                     "khib: system-sleep hook %s %s %s failed with exit status %d (ignored, as by"
+                     " systemd-sleep)",
+                     hooks[i].path, phase, verb, WEXITSTATUS(status));
             else if (WIFSIGNALED(status))
-                slog(LOG_WARNING, "khib: system-sleep hook %s %s %s was killed by signal %d (ignored)",
-                     hooks[i].path, phase, verb, WTERMSIG(status));
+                slog(LOG_WARNING, "khib: system-sleep hook %s %s %s was killed by signal %d (ignored)", hooks[i].path,
+                     phase, verb, WTERMSIG(status));
         }
     }
     return started;

@@ -96,8 +96,8 @@ int main(void)
           "auto, GRUB without khib: %s", plan.what);
     /* ... but with 45_khib installed, the missing entry is a FAIL. */
     put(script, "#!/bin/sh\n", 0755);
-    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) != 0 && strstr(plan.what, "no restore entry khib-resume-6.12.7-khib") &&
-              strstr(plan.fix, "update-grub"),
+    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) != 0 &&
+              strstr(plan.what, "no restore entry khib-resume-6.12.7-khib") && strstr(plan.fix, "update-grub"),
           "auto, 45_khib installed, update-grub not run: %s / %s", plan.what, plan.fix);
     /* boot=grub without the entry: FAIL. */
     unlink(script);
@@ -110,8 +110,8 @@ int main(void)
     /* The entry, current. */
     put(cfg, entry_cfg, 0644);
     settings_set(&s, "boot", "auto", err, sizeof err);
-    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) == 0 && plan.grub && !strcmp(plan.entry, "khib-resume-6.12.7-khib") &&
-              strstr(plan.what, "on ext2"),
+    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) == 0 && plan.grub &&
+              !strcmp(plan.entry, "khib-resume-6.12.7-khib") && strstr(plan.what, "on ext2"),
           "auto with the entry: %s", plan.what);
     CHECK(boot_plan(&paths, &s, "6.1.0-other", &plan) != 0 && strstr(plan.what, "khib-resume-6.1.0-other"),
           "another kernel has no entry: %s", plan.what);
@@ -151,7 +151,8 @@ int main(void)
     /* Arm and disarm. */
     put(env, "saved_entry=gnulinux-simple-x\n", 0644);
     CHECK(boot_arm(&paths, &plan, err, sizeof err) == 0, "arm: %s", err);
-    CHECK(strstr(slurp(env), "next_entry=khib-resume-6.12.7-khib\n") && strstr(slurp(env), "saved_entry=gnulinux-simple-x"),
+    CHECK(strstr(slurp(env), "next_entry=khib-resume-6.12.7-khib\n") &&
+              strstr(slurp(env), "saved_entry=gnulinux-simple-x"),
           "armed: %s", slurp(env));
     CHECK(boot_disarm(&paths, &plan, err, sizeof err) == 0 && !strstr(slurp(env), "next_entry") &&
               strstr(slurp(env), "saved_entry=gnulinux-simple-x"),
@@ -162,7 +163,8 @@ int main(void)
           "another next_entry stays: %s", slurp(env));
     /* An editenv that fails. */
     put(editenv, "#!/bin/sh\nexit 1\n", 0755);
-    CHECK(boot_arm(&paths, &plan, err, sizeof err) != 0 && strstr(err, "cannot set GRUB's next boot"), "arm fails: %s", err);
+    CHECK(boot_arm(&paths, &plan, err, sizeof err) != 0 && strstr(err, "cannot set GRUB's next boot"), "arm fails: %s",
+          err);
     CHECK(boot_disarm(&paths, &plan, err, sizeof err) != 0 && strstr(err, "cannot read"), "disarm fails: %s", err);
     /* A set that does not hold (an editenv that ignores it). */
     put(editenv, "#!/bin/sh\nexit 0\n", 0755);

@@ -67,8 +67,8 @@ int main(void)
     memset(&v, 0, sizeof v);
     CHECK(kexec_version_wants_c(&v), "an unknown version gets -c");
     char small[20], *argv[KEXEC_ARGV_MAX];
-    CHECK(kexec_load_argv(&v, "k", "K", "I", "a long command line that does not fit", 1, argv, small, sizeof small) != 0,
-          "a buffer too small is refused");
+    int rc = kexec_load_argv(&v, "k", "K", "I", "a long command line that does not fit", 1, argv, small, sizeof small);
+    CHECK(rc != 0, "a buffer too small is refused");
 
     /* The probe runs the program. */
     char dir[] = "/tmp/khib-kexec-tools.XXXXXX";
