@@ -95,21 +95,28 @@ static int read_sparsemem(const struct khib_vmcoreinfo *vi, struct khib_fp_layou
     return 0;
 }
 
-/* Which page-type layout PAGE_BUDDY_MAPCOUNT_VALUE shows.  kernel/vmcore_info.c
- * (6.12, 7.2) writes (PGTY_buddy << 24) = 0xf0000000, an unsigned int, as
- * %ld: 4026531840; before 6.12 it was ~PG_buddy, an int: -129 (and -128 to
- * 4.x, -2 in 2.6.38: makedumpfile.h PAGE_BUDDY_MAPCOUNT_VALUE_v2_6_38). */
+/* Which page-type layout PAGE_BUDDY_MAPCOUNT_VALUE shows.  Its 32 bits are
+ * what _mapcount holds.  kernel/vmcore_info.c (6.12, 7.2) defines it as
+ * (PGTY_buddy << 24): an int expression, 0xf0 << 24, which the kernel prints
+ * with %ld as -268435456 (= 0xf0000000; 4026531840 is accepted too, in case
+ * a kernel makes it unsigned).  Before 6.12 it was ~PG_buddy: -129
+ * (0xffffff7f), and -128 in older kernels (makedumpfile.h
+ * PAGE_BUDDY_MAPCOUNT_VALUE_v2_6_39_to_latest_version). */
 static int read_buddy(const struct khib_vmcoreinfo *vi, struct khib_fp_layout *lo, char *reason, size_t len)
 {
     int64_t v;
     NEED(khib_vmci_number(vi, "PAGE_BUDDY_MAPCOUNT_VALUE", &v), "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)");
-    if (v >= 0xf0000000ll && v <= 0xfe000000ll && (v & 0xffffff) == 0) {
+    uint32_t u = (uint32_t)v;
+    int fits = v >= INT32_MIN && v <= (int64_t)UINT32_MAX;
+    if (fits && (u & 0xffffff) == 0 && u >> 24 >= 0xf0 && u >> 24 <= 0xfe) {
         lo->layout = KHIB_LAYOUT_TYPE_BYTE;
         lo->layout_name = "page type in the top byte of page_type (6.12 and later)";
-        lo->buddy_value = (uint32_t)v;
+        lo->buddy_value = u;
         return 0;
     }
-    if (v < 0 && v >= INT32_MIN) {
+    /* ~(one bit below 24), or -128 */
+    uint32_t bit = ~u;
+    if (fits && (u == 0xffffff80u || (bit != 0 && bit < (1u << 24) && (bit & (bit - 1)) == 0))) {
         lo->layout = KHIB_LAYOUT_MAPCOUNT_FLAGS;
         lo->layout_name = "page type as a cleared bit of _mapcount (2.6.39 to 6.11)";
         lo->buddy_value = (uint32_t)(int32_t)v;

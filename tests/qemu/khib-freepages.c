@@ -3,7 +3,7 @@
  * tests/qemu/freepages.sh.
  *
  *   khib-freepages CORE VMCOREINFO_PADDR NOTE_SIZE [--expect N]
- *                  [--keep SEED:MIB] [--gone SEED:MIB]
+ *                  [--keep SEED:MIB] [--gone SEED:MIB] [--save-vmcoreinfo FILE]
  *
  * VMCOREINFO_PADDR and NOTE_SIZE are the hex pair of the guest's
  * /sys/kernel/vmcoreinfo.  --expect passes a free page count (the guest's
@@ -12,6 +12,7 @@
  * every page of the core holding a page of the pattern is found; a --keep
  * page (still held by the guest) must not be in a free run; of the --gone
  * pages (their process was killed) the tool says how many are.
+ * --save-vmcoreinfo writes the guest's VMCOREINFO text to FILE.
  *
  * Prints "key=value" lines and exits 0 when the finder succeeded and no
  * --keep page is reported free, 1 otherwise, 2 on a usage or I/O error.
@@ -152,6 +153,16 @@ static int scan(struct core *c, struct pattern **pats, int npat, const struct kh
     return 0;
 }
 
+static int save_text(const char *path, const struct khib_vmcoreinfo *vi)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    for (uint32_t i = 0; i < vi->count; i++)
+        fprintf(f, "%s=%s\n", vi->entry[i].key, vi->entry[i].value);
+    return fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -162,8 +173,11 @@ int main(int argc, char **argv)
     struct khib_freepages_opts opts = {.expected_free = -1};
     struct pattern keep, gone, *pats[2];
     int npat = 0, has_keep = 0;
+    const char *save_to = NULL;
     for (int i = 4; i < argc; i++) {
-        if (i + 1 < argc && strcmp(argv[i], "--expect") == 0) {
+        if (i + 1 < argc && strcmp(argv[i], "--save-vmcoreinfo") == 0) {
+            save_to = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--expect") == 0) {
             opts.expected_free = strtoll(argv[++i], NULL, 10);
         } else if (i + 1 < argc && strcmp(argv[i], "--keep") == 0 && pattern_init(&keep, "keep", argv[i + 1]) == 0) {
             pats[npat++] = &keep;
@@ -198,6 +212,10 @@ int main(int argc, char **argv)
     struct khib_vmcoreinfo vi;
     if (khib_vmcoreinfo_from_note(note, note_len, &vi, err, sizeof err) != 0) {
         fprintf(stderr, "khib-freepages: %s\n", err);
+        return 2;
+    }
+    if (save_to && save_text(save_to, &vi) != 0) {
+        fprintf(stderr, "khib-freepages: %s: %s\n", save_to, strerror(errno));
         return 2;
     }
     const char *rel = khib_vmci_get(&vi, "OSRELEASE");

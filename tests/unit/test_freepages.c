@@ -168,11 +168,12 @@ static char *vmcoreinfo_text(const struct fake *f, const char *drop, const char 
     char *t = malloc(8192);
     size_t n = 0;
     const char *compound = f->k == K_72 ? "OFFSET(page.compound_info)=8" : "OFFSET(page.compound_head)=8";
-    const char *buddy = f->k >= K_612 ? "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=4026531840"
+    /* As the kernels print them: (PGTY_buddy << 24) is an int. */
+    const char *buddy = f->k >= K_612 ? "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-268435456"
                                       : "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-129";
     const char *slab = f->k == K_66 ? "NUMBER(PG_slab)=7"
                        : f->k == K_610 ? "NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)=-4097"
-                                       : "NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)=4110417920";
+                                       : "NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)=-184549376";
     char sym[5][64];
     snprintf(sym[0], sizeof sym[0], "SYMBOL(init_top_pgt)=%" PRIx64, KSTART + 0x1000);
     snprintf(sym[1], sizeof sym[1], "SYMBOL(mem_section)=%" PRIx64, DIRECT + f->roots_pa);
@@ -186,7 +187,7 @@ static char *vmcoreinfo_text(const struct fake *f, const char *drop, const char 
         "OFFSET(page._mapcount)=48", "OFFSET(page.private)=40", compound, "SIZE(pglist_data)=8192",
         "SIZE(zone)=1024", "OFFSET(pglist_data.node_zones)=64", "OFFSET(pglist_data.nr_zones)=8",
         "OFFSET(zone.vm_stat)=512", "LENGTH(zone.free_area)=11", "NUMBER(NR_FREE_PAGES)=0", slab, buddy,
-        "NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)=4093640704", "NUMBER(phys_base)=2097152", sym[0], sym[4], sym[3],
+        "NUMBER(PAGE_HUGETLB_MAPCOUNT_VALUE)=-201326592", "NUMBER(phys_base)=2097152", sym[0], sym[4], sym[3],
         "LENGTH(node_data)=64", "KERNELOFFSET=0", "NUMBER(sme_mask)=0", extra};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         if (!lines[i] || (lines[i] != extra && drop && strncmp(lines[i], drop, strlen(drop)) == 0))
@@ -291,17 +292,33 @@ static void layouts(struct fake *f)
     CHECK(find(f, NULL, NULL, NULL, &fp) == 0 && fp.free_pages == pages, "5-level: %s", fp.reason);
     expect_runs(&fp, "5-level");
     khib_freepages_free(&fp);
-    /* The type byte alone decides (the kernel's PageBuddy()), low bits aside. */
-    build(f, K_612, 0, 0xffffea0000000000ull);
-    khib_put32(page_at(f, 64) + OFF_MAPCOUNT, 0xf0000123u);
-    set_zone_free(f, 0, 1);
-    CHECK(find(f, NULL, NULL, NULL, &fp) == 0 && fp.free_pages == 1 && fp.run[0].start == 64, "type byte: %s",
-          fp.reason);
-    khib_freepages_free(&fp);
-    /* Without SYMBOL(vmemmap) the sections' mem_map is used as it is. */
-    CHECK(find(f, "SYMBOL(vmemmap)", NULL, NULL, &fp) == 0 && fp.free_pages == 1, "no SYMBOL(vmemmap): %s",
-          fp.reason);
-    khib_freepages_free(&fp);
+    /* One free page at pfn 64 with a given _mapcount and buddy value line. */
+    static const struct {
+        enum kernel k;
+        uint32_t mapcount;
+        const char *drop, *line, *what;
+        enum khib_page_layout layout;
+    } one[] = {
+        /* The type byte alone decides (the kernel's PageBuddy()), low bits aside. */
+        {K_612, 0xf0000123u, NULL, NULL, "type byte", KHIB_LAYOUT_TYPE_BYTE},
+        /* 2.6.39 to 4.x: -128. */
+        {K_66, 0xffffff80u, "NUMBER(PAGE_BUDDY", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-128", "-128",
+         KHIB_LAYOUT_MAPCOUNT_FLAGS},
+        /* The 6.12 value printed unsigned. */
+        {K_612, 0xf0000000u, "NUMBER(PAGE_BUDDY", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=4026531840", "unsigned",
+         KHIB_LAYOUT_TYPE_BYTE},
+        /* Without SYMBOL(vmemmap) the sections' mem_map is used as it is. */
+        {K_612, 0xf0000000u, "SYMBOL(vmemmap)", NULL, "no SYMBOL(vmemmap)", KHIB_LAYOUT_TYPE_BYTE},
+    };
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        build(f, one[i].k, 0, 0xffffea0000000000ull);
+        khib_put32(page_at(f, 64) + OFF_MAPCOUNT, one[i].mapcount);
+        set_zone_free(f, 0, 1);
+        CHECK(find(f, one[i].drop, one[i].line, NULL, &fp) == 0 && fp.free_pages == 1 && fp.run[0].start == 64 &&
+                  fp.layout == one[i].layout,
+              "%s: %s", one[i].what, fp.reason);
+        khib_freepages_free(&fp);
+    }
 }
 
 static void cross_check(struct fake *f)
@@ -407,6 +424,9 @@ static void not_understood(struct fake *f)
         {"PAGESIZE", "PAGESIZE=65536", "PAGESIZE=65536, not x86_64's"},
         {"NUMBER(PAGE_BUDDY", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=128", "=128: a page-type layout khib does not know"},
         {"NUMBER(PAGE_BUDDY", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=4026531841", "a page-type layout khib does not know"},
+        {"NUMBER(PAGE_BUDDY", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-4294967296", "a page-type layout khib does not know"},
+        {"NUMBER(PAGE_BUDDY", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-16777216", "a page-type layout khib does not know"},
+        {"NUMBER(PAGE_BUDDY", "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-131", "a page-type layout khib does not know"},
         {"LENGTH(mem_section)", "LENGTH(mem_section)=524288", "not SPARSEMEM_EXTREME's 2048 roots"},
         {"NUMBER(SECTION_SIZE_BITS)", "NUMBER(SECTION_SIZE_BITS)=50", "not x86_64's"},
         {"SIZE(mem_section)", "SIZE(mem_section)=4", "SIZE(mem_section)=4"},
@@ -428,6 +448,8 @@ static void not_understood(struct fake *f)
     khib_put64(f->mem + f->section_pa[1], (0xffffea0000000000ull + 0x200000) | 0x3);
     CHECK_ERR(find(f, NULL, NULL, NULL, &fp) == -1, fp.reason,
               "section 1: mem_map 0xffffea0000200000 is not vmemmap 0xffffea0000000000");
+    CHECK_ERR(find(f, "SYMBOL(vmemmap)", NULL, NULL, &fp) == -1, fp.reason,
+              "section 1: mem_map 0xffffea0000200000 is not section 0's 0xffffea0000000000");
     for (int i = 0; i < 3; i++)
         khib_put64(f->mem + f->section_pa[i], 0x1);
     CHECK_ERR(find(f, NULL, NULL, NULL, &fp) == -1, fp.reason, "no section with a mem_map");

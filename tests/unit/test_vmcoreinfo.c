@@ -22,8 +22,8 @@ static const char text612[] = "OSRELEASE=6.12.117\n"
                               "NUMBER(VMALLOC_START)=0xffffc90000000000\n"
                               "SIZE(page)=64\n"
                               "OFFSET(page._mapcount)=48\n"
-                              "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=4026531840\n"
-                              "NUMBER(phys_base)=-16777216\n"
+                              "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-268435456\n"
+                              "NUMBER(phys_base)=69206016\n"
                               "KERNELOFFSET=1e000000\n"
                               "CRASHTIME=1795391156\n";
 
@@ -40,8 +40,8 @@ static void typed(void)
     CHECK(khib_vmci_length(&vi, "mem_section", &u) == 0 && u == 2048, "LENGTH");
     CHECK(khib_vmci_size(&vi, "page", &u) == 0 && u == 64, "SIZE");
     CHECK(khib_vmci_offset(&vi, "page._mapcount", &u) == 0 && u == 48, "OFFSET");
-    CHECK(khib_vmci_number(&vi, "PAGE_BUDDY_MAPCOUNT_VALUE", &n) == 0 && n == 4026531840ll, "NUMBER unsigned");
-    CHECK(khib_vmci_number(&vi, "phys_base", &n) == 0 && n == -16777216, "NUMBER negative");
+    CHECK(khib_vmci_number(&vi, "PAGE_BUDDY_MAPCOUNT_VALUE", &n) == 0 && n == -268435456, "NUMBER negative");
+    CHECK(khib_vmci_number(&vi, "phys_base", &n) == 0 && n == 69206016, "NUMBER");
     CHECK(khib_vmci_number(&vi, "VMALLOC_START", &n) == 0 && (uint64_t)n == 0xffffc90000000000ull, "NUMBER 0x");
     CHECK(khib_vmci_plain(&vi, "KERNELOFFSET", 16, &u) == 0 && u == 0x1e000000, "KERNELOFFSET");
     CHECK(khib_vmci_plain(&vi, "PAGESIZE", 10, &u) == 0 && u == 4096, "PAGESIZE");
