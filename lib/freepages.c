@@ -31,8 +31,7 @@ struct walk {
     uint64_t cap;
     uint64_t block_end;     /* end pfn of the free block being passed, or 0 */
     uint64_t block_head;
-    uint64_t mem_map;       /* the first section's decoded mem_map */
-    uint64_t mem_map_nr;    /* and its number */
+    uint64_t mem_map_nr;    /* the first section with a mem_map (out->mem_map) */
     uint8_t *buf;           /* CHUNK_PAGES struct pages */
 };
 
@@ -146,17 +145,20 @@ static int walk_root(struct walk *w, uint64_t root, uint64_t roots_addr, uint8_t
         uint64_t nr = root * lo->sections_per_root + i;
         uint64_t mem_map = coded & SECTION_MAP_ADDR;
         /* SPARSEMEM_VMEMMAP: every section's decoded mem_map is vmemmap
-         * (include/asm-generic/memory_model.h __pfn_to_page()), which not
-         * every VMCOREINFO names (6.12's test kernel does not). */
+         * (include/asm-generic/memory_model.h __pfn_to_page()). */
         if (lo->has_vmemmap && mem_map != lo->vmemmap)
             return fail(w->out, "section %" PRIu64 ": mem_map 0x%" PRIx64 " is not vmemmap 0x%" PRIx64 " (not "
                         "SPARSEMEM_VMEMMAP?)", nr, mem_map, lo->vmemmap);
+        /* Without SYMBOL(vmemmap) (a kernel without SPARSEMEM_VMEMMAP) the
+         * sections still decode to one base when the node's mem_maps come
+         * from one buffer (mm/sparse.c sparse_init_nid()); anything else
+         * is not understood. */
         if (w->out->sections == 0) {
-            w->mem_map = mem_map;
+            w->out->mem_map = mem_map;
             w->mem_map_nr = nr;
-        } else if (mem_map != w->mem_map) {
-            return fail(w->out, "section %" PRIu64 ": mem_map 0x%" PRIx64 " is not section %" PRIu64 "'s 0x%" PRIx64
-                        " (not SPARSEMEM_VMEMMAP?)", nr, mem_map, w->mem_map_nr, w->mem_map);
+        } else if (mem_map != w->out->mem_map) {
+            return fail(w->out, "section %" PRIu64 ": mem_map 0x%" PRIx64 " is not section %" PRIu64 "'s 0x%" PRIx64,
+                        nr, mem_map, w->mem_map_nr, w->out->mem_map);
         }
         if (walk_section(w, nr, mem_map) != 0)
             return -1;

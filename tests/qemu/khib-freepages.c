@@ -225,9 +225,9 @@ int main(int argc, char **argv)
     printf("layout=%s\ncompound_field=%s\n", fp.layout_name ? fp.layout_name : "?",
            fp.compound_field ? fp.compound_field : "?");
     printf("free_pages=%" PRIu64 " runs=%" PRIu64 " zone_free=%" PRId64 " expected=%" PRId64 " margin=%" PRIu64
-           " walked=%" PRIu64 " unmapped=%" PRIu64 " sections=%" PRIu64 "\n",
+           " walked=%" PRIu64 " unmapped=%" PRIu64 " sections=%" PRIu64 " mem_map=0x%" PRIx64 "\n",
            fp.free_pages, fp.nrun, fp.zone_free, fp.expected, fp.margin, fp.pages_walked, fp.pages_unmapped,
-           fp.sections);
+           fp.sections, fp.mem_map);
     printf("result=%s %s\n", rc == 0 ? "ok" : "fallback", fp.reason);
     int status = rc == 0 ? 0 : 1;
     if (npat > 0) {
