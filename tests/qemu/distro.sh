@@ -1,0 +1,165 @@
+#!/bin/sh
+# khib on real Debian systems: a debootstrapped Debian 12 (bookworm) and
+# Debian 13 (trixie) guest, each booting from its disk through GRUB into
+# systemd (tests/qemu/distro/image.sh builds and caches the disks).  In each:
+#   boot 1 (GRUB's normal entry): install khib's .deb with apt, CanHibernate
+#     no, configure the target (khib.conf, update-initramfs, update-grub:
+#     the "khib: resume" entry), `khib check` all PASS, reboot (logind takes
+#     khib's drop-in at its start);
+#   boot 2 (normal entry): CanHibernate yes, hybrid-sleep refused, the
+#     workload started by systemd units (sqlite WAL writer, 320 MiB memory
+#     pattern, TCP loopback pair; journald), a system-sleep hook, then
+#     `systemctl hibernate`: the transient kernel saves and powers off;
+#   boot 3 (GRUB's one-shot next entry, set by khib: the restore entry):
+#     the restore kernel restores and jumps back; the guest verifies
+#     everything (tests/qemu/distro/guest/hibernate.sh), then hibernates
+#     again in the same boot;
+#   boot 4: restored again, verified, then the workload stops, the package
+#     is purged (nothing left behind) and the guest powers off;
+# then the host checks the root file system (e2fsck -fn) and the database
+# (integrity_check, rows 1..N gapless, N at least the last commit the guest
+# reported before its last hibernation), and prints the phase times.
+#
+# Usage: tests/qemu/distro.sh [RELEASE...]    default: bookworm trixie
+# Needs root; the first run needs the network (debootstrap).
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+set -u
+D=$KHIB_TOP/tests/qemu/distro
+GUEST_MEM=${GUEST_MEM:-1G}
+export GUEST_MEM
+
+if [ "$(id -u)" != 0 ] || ! command -v debootstrap > /dev/null 2>&1 || ! command -v sqlite3 > /dev/null 2>&1; then
+    fail "distro needs root, debootstrap and sqlite3 (make deps)"
+    finish
+    exit
+fi
+kernel=$(test_kernel) || { fail "no test kernel"; finish; exit; }
+make -s -C "$KHIB_TOP" all build/khib-testload >&2 || { fail "make"; finish; exit; }
+version=$(dpkg-parsechangelog -l "$KHIB_TOP/debian/changelog" -S Version)
+deb=$KHIB_TOP/build/khib_${version}_$(dpkg --print-architecture).deb
+if make -s -C "$KHIB_TOP" deb > /dev/null 2>&1 && [ -s "$deb" ]; then pass "make deb built $(basename "$deb")"; else
+    fail "make deb (run it to see why)"
+    finish
+    exit
+fi
+work=$(mktemp -d /var/tmp/khib-distro.XXXXXX)
+if [ -z "${KHIB_KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else log "keeping $work"; fi
+
+# span LOG1 TEXT1 LOG2 TEXT2: seconds between two serial lines, or "?".
+span() {
+    t1=$(at "$1" "$2")
+    t2=$(at "$3" "$4")
+    if [ -n "$t1" ] && [ -n "$t2" ]; then echo "$t1 $t2" | awk '{ printf "%.1f", $2 - $1 }'; else echo "?"; fi
+}
+# nth LOG TEXT N: the host time of the Nth line holding TEXT.
+nth() { grep -F -- "$2" "$1" | sed -n "$3s/^\[\([0-9.]*\)\].*/\1/p"; }
+
+run_release() {
+    rel=$1
+    w=$work/$rel
+    mkdir -p "$w/ctl/units"
+    if ! disk=$(sh "$D/image.sh" "$rel" "$kernel"); then fail "$rel: the guest disk could not be built"; return; fi
+    qemu-img create -q -f qcow2 -F raw -b "$disk" "$w/disk.qcow2" || { fail "$rel: qemu-img create"; return; }
+    cp "$D"/guest/*.sh "$KHIB_TOP/build/khib-testload" "$w/ctl/"
+    cp "$D"/guest/units/*.service "$w/ctl/units/"
+    cp "$deb" "$w/ctl/khib.deb"
+    tar -C "$w/ctl" -cf "$w/ctl.tar" . || { fail "$rel: control disk"; return; }
+    boot=1
+    while [ "$boot" -le 4 ]; do
+        blog=$w/boot$boot.log
+        run_guest "$blog" "" "" "" \
+            -drive "file=$w/disk.qcow2,format=qcow2,if=virtio" -drive "file=$w/ctl.tar,format=raw,if=virtio,readonly=on"
+        rc=$?
+        collect "$blog"
+        if [ "$rc" != 0 ]; then
+            fail "$rel: boot $boot: QEMU exited with $rc (124: timeout after $QEMU_TIMEOUT s)"
+            show_log "$blog"
+            return
+        fi
+        grep -q "KHIBTEST: INFO done" "$blog" && break
+        if ! grep -q "KHIBTEST: INFO \(hibernating\|rebooting\)" "$blog"; then
+            fail "$rel: boot $boot stopped without hibernating or rebooting"
+            show_log "$blog"
+            return
+        fi
+        boot=$((boot + 1))
+    done
+    if [ "$boot" = 4 ]; then pass "$rel: four boots: install and reboot, two hibernations, two resumes"; else
+        fail "$rel: $boot boots (expected 4)"
+        show_log "$blog"
+        return
+    fi
+    grep -q "KHIBTEST: FAIL" "$w"/boot*.log && { for f in "$w"/boot*.log; do show_log "$f"; done; }
+    expect "$w/boot3.log" "GNU GRUB" "$rel: the first resume's boot went through GRUB"
+    expect "$w/boot3.log" "khib-init: restore kernel" "$rel: GRUB's next entry booted the restore kernel"
+    expect "$w/boot4.log" "khib-init: restore kernel" "$rel: the second resume's too"
+    host_checks "$rel" "$w" "$disk"
+    phases "$rel" "$w"
+}
+
+# host_checks REL DIR DISK: the root file system and the database, from
+# outside (DISK: the base image under the guest's overlay).
+host_checks() {
+    rel=$1 w=$2
+    # The root partition of the guest's disk, as a raw file: where it
+    # starts and ends, from the partition table of the base image.
+    part=$(sfdisk -d "$3" | awk -F'[=,]' '/name="root"/ { gsub(/ /, ""); print $2, $4 }')
+    # shellcheck disable=SC2086 # start and size
+    set -- $part
+    if qemu-img convert -O raw --image-opts \
+        "driver=raw,offset=$(($1 * 512)),size=$(($2 * 512)),file.driver=qcow2,file.file.filename=$w/disk.qcow2" \
+        "$w/root.ext4" 2> "$w/convert.err"; then :; else fail "$rel: extracting the root: $(cat "$w/convert.err")"; return; fi
+    if e2fsck -fn "$w/root.ext4" > "$w/fsck.log" 2>&1; then pass "$rel: e2fsck -fn of the root is clean"; else
+        fail "$rel: e2fsck -fn of the root: $(tail -n 5 "$w/fsck.log" | tr '\n' ' ')"
+    fi
+    for f in db.sqlite db.sqlite-wal; do
+        debugfs -R "dump /var/lib/khibtest/$f $w/$f" "$w/root.ext4" > /dev/null 2>&1
+    done
+    [ -s "$w/db.sqlite-wal" ] || rm -f "$w/db.sqlite-wal"
+    ic=$(sqlite3 "$w/db.sqlite" "PRAGMA integrity_check" 2>&1)
+    if [ "$ic" = ok ]; then pass "$rel: sqlite integrity_check ok"; else fail "$rel: sqlite integrity_check: $ic"; fi
+    r=$(sqlite3 "$w/db.sqlite" "SELECT min(seq) || ' ' || max(seq) || ' ' || count(*) FROM t" 2>&1)
+    set -- $r
+    reported=$(sed -n 's/.*KHIBTEST: INFO sqlite-committed \([0-9]*\).*/\1/p' "$w"/boot*.log | tail -n 1)
+    final=$(sed -n 's/.*KHIBTEST: INFO sqlite-final \([0-9]*\).*/\1/p' "$w"/boot*.log | tail -n 1)
+    if [ "${1:-}" = 1 ] && [ "${2:-x}" = "${3:-y}" ]; then pass "$rel: rows 1..$2 gapless on the disk"; else
+        fail "$rel: rows on the disk not gapless: min ${1:-?} max ${2:-?} count ${3:-?}"
+    fi
+    if [ -n "$reported" ] && [ "${2:-0}" -ge "$reported" ] && [ "${2:-0}" = "${final:-x}" ]; then
+        pass "$rel: the disk has every row committed ($2; $reported before the last hibernation, $final at the end)"
+    else
+        fail "$rel: rows on the disk ${2:-?}, reported before the last hibernation ${reported:-?}, at the end ${final:-?}"
+    fi
+}
+
+# phases REL DIR: the phase times of both cycles, from the serial logs.
+phases() {
+    rel=$1 w=$2
+    printf '%s phases (s): A boot (power on to systemd running) %s, with khib installed %s\n' "$rel" \
+        "$(span "$w/boot1.log" "qemu start" "$w/boot1.log" "KHIBTEST: INFO system up")" \
+        "$(span "$w/boot2.log" "qemu start" "$w/boot2.log" "KHIBTEST: INFO system up")"
+    for c in 1 2; do
+        hlog=$w/boot$((c + 1)).log rlog=$w/boot$((c + 2)).log
+        h=$(at "$hlog" "KHIBTEST: INFO hibernating $c")
+        # B's kernel: the first "Linux version" after the hibernation began.
+        b0=$(grep -F "Linux version" "$hlog" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p' | awk -v h="$h" '$1 > h' | head -n 1)
+        jumping=$(at "$hlog" "khib: hibernating ")
+        binit=$(at "$hlog" "khib-init: transient kernel")
+        saved=$(at "$hlog" "image saved: powering off")
+        off=$(at "$hlog" "qemu exit")
+        r0=$(at "$rlog" "qemu start")
+        rinit=$(at "$rlog" "khib-init: restore kernel")
+        rjump=$(at "$rlog" "khib-restore: jumping")
+        resumed=$(at "$rlog" "KHIBTEST: INFO resumed $c")
+        echo "$h ${jumping:-$h} ${b0:-0} ${binit:-0} ${saved:-0} ${off:-0} ${r0:-0} ${rinit:-0} ${rjump:-0} ${resumed:-0}" |
+            awk -v rel="$rel" -v c="$c" '{ printf "%s cycle %d (s): hibernate prep %.1f, jump + B boot %.1f, save %.1f, power-off %.1f, R boot (power on to restore kernel init) %.1f, restore %.1f, resume %.1f\n", rel, c, $2 - $1, $4 - $2, $5 - $4, $6 - $5, $8 - $7, $9 - $8, $10 - $9 }'
+    done
+}
+
+[ $# -gt 0 ] || set -- bookworm trixie
+for rel in "$@"; do
+    run_release "$rel"
+done
+finish

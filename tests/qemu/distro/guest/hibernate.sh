@@ -1,0 +1,166 @@
+#!/bin/sh
+# The guest driver's second part (tests/qemu/distro.sh), run by run.sh on
+# the boot after the install: logind's answers, the workload, two
+# `systemctl hibernate` cycles verified after each resume, the purge.
+set -u
+exec > /dev/console 2>&1
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+echo hibernating > "$S/phase"
+sync
+
+# khib-logind.path reruns `khib check --logind` when khib.conf or grub.cfg
+# changes, and logind re-reads its sleep configuration at every call
+# (docs/systemd.md): the answer follows within seconds.
+n=0
+until answer=$(logind CanHibernate) && [ "$answer" = yes ] || [ "$n" -ge 120 ]; do
+    n=$((n + 1))
+    sleep 0.5
+done
+check "CanHibernate is yes after the reboot, khib check passing: $answer" test "$answer" = yes
+for m in CanHybridSleep CanSuspendThenHibernate; do
+    answer=$(logind "$m")
+    check "$m is no: khib refuses it ($answer)" sh -c "[ '$answer' = no ] || [ '$answer' = na ]"
+done
+if systemctl hybrid-sleep > "$S/hybrid.log" 2>&1; then fail "systemctl hybrid-sleep was accepted"; else
+    pass "systemctl hybrid-sleep is refused: $(head -n 1 "$S/hybrid.log")"
+fi
+state=$(systemctl is-system-running 2>&1)
+check "the system still runs after the refusal ($state)" test "$state" = running
+# A system-sleep hook, run as systemd-sleep runs them: "pre hibernate" and
+# "post hibernate", SYSTEMD_SLEEP_ACTION=hibernate.
+hook=/usr/lib/systemd/system-sleep/khibtest
+[ -d "${hook%/*}" ] || { mkdir -p "${hook%/*}" && touch "$S/hookdir"; }
+printf '#!/bin/sh\necho "$1 $2 $SYSTEMD_SLEEP_ACTION" >> %s/hooks\n' "$S" > "$hook"
+chmod 755 "$hook"
+
+# --- the workload, under systemd ------------------------------------------------
+mkdir -p /run/systemd/system
+cp "$C"/units/*.service /run/systemd/system/
+systemctl daemon-reload
+W="khibtest-sqlite khibtest-memory khibtest-tcp"
+# shellcheck disable=SC2086 # the unit list
+systemctl start $W
+n=0
+until [ -s /run/khibtest/mem/ready ] && [ -s /run/khibtest/tcp/tcp ] &&
+    [ "$(sqlite3 /var/lib/khibtest/db.sqlite 'SELECT count(*) FROM t' 2>/dev/null || echo 0)" -ge 20 ]; do
+    n=$((n + 1))
+    [ "$n" -lt 600 ] || break
+    sleep 0.5
+done
+for u in $W; do
+    check "$u is active" quiet systemctl is-active "$u"
+done
+
+mainpid() { systemctl show -P MainPID "$1.service"; }
+counter() { sed -n 's/^ok \([0-9]*\)$/\1/p' "$1" 2>/dev/null; }
+# rows: set MAX and COUNT from the database.
+rows() {
+    r=$(sqlite3 /var/lib/khibtest/db.sqlite "SELECT coalesce(max(seq), 0) || ' ' || count(*) FROM t")
+    MAX=${r% *}
+    COUNT=${r#* }
+}
+
+# verify N: everything after the Nth resume.
+verify() {
+    cycle=$1
+    r=$(systemctl show -P Result systemd-hibernate.service)
+    check "resume $cycle: systemd-hibernate.service succeeded (Result=$r)" test "$r" = success
+    st=$(timeout 60 systemctl is-system-running --wait 2>&1)
+    check "resume $cycle: is-system-running is running ($st)" test "$st" = running
+    failed=$(systemctl list-units --state=failed --no-legend --plain | awk '{ print $1 }' | paste -sd ' ' -)
+    check "resume $cycle: no failed unit (${failed:-none})" test -z "$failed"
+    sleeps=$(systemctl list-units --state=active --no-legend --plain sleep.target hibernate.target | wc -l)
+    check "resume $cycle: sleep.target and hibernate.target stopped" test "$sleeps" = 0
+    online=$(cat /sys/devices/system/cpu/online)
+    check "resume $cycle: every CPU online ($online of $(nproc --all))" test "$online" = "0-$(($(nproc --all) - 1))"
+    for u in $W; do
+        check "resume $cycle: $u still runs as the same process" test "$(mainpid "$u")" = "$(cat "$S/$u.pid")"
+    done
+    rm -f /run/khibtest/mem/verify
+    kill -USR1 "$(cat "$S/khibtest-memory.pid")"
+    n=0
+    until [ -s /run/khibtest/mem/verify ] || [ "$n" -ge 120 ]; do n=$((n + 1)); sleep 0.5; done
+    check "resume $cycle: 320 MiB memory pattern intact ($(cat /run/khibtest/mem/verify 2>/dev/null))" \
+        grep -q '^ok' /run/khibtest/mem/verify
+    t0=$(counter /run/khibtest/tcp/tcp)
+    sleep 3
+    t1=$(counter /run/khibtest/tcp/tcp)
+    check "resume $cycle: the TCP pair exchanges in order, no loss, duplicate or reset ($(cat /run/khibtest/tcp/tcp))" \
+        test "${t1:-0}" -gt "${t0:-0}" -a "${t0:-0}" -gt "$(cat "$S/tcp.before")"
+    rows
+    check "resume $cycle: sqlite goes on writing, rows gapless (max $MAX, count $COUNT, before $(cat "$S/rows.before"))" \
+        test "$MAX" = "$COUNT" -a "$MAX" -gt "$(cat "$S/rows.before")"
+    token="khibtest-journal-$cycle-$$"
+    logger -t khibtest "$token"
+    n=0
+    until quiet sh -c "journalctl -t khibtest -o cat | grep -qx '$token'" || [ "$n" -ge 20 ]; do
+        n=$((n + 1))
+        sleep 0.5
+    done
+    check "resume $cycle: journald still logs" quiet sh -c "journalctl -t khibtest -o cat | grep -qx '$token'"
+    check "resume $cycle: the image is CONSUMED" \
+        sh -c "/usr/lib/khib/khib-restore --image /dev/vda3 --info | grep -q '^state: *CONSUMED'"
+    check "resume $cycle: GRUB has no one-shot entry left" sh -c "! grub-editenv list | grep -q '^next_entry=.'"
+    check "resume $cycle: the system-sleep hook ran with pre, then post" \
+        test "$(tail -n 2 "$S/hooks" | paste -sd ,)" = "pre hibernate hibernate,post hibernate hibernate" \
+        -a "$(wc -l < "$S/hooks")" = $((2 * cycle))
+    journalctl -b -u systemd-hibernate.service -o cat > "$S/journal.log"
+    for line in "khib: entering hibernation" "khib: the next boot starts GRUB's entry khib-resume-" \
+        "khib: resumed from image" "khib: system returned from hibernation"; do
+        check "resume $cycle: the journal has '$line' for each hibernation" \
+            test "$(grep -cF "$line" "$S/journal.log")" = "$cycle"
+    done
+}
+
+# hibernate N: systemctl hibernate, as a desktop's "Hibernate" does through
+# logind, and wait until systemd-hibernate.service has run (the system is
+# away in between: this loop resumes where it stopped).
+hibernate() {
+    cycle=$1
+    for u in $W; do mainpid "$u" > "$S/$u.pid"; done
+    counter /run/khibtest/tcp/tcp > "$S/tcp.before"
+    rows
+    echo "$MAX" > "$S/rows.before"
+    info "sqlite-committed $MAX"
+    info "hibernating $cycle"
+    if systemctl hibernate; then pass "systemctl hibernate $cycle returns 0"; else fail "systemctl hibernate $cycle"; fi
+    n=0
+    # activating while khib runs (the save, the power-off, the restore), then
+    # inactive (or failed) once khib hibernate has returned after the resume.
+    while :; do
+        a=$(systemctl show -P ActiveState systemd-hibernate.service)
+        case "$a" in inactive|failed) [ "$n" -gt 4 ] && break ;; esac
+        n=$((n + 1))
+        [ "$n" -lt 2400 ] || { fail "systemd-hibernate.service never finished ($a)"; break; }
+        sleep 0.25
+    done
+    info "resumed $cycle"
+}
+
+c=1
+while [ "$c" -le "$CYCLES" ]; do
+    hibernate "$c"
+    verify "$c"
+    c=$((c + 1))
+done
+
+# --- the end: the workload stops, the package goes -------------------------
+# shellcheck disable=SC2086 # the unit list
+systemctl stop $W
+rows
+info "sqlite-final $MAX $COUNT"
+if apt-get purge -y -q khib > "$S/purge.log" 2>&1; then pass "apt-get purge khib"; else
+    fail "apt-get purge khib: $(tail -n 5 "$S/purge.log" | tr '\n' ' ')"
+fi
+for f in /etc/khib.conf /etc/grub.d/45_khib /boot/khib-initrd.img /run/systemd/sleep.conf.d/50-khib.conf; do
+    check "purge removed $f" test ! -e "$f"
+done
+check "after the purge, grub.cfg has no khib entry" sh -c "! grep -q 'khib-resume-' /boot/grub/grub.cfg"
+rm -f "$hook"
+[ ! -e "$S/hookdir" ] || rmdir "${hook%/*}"
+snapshot > "$S/after"
+if diff "$S/before" "$S/after" > "$S/purge.diff"; then pass "purge left the file system as before the install"; else
+    fail "purge left differences: $(head -n 10 "$S/purge.diff" | tr '\n' ' ')"
+fi
+stop

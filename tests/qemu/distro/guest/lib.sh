@@ -1,0 +1,36 @@
+# shellcheck shell=sh disable=SC2034
+# Shared by the guest driver's two parts (run.sh, hibernate.sh): where things
+# are, the result lines on the console, small helpers.
+C=/var/lib/khibtest/ctl         # the control disk's files
+S=/var/lib/khibtest             # state that the host reads afterwards
+CYCLES=${CYCLES:-2}
+export DEBIAN_FRONTEND=noninteractive
+pass() { echo "KHIBTEST: PASS $*"; }
+fail() { echo "KHIBTEST: FAIL $*"; }
+info() { echo "KHIBTEST: INFO $*"; }
+check() {   # check WHAT COMMAND...
+    what=$1
+    shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+quiet() { "$@" > /dev/null 2>&1; }
+stop() {    # stop: the host reads the rest from the disk
+    info "done"
+    sync
+    systemctl poweroff
+    exit 0
+}
+
+# logind METHOD: logind's answer to CanHibernate, CanHybridSleep, ...
+logind() {
+    busctl call org.freedesktop.login1 /org/freedesktop/login1 org.freedesktop.login1.Manager "$1" |
+        sed -n 's/^s "\(.*\)"$/\1/p'
+}
+
+# What purge must give back: every path outside logs, caches and the
+# bookkeeping of apt, dpkg and systemd.
+snapshot() {
+    find / -xdev \( -path /proc -o -path /tmp -o -path /var/tmp -o -path /var/cache -o -path /var/log \
+        -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path "$S" \) -prune -o -print |
+        LC_ALL=C sort
+}

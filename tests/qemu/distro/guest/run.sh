@@ -1,0 +1,68 @@
+#!/bin/sh
+# The test driver inside a Debian guest (tests/qemu/distro.sh), started by
+# khibtest.service from the control disk once the system is up.  It installs
+# khib's .deb with apt, configures the target, checks `khib check` and
+# logind's CanHibernate, starts the workload under systemd, hibernates with
+# `systemctl hibernate` twice, verifies everything after each resume, and
+# purges the package.  Results are "KHIBTEST: PASS|FAIL ..." lines on the
+# console; "KHIBTEST: INFO ..." lines carry figures for the host.
+set -u
+exec > /dev/console 2>&1
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Where the run is, across the guest's boots ($S/phase): none (the first
+# boot: install, configure, reboot), configured (the second: the
+# hibernations), hibernating (set before the first one).  A resume never
+# starts this unit again: the resumed system carries on in the loop below.
+phase=$(cat "$S/phase" 2>/dev/null)
+case "$phase" in
+    hibernating)
+        fail "the guest booted normally instead of resuming (khibtest.service started again)"
+        stop
+        ;;
+    ""|configured) ;;
+    *) fail "unknown phase $phase"; stop ;;
+esac
+mkdir -p "$S"
+# shellcheck source=/dev/null
+. /etc/os-release
+state=$(systemctl is-system-running --wait 2>&1)
+check "the system is running after boot${phase:+ with khib installed} (is-system-running: $state)" test "$state" = running
+info "system up"
+[ -z "$phase" ] || exec "$C/hibernate.sh"
+info "release $VERSION_CODENAME, systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p'), kexec-tools $(kexec --version 2>&1 | sed -n 's/^kexec-tools //p')"
+
+snapshot > "$S/before"
+
+# --- install, as a user would -----------------------------------------------
+if apt-get install -y -q --no-install-recommends "$C/khib.deb" > "$S/install.log" 2>&1; then
+    pass "apt-get install ./khib.deb (no network: its dependencies from apt's cache)"
+else
+    fail "apt-get install ./khib.deb: $(tail -n 5 "$S/install.log" | tr '\n' ' ')"
+    stop
+fi
+check "dpkg says khib is installed" sh -c "dpkg-query -W -f='\${Status}' khib | grep -qx 'install ok installed'"
+answer=$(logind CanHibernate)
+# logind says "na" where the verb is not supported at all (systemd 252), "no" later.
+check "CanHibernate is no while khib check fails (no target yet): $answer" sh -c "[ '$answer' = no ] || [ '$answer' = na ]"
+
+# --- configure the target, as docs/install.md says --------------------------
+sed -i -e 's|^#target=.*|target=/dev/vda3|' -e 's|^#append=.*|append=console=ttyS0|' /etc/khib.conf
+check "khib.conf names the target" grep -qx 'target=/dev/vda3' /etc/khib.conf
+quiet update-initramfs -u
+check "update-grub runs" quiet update-grub
+check "update-grub generated the khib resume entry" grep -q "khib: resume" /boot/grub/grub.cfg
+khib check > "$S/check.log" 2>&1
+rc=$?
+check "khib check passes (exit $rc)" test "$rc" = 0
+check "every khib check line is PASS" sh -c "! grep -v '^PASS' '$S/check.log' | grep -q ."
+[ "$rc" = 0 ] || sed 's/^/    /' "$S/check.log"
+# The package says to reboot once: logind reads the environment khib's
+# drop-in gives it only when it starts, and Debian never restarts logind
+# (docs/systemd.md).
+echo configured > "$S/phase"
+info "rebooting"
+sync
+systemctl reboot
+exit 0

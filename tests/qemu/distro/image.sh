@@ -1,0 +1,153 @@
+#!/bin/sh
+# Build (or find in the cache) the disk image of a Debian guest for
+# tests/qemu/distro.sh and print its path.
+#
+# Usage: image.sh RELEASE KERNEL     RELEASE: bookworm or trixie;
+#                                    KERNEL: the test kernel's bzImage
+#        image.sh RELEASE --tree     only the debootstrap tree's tarball
+#
+# The disk (GPT, 4 GiB sparse) has three partitions:
+#   1  bios      1 MiB   GRUB's core image (BIOS boot partition)
+#   2  root      2.5 GiB ext4: debootstrap --variant=minbase of RELEASE with
+#                        systemd, udev, dbus, kexec-tools, sqlite3, procps,
+#                        iproute2, initramfs-tools; GRUB (grub-pc) installed
+#                        to the disk and the test kernel in /boot
+#   3  khib      rest    raw: khib's image target (/dev/vda3 in the guest)
+# It is made without loop devices or mounts: sfdisk writes the table into the
+# file and mke2fs -d -E offset= the root file system into partition 2.  One
+# boot of the test kernel then finishes it inside the guest, as an installer
+# would (tests/qemu/distro/provision.sh): grub-pc from apt's cache,
+# grub-install /dev/vda, update-initramfs, update-grub.  khib itself is not
+# in the image: distro.sh installs its .deb in every run.
+#
+# Two cache levels under $KHIB_CACHE/distro/ (default ~/.cache/khib):
+#   RELEASE-tree-KEY.tar.zst  the debootstrap tree with the .debs of what the
+#                             provisioning and khib's package install (grub-pc,
+#                             busybox-static, cpio) in apt's cache, so that no
+#                             guest needs the network; KEY: release, mirror,
+#                             packages, debootstrap's version, guest-files.
+#   RELEASE-disk-KEY.img      the provisioned disk; KEY: the tree's key, the
+#                             kernel, provision.sh and this script.
+# Needs root (debootstrap, files owned by root in the image).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+release=${1:?usage: image.sh RELEASE KERNEL}
+kernel=${2:?usage: image.sh RELEASE KERNEL}
+cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}/distro
+case "$release" in
+    bookworm|trixie) ;;
+    *) echo "image.sh: unknown release $release (bookworm or trixie)" >&2; exit 1 ;;
+esac
+[ "$(id -u)" = 0 ] || { echo "image.sh: needs root (debootstrap)" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/mirror.sh
+. "$here/../lib/mirror.sh"
+mirror=$(mirror_uri) || { echo "image.sh: no Debian archive in /etc/apt sources" >&2; exit 1; }
+
+include=systemd-sysv,udev,dbus,kexec-tools,e2fsprogs,sqlite3,procps,iproute2,initramfs-tools,kmod
+later="grub-pc busybox-static cpio"
+log() { printf 'image.sh: %s\n' "$*" >&2; }
+mkdir -p "$cache"
+
+tree_key=$(cat "$here/guest-files.sh" "$here"/units/khibtest.service | sha256sum |
+    { read -r h _; printf '%s\n' 3 "$release" "$mirror" "$include" "$later" "$h" \
+        "$(dpkg-query -W -f='${Version}' debootstrap)"; } | sha256sum | cut -c1-16)
+tree_tar=$cache/$release-tree-$tree_key.tar.zst
+kernel_dir=$(dirname -- "$kernel")
+if [ "$kernel" != --tree ]; then
+    disk_key=$(cat "$kernel" "$here/provision.sh" "$0" | sha256sum |
+        { read -r h _; printf '%s %s\n' "$tree_key" "$h"; } | sha256sum | cut -c1-16)
+    disk=$cache/$release-disk-$disk_key.img
+    [ -f "$disk" ] && { echo "$disk"; exit 0; }
+elif [ -s "$tree_tar" ]; then
+    echo "$tree_tar"
+    exit 0
+fi
+
+work=$(mktemp -d /var/tmp/khib-distro-image.XXXXXX)
+tree=$work/root
+# shellcheck disable=SC2317 # run by the trap
+cleanup() {
+    umount "$tree/proc" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+in_chroot() {
+    chroot "$tree" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"
+}
+
+if [ ! -s "$tree_tar" ]; then
+    start=$(date +%s)
+    log "debootstrap $release (cached as $tree_tar)"
+    if ! debootstrap --variant=minbase --include="$include" "$release" "$tree" "$mirror" \
+        > "$work/debootstrap.log" 2>&1; then
+        tail -n 20 "$work/debootstrap.log" >&2
+        log "debootstrap of $release failed (log above)"
+        exit 1
+    fi
+    mount -t proc proc "$tree/proc"
+    # The .debs the guest installs later stay in apt's cache: the guest has
+    # no network.
+    if ! in_chroot sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends --download-only $later" \
+        > "$work/download.log" 2>&1; then
+        tail -n 20 "$work/download.log" >&2
+        log "downloading $later failed (log above)"
+        exit 1
+    fi
+    umount "$tree/proc"
+    sh "$here/guest-files.sh" "$tree" "$here"
+    tar --zstd -C "$tree" --numeric-owner -cf "$tree_tar.tmp" . && mv "$tree_tar.tmp" "$tree_tar"
+    rm -rf "$tree"
+    log "tree of $release built in $(( $(date +%s) - start )) s"
+fi
+
+[ "$kernel" = --tree ] && { echo "$tree_tar"; exit 0; }
+krel=$(cat "$kernel_dir/release")
+start=$(date +%s)
+mkdir -p "$tree"
+tar --zstd -C "$tree" --numeric-owner -xpf "$tree_tar"
+# The test kernel, installed the way a kernel package installs one: the
+# image, its config (khib check and the GRUB script read CONFIG_KEXEC_JUMP
+# there) and a module tree, empty since the kernel has no modules (depmod
+# fills in its index at the provisioning boot).
+cp "$kernel" "$tree/boot/vmlinuz-$krel"
+cp "$kernel_dir/.config" "$tree/boot/config-$krel"
+mkdir -p "$tree/lib/modules/$krel"
+cp "$here/provision.sh" "$tree/usr/local/sbin/khibtest-provision"
+chmod 755 "$tree/usr/local/sbin/khibtest-provision"
+echo "$krel" > "$tree/etc/khibtest/kernel-release"
+
+# GPT in 512-byte sectors: bios 2048+2048, root 4096 + 2.5 GiB, khib the rest.
+root_start=4096
+root_sectors=$((2560 * 2048))
+img=$work/disk.img
+truncate -s 4G "$img"
+sfdisk -q "$img" <<EOF
+label: gpt
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, name=bios
+start=$root_start, size=$root_sectors, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root
+start=$((root_start + root_sectors)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=khib
+EOF
+mke2fs -q -F -t ext4 -L root -d "$tree" -E offset=$((root_start * 512)) "$img" $((root_sectors / 2))k
+rm -rf "$tree"
+
+# The provisioning boot: the test kernel with the new root as its root and
+# provision.sh as init; it powers off when done and says "provisioned".
+plog=$work/provision.log
+if ! timeout --foreground 900 qemu-system-x86_64 -machine pc -accel tcg -m 1G -smp 2 \
+    -display none -no-reboot -monitor none -serial stdio \
+    -kernel "$kernel" -append "console=ttyS0 panic=-1 root=/dev/vda2 rw init=/usr/local/sbin/khibtest-provision" \
+    -drive "file=$img,format=raw,if=virtio" < /dev/null > "$plog" 2>&1 ||
+    ! grep -q "^khibtest-provision: provisioned" "$plog"; then
+    tr -d '\r' < "$plog" | tail -n 40 >&2
+    log "the provisioning boot of $release failed (serial log above)"
+    exit 1
+fi
+mv "$img" "$disk"
+# Older disks and trees of this release (other keys) are of no more use.
+for f in "$cache/$release"-disk-*.img "$cache/$release"-tree-*.tar.zst; do
+    [ "$f" = "$disk" ] || [ "$f" = "$tree_tar" ] || rm -f "$f"
+done
+log "disk of $release provisioned in $(( $(date +%s) - start )) s"
+echo "$disk"
