@@ -114,6 +114,20 @@ for name in "$@"; do
     else
         fail "$name: pages of the killed process: $gone"
     fi
+    # The caller's count (MemFree) instead of the zones', and a wrong one.
+    tool() { "$KHIB_TOP/build/khib-freepages" "$dump" "$note_pa" "$note_size" "$@" 2>&1 | sed -n 's/^result=//p'; }
+    r=$(tool --expect "$memfree")
+    case "$r" in
+        ok*) pass "$name: the cross-check with MemFree as the caller's count passes" ;;
+        *) fail "$name: the cross-check with MemFree as the caller's count: $r" ;;
+    esac
+    r=$(tool --expect $((found + found / 10 + 2048)))
+    case "$r" in
+        "fallback found"*"more than the margin"*) pass "$name: a count 10% + 2048 pages off falls back" ;;
+        *) fail "$name: a count 10% + 2048 pages off: $r" ;;
+    esac
+    # Not a check: what B finds while A's window contents cannot be read.
+    log "$name: with [0, 192 MiB) unreadable: $(tool --window 0xc000000)"
     case "$name" in
         6.12*) want=compound_head ;;
         *) want=compound_info ;;

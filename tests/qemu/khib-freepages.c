@@ -4,6 +4,7 @@
  *
  *   khib-freepages CORE VMCOREINFO_PADDR NOTE_SIZE [--expect N]
  *                  [--keep SEED:MIB] [--gone SEED:MIB] [--save-vmcoreinfo FILE]
+ *                  [--window BYTES]
  *
  * VMCOREINFO_PADDR and NOTE_SIZE are the hex pair of the guest's
  * /sys/kernel/vmcoreinfo.  --expect passes a free page count (the guest's
@@ -12,7 +13,9 @@
  * every page of the core holding a page of the pattern is found; a --keep
  * page (still held by the guest) must not be in a free run; of the --gone
  * pages (their process was killed) the tool says how many are.
- * --save-vmcoreinfo writes the guest's VMCOREINFO text to FILE.
+ * --save-vmcoreinfo writes the guest's VMCOREINFO text to FILE.  --window
+ * makes every read below BYTES fail, as in B before A's window contents
+ * can be found (docs/freepages.md "What remains").
  *
  * Prints "key=value" lines and exits 0 when the finder succeeded and no
  * --keep page is reported free, 1 otherwise, 2 on a usage or I/O error.
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "elfcore.h"
@@ -36,6 +40,7 @@
 struct core {
     int fd;
     struct khib_elfcore elf;
+    uint64_t window;    /* reads below fail */
 };
 
 /* The read callback: the bytes may span segments that touch. */
@@ -43,6 +48,8 @@ static int core_read(void *ctx, uint64_t paddr, void *buf, size_t len)
 {
     struct core *c = ctx;
     uint8_t *out = buf;
+    if (paddr < c->window)
+        return -1;
     while (len > 0) {
         const struct khib_segment *s = NULL;
         for (uint32_t i = 0; i < c->elf.nseg && !s; i++)
@@ -174,8 +181,11 @@ int main(int argc, char **argv)
     struct pattern keep, gone, *pats[2];
     int npat = 0, has_keep = 0;
     const char *save_to = NULL;
+    uint64_t window = 0;
     for (int i = 4; i < argc; i++) {
-        if (i + 1 < argc && strcmp(argv[i], "--save-vmcoreinfo") == 0) {
+        if (i + 1 < argc && strcmp(argv[i], "--window") == 0) {
+            window = strtoull(argv[++i], NULL, 0);
+        } else if (i + 1 < argc && strcmp(argv[i], "--save-vmcoreinfo") == 0) {
             save_to = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--expect") == 0) {
             opts.expected_free = strtoll(argv[++i], NULL, 10);
@@ -197,6 +207,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "khib-freepages: %s: %s\n", argv[1], err);
         return 2;
     }
+    c.window = 0;   /* the note is read first, as A's front end would pass it */
     c.fd = open(argv[1], O_RDONLY | O_CLOEXEC);
     if (c.fd < 0) {
         fprintf(stderr, "khib-freepages: %s: %s\n", argv[1], strerror(errno));
@@ -221,13 +232,18 @@ int main(int argc, char **argv)
     const char *rel = khib_vmci_get(&vi, "OSRELEASE");
     printf("osrelease=%s\n", rel ? rel : "?");
     struct khib_freepages fp;
+    struct timespec t0, t1;
+    c.window = window;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = khib_freepages_find(&vi, core_read, &c, &opts, &fp);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("layout=%s\ncompound_field=%s\n", fp.layout_name ? fp.layout_name : "?",
            fp.compound_field ? fp.compound_field : "?");
     printf("free_pages=%" PRIu64 " runs=%" PRIu64 " zone_free=%" PRId64 " expected=%" PRId64 " margin=%" PRIu64
            " walked=%" PRIu64 " unmapped=%" PRIu64 " sections=%" PRIu64 " mem_map=0x%" PRIx64 "\n",
            fp.free_pages, fp.nrun, fp.zone_free, fp.expected, fp.margin, fp.pages_walked, fp.pages_unmapped,
            fp.sections, fp.mem_map);
+    printf("walk_ms=%.1f\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     printf("result=%s %s\n", rc == 0 ? "ok" : "fallback", fp.reason);
     int status = rc == 0 ? 0 : 1;
     if (npat > 0) {
