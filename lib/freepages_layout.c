@@ -63,7 +63,10 @@ static int read_sparsemem(const struct khib_vmcoreinfo *vi, struct khib_fp_layou
          "OFFSET(mem_section.section_mem_map)");
     NEED(khib_vmci_number(vi, "SECTION_SIZE_BITS", &ssb), "NUMBER(SECTION_SIZE_BITS)");
     NEED(khib_vmci_number(vi, "MAX_PHYSMEM_BITS", &mpb), "NUMBER(MAX_PHYSMEM_BITS)");
-    if (ssb < 13 || mpb > 52 || ssb > mpb) {
+    /* arch/x86/include/asm/sparsemem.h: SECTION_SIZE_BITS 27, MAX_PHYSMEM_BITS
+     * 46 or 52 (5-level); a range around them, which also bounds the roots
+     * to walk (2^25 sections at most). */
+    if (ssb < 21 || ssb > 31 || mpb > 52 || mpb - ssb > 25 || ssb > mpb) {
         snprintf(reason, len, "SECTION_SIZE_BITS=%" PRId64 ", MAX_PHYSMEM_BITS=%" PRId64 ": not x86_64's", ssb, mpb);
         return -1;
     }

@@ -497,6 +497,63 @@ static void broken_memory(struct fake *f)
               "order 16 crosses its section's end");
 }
 
+/* A run is whole free blocks, each headed by a struct page that says so. */
+static int runs_of_buddy_blocks(struct fake *f, const struct khib_pfn_run *run)
+{
+    uint64_t pfn = run->start, end = run->start + run->count;
+    while (pfn < end) {
+        int mapped = pfn < 2 * PFNS_PER_SECTION ? pfn < 32768 + 512 || pfn >= 32768 + 1024
+                                                : pfn >= 300ull * PFNS_PER_SECTION && pfn < 301ull * PFNS_PER_SECTION;
+        if (!mapped)
+            return 0;
+        const uint8_t *p = page_at(f, pfn);
+        uint64_t order = khib_get64(p + OFF_PRIVATE);
+        if (khib_get32(p + OFF_MAPCOUNT) >> 24 != 0xf0 || (khib_get64(p + OFF_COMPOUND) & 1) || order > 10 ||
+            (pfn & ((1ull << order) - 1)))
+            return 0;
+        pfn += 1ull << order;
+    }
+    return pfn == end;
+}
+
+/* Random damage to the tables, sections, zone and struct pages: the finder
+ * answers (0 or -1) and never reports a page free whose struct page does
+ * not say so; a success is within the margin by construction. */
+static void damaged(struct fake *f)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    int ok = 0, fellback = 0, wrong = 0;
+    for (int round = 0; round < 300; round++) {
+        build(f, K_612, 0, 0xffffea0000000000ull);
+        uint64_t pages = common_pattern(f);
+        set_zone_free(f, 0, (int64_t)pages);
+        for (int i = 0; i < 8; i++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            /* The page tables and structures (16 MiB up), or the struct pages (8 to 14 MiB). */
+            uint64_t at = (seed & 1) ? 16 * MIB + (seed >> 8) % (f->next - 16 * MIB)
+                                     : 8 * MIB + (seed >> 8) % (6 * MIB);
+            f->mem[at] ^= (uint8_t)(1u << ((seed >> 4) & 7));
+        }
+        struct khib_freepages fp;
+        int rc = find(f, NULL, NULL, NULL, &fp);
+        if (rc == 0) {
+            ok++;
+            for (uint64_t r = 0; r < fp.nrun; r++)
+                if (!runs_of_buddy_blocks(f, &fp.run[r]))
+                    wrong++;
+        } else if (rc == -1 && fp.nrun == 0 && fp.reason[0]) {
+            fellback++;
+        } else {
+            wrong++;
+        }
+        khib_freepages_free(&fp);
+    }
+    CHECK(wrong == 0 && ok + fellback == 300, "damaged: %d found, %d fell back, %d wrong", ok, fellback, wrong);
+    CHECK(ok > 0 && fellback > 0, "damage both passes and falls back: %d and %d", ok, fellback);
+}
+
 int main(void)
 {
     struct fake f = {.mem = malloc(PHYS_SIZE)};
@@ -507,6 +564,7 @@ int main(void)
     missing_lines(&f);
     not_understood(&f);
     broken_memory(&f);
+    damaged(&f);
     free(f.mem);
     return t_done();
 }
