@@ -4,6 +4,8 @@
 # part ends with its own).  Exits non-zero if any part failed.
 set -eu
 make=${MAKE:-make}
+# shellcheck source=tests/lib/counts.sh
+. "$(dirname "$0")/lib/counts.sh"
 passed=0
 failed=0
 log=$(mktemp)
@@ -11,11 +13,8 @@ trap 'rm -f "$log" "$log.rc"' EXIT
 for part in check-unit check-fuzz check-qemu; do
     { rc=0; "$make" --no-print-directory "$part" 2>&1 || rc=$?; echo "$rc" > "$log.rc"; } | tee "$log"
     rc=$(cat "$log.rc")
-    counts=$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 | sed 's/^[a-z]*: //')
-    p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-    f=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-    [ -n "$p" ] || { p=0; f=1; }
-    [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+    counts_of "$rc" "$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 | sed 's/^[a-z]*: //')"
+    p=$counts_p f=$counts_f
     echo "make $part: $p passed, $f failed"
     passed=$((passed + p))
     failed=$((failed + f))

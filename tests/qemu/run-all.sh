@@ -9,6 +9,8 @@
 # docs/kernels.md); without @KERNEL, with $KHIB_KERNEL or 6.12.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib/counts.sh
+. "$here/../lib/counts.sh"
 default=${KHIB_KERNEL:-6.12}
 passed=0
 failed=0
@@ -21,11 +23,8 @@ for arg in "$@"; do
     echo "=== tests/qemu/$name.sh (kernel $kernel)"
     out=$(KHIB_KERNEL=$kernel "$here/$name.sh" 2>&1) && rc=0 || rc=$?
     printf '%s\n' "$out"
-    counts=$(printf '%s\n' "$out" | tail -n 1)
-    p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-    f=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-    if [ -z "$p" ]; then p=0; f=1; fi
-    [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+    counts_of "$rc" "$out"
+    p=$counts_p f=$counts_f
     passed=$((passed + p))
     failed=$((failed + f))
     # Per kernel: variables named by the kernel's position in $kernels.

@@ -17,18 +17,10 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() {   # check DESCRIPTION COMMAND...
-    d=$1
-    shift
-    if "$@"; then ok; else bad "$d"; fi
-}
+# shellcheck source=tests/lib/check.sh
+. "$root/tests/lib/check.sh"
 finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" = 0 ]
+    counts
     exit
 }
 

@@ -9,15 +9,10 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() {   # check DESCRIPTION COMMAND...
-    d=$1
-    shift
-    if "$@"; then ok; else bad "$d"; fi
-}
+# shellcheck source=tests/lib/check.sh
+. "$root/tests/lib/check.sh"
+# shellcheck source=tests/lib/counts.sh
+. "$root/tests/lib/counts.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -159,13 +154,11 @@ fi
 # Installed, triggered, removed and purged in a Debian 12 chroot: its
 # checks count here (deb-chroot.sh also runs alone).
 out=$(KHIB_DEB=$deb sh "$here/deb-chroot.sh" 2>&1) && rc=0 || rc=$?
-counts=$(printf '%s\n' "$out" | tail -n 1)
-p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-f=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-[ -n "$p" ] || { p=0; f=1; }
-[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
-passed=$((passed + p))
-failed=$((failed + f))
+counts_of "$rc" "$out"
+# shellcheck disable=SC2154 # counts_of sets them
+passed=$((passed + counts_p))
+# shellcheck disable=SC2154
+failed=$((failed + counts_f))
 printf '%s\n' "$out" | sed '$d' | sed 's/^/chroot: /'
 
 echo "$passed passed, $failed failed"

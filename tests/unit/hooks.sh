@@ -6,7 +6,7 @@
 # initramfs-tools, dracut and mkinitcpio (with stub copy/install functions),
 # initramfs/init's normal-boot paths (in a chroot, as root only),
 # systemd/khib-retire.service, and a shellcheck of every file.  Prints
-# "PASS name" or "FAIL name" per check and ends with "N passed, N failed";
+# "PASS name" or "FAIL: name" per check and ends with "N passed, N failed";
 # exits non-zero on any failure.  Nothing here needs a block device or
 # touches the system; the real khib-restore only ever writes image and
 # memory files here (never /dev/mem, never a jump).
@@ -15,19 +15,12 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 hooks=$root/hooks
 work=$(mktemp -d "${TMPDIR:-/tmp}/khib-hooks.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
+# shellcheck source=tests/lib/check.sh
+. "$root/tests/lib/check.sh"
 log=$work/log
 KHIB_TEST_LOG=$log
 export KHIB_TEST_LOG
 
-pass() { passed=$((passed + 1)); echo "PASS $1"; }
-fail() {   # fail NAME DETAILS...
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    shift
-    printf '%s\n' "$@" | sed 's/^/    | /'
-}
 
 # --- stubs -------------------------------------------------------------------
 # Each stub logs its arguments one per bracket, so that an argument with

@@ -4,6 +4,8 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/lib/counts.sh
+. "$root/tests/lib/counts.sh"
 passed=0
 failed=0
 start=$(date +%s)
@@ -12,14 +14,8 @@ run() {   # run NAME COMMAND...
     name=$1
     shift
     out=$("$@" 2>&1) && rc=0 || rc=$?
-    counts=$(printf '%s\n' "$out" | tail -n 1)
-    p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-    f=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-    if [ -z "$p" ]; then
-        p=0
-        f=1
-    fi
-    [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+    counts_of "$rc" "$out"
+    p=$counts_p f=$counts_f
     passed=$((passed + p))
     failed=$((failed + f))
     echo "$name: $p passed, $f failed"

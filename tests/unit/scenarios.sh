@@ -14,14 +14,8 @@ BIG=${KHIB_UNIT_BIG:-1G}
 work=$(mktemp -d "${TMPDIR:-/tmp}/khib-unit.XXXXXX")
 fsdir=$(mktemp -d /tmp/khibfs.XXXXXX)
 trap 'rm -rf "$work" "$fsdir"' EXIT
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
+# shellcheck source=tests/lib/check.sh
+. "$root/tests/lib/check.sh"
 
 # expect NAME STATUS PATTERN COMMAND...: COMMAND exits with STATUS and its
 # output (stdout and stderr) matches the extended regex PATTERN (if not empty).
@@ -41,12 +35,6 @@ expect() {
     fi
 }
 
-# check NAME COMMAND...: COMMAND succeeds.
-check() {
-    name=$1
-    shift
-    if "$@" >/dev/null 2>&1; then pass; else fail "$name"; fi
-}
 
 state_of() { "$RESTORE" --image "$1" --info 2>/dev/null | sed -n 's/^state: *//p'; }
 field() { "$RESTORE" --image "$1" --info 2>/dev/null | sed -n "s/^$2: *//p"; }

@@ -11,8 +11,8 @@
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 khib=$root/build/khib
-# shellcheck source=tests/unit/lib.sh
-. "$root/tests/unit/lib.sh"
+# shellcheck source=tests/lib/check.sh
+. "$root/tests/lib/check.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/khib-systemd.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 log=$work/log
