@@ -108,6 +108,11 @@ gen RELPATH=/boot
 check "/boot in the root: /boot/vmlinuz-..." has "	linux	/boot/vmlinuz-6.12.7-khib $words console=ttyS0,115200 loglevel=4"
 check "/boot in the root: /boot/khib-initrd.img" has "	initrd	/boot/khib-initrd.img"
 
+# grub-mkrelpath failing: no entry, and update-grub goes on.
+gen grub_mkrelpath=/bin/false
+check "grub-mkrelpath failing: exit 0, no entry" sh -c "[ '$rc' = 0 ] && ! printf '%s' \"\$1\" | grep -q menuentry" - "$out"
+check "grub-mkrelpath failing: says so" err_has "grub-mkrelpath cannot place"
+
 # '$' stays literal for GRUB.
 printf 'target=/dev/vdb\nrestore-append=khib.wait=10 x=$y\n' > "$work/khib2.conf"
 gen KHIB_GRUB_CONF="$work/khib2.conf"
