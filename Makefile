@@ -100,6 +100,40 @@ check: deps
 clean:
 	rm -rf build $(LIBKHIB)
 
+# The initramfs of the transient and restore kernels, and installation.
+PREFIX ?= /usr
+DESTDIR ?=
+.PHONY: initramfs install install-hooks
+
+initramfs: build/khib-initrd.img
+
+build/khib-initrd.img: $(PROGRAMS) initramfs/init hooks/khib-lib.sh mkinitramfs.sh
+	./mkinitramfs.sh -b build -o $@
+
+install: $(PROGRAMS) build/khib-initrd.img
+	install -D -m 755 build/khib $(DESTDIR)$(PREFIX)/sbin/khib
+	install -D -m 755 build/khib-save $(DESTDIR)$(PREFIX)/lib/khib/khib-save
+	install -D -m 755 build/khib-restore $(DESTDIR)$(PREFIX)/lib/khib/khib-restore
+	install -D -m 644 build/khib-initrd.img $(DESTDIR)$(PREFIX)/lib/khib/khib-initrd.img
+	install -D -m 644 docs/khib.md $(DESTDIR)$(PREFIX)/share/doc/khib/khib.md
+	install -D -m 644 systemd/khib-retire.service $(DESTDIR)/usr/lib/systemd/system/khib-retire.service
+
+# The restore step in a distribution's own initramfs (docs/hooks.md): opt-in,
+# because every initramfs built afterwards carries khib-restore, kexec and a
+# copy of its kernel.  The generators look only in these /usr directories.
+install-hooks: install
+	install -D -m 755 hooks/khib-resume.sh $(DESTDIR)$(PREFIX)/lib/khib/khib-resume.sh
+	install -D -m 644 hooks/khib-lib.sh $(DESTDIR)$(PREFIX)/lib/khib/khib-lib.sh
+	install -D -m 755 hooks/initramfs-tools/hooks/khib $(DESTDIR)/usr/share/initramfs-tools/hooks/khib
+	install -D -m 755 hooks/initramfs-tools/scripts/local-top/khib \
+		$(DESTDIR)/usr/share/initramfs-tools/scripts/local-top/khib
+	install -D -m 755 hooks/dracut/90khib/module-setup.sh $(DESTDIR)/usr/lib/dracut/modules.d/90khib/module-setup.sh
+	install -D -m 755 hooks/dracut/90khib/khib-pre-mount.sh \
+		$(DESTDIR)/usr/lib/dracut/modules.d/90khib/khib-pre-mount.sh
+	install -D -m 644 hooks/mkinitcpio/install/khib $(DESTDIR)/usr/lib/initcpio/install/khib
+	install -D -m 644 hooks/mkinitcpio/hooks/khib $(DESTDIR)/usr/lib/initcpio/hooks/khib
+	install -D -m 644 docs/hooks.md $(DESTDIR)$(PREFIX)/share/doc/khib/hooks.md
+
 -include $(shell find build/obj -name '*.d' 2>/dev/null)
 
 # QEMU scenarios, the demo and benchmarks (check-qemu, demo, bench, ...).
