@@ -30,6 +30,7 @@
 #include "bootentry.h"
 #include "check.h"
 #include "chunk_codec.h"
+#include "console_note.h"
 #include "cpio.h"
 #include "elfcore.h"
 #include "handoff.h"
@@ -219,9 +220,13 @@ static int report(const struct khib_mailbox *m, double jump_s)
                m->image_bytes / 1048576.0, m->save_ms / 1000.0, jump_s);
         return 0;
     case KHIB_MBX_RESTORED:
-        printf("khib: resumed from image %s: the system was off for %.1f s; restore took %.1f s\n", uuid,
-               (double)(m->restored_ns - m->saved_ns) / 1e9, m->restore_ms / 1000.0);
+    {
+        char line[160];
+        snprintf(line, sizeof line, "khib: resumed from image %s: the system was off for %.1f s; restore took %.1f s",
+                 uuid, (double)(m->restored_ns - m->saved_ns) / 1e9, m->restore_ms / 1000.0);
+        console_note(line);
         return 0;
+    }
     case KHIB_MBX_SAVE_FAILED:
         fprintf(stderr, "khib: hibernation failed in the transient kernel: %s\n", m->msg);
         fprintf(stderr, "khib: the system kept running; no image was committed\n");
@@ -307,11 +312,14 @@ int khib_hibernate(const struct settings *s)
                                   : "",
                    tr.seconds);
     }
-    printf("khib: hibernating %llu MiB of memory to %s%s (prepared in %.1f s, of which %.1f s loading the"
-           " transient kernel)\n",
-           (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
-           s->test ? " (test: the system comes back after the save)" : "", khib_now() - t_start, khib_now() - t_load);
-    fflush(stdout);
+    char line[400];
+    snprintf(line, sizeof line,
+             "khib: hibernating %llu MiB of memory to %s%s (prepared in %.1f s, of which %.1f s loading the"
+             " transient kernel)",
+             (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
+             s->test ? " (test: the system comes back after the save)" : "", khib_now() - t_start,
+             khib_now() - t_load);
+    console_note(line);
     /* The one-shot next boot, set last: a failure before leaves it as it was. */
     if (boot_arm(&boot_paths_system, &plan, err, sizeof err) != 0) {
         fprintf(stderr, "khib: %s; not hibernating\n", err);
