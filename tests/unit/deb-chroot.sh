@@ -1,17 +1,15 @@
 #!/bin/sh
 # The Debian package installed, triggered, removed and purged in a Debian 12
-# chroot (debootstrap --variant=minbase bookworm): apt resolves its
+# chroot (the debootstrap tree of tests/qemu/distro/image.sh): apt resolves its
 # Depends, postinst builds /usr/lib/khib/khib-initrd.img, khib runs, the
 # busybox trigger and a reinstall rebuild the initramfs, khib-retire.service
 # is enabled, remove takes the initramfs and /usr/lib/khib away and keeps
 # /etc/khib.conf, and purge leaves the tree as it was (the file lists
 # before and after are compared).  Needs root; the first run needs the
-# network (deb.debian.org).
+# network (the host's Debian mirror).
 #
-# The chroot is cached as a tarball in $KHIB_CACHE/deb-chroot/ (default
-# ~/.cache/khib), keyed by its inputs (suite, variant, mirror, the packages
-# downloaded into it, debootstrap's version); with the apt lists and the
-# dependencies' .debs in it, a cached run needs no network.  The package is
+# With the apt lists and the dependencies' .debs in the tree, a cached run
+# needs no network.  The package is
 # build/khib_VERSION_ARCH.deb from `make deb` (run first), or $KHIB_DEB.
 # Prints "N passed, N failed".
 set -u
@@ -29,14 +27,6 @@ if [ "$(id -u)" != 0 ] || ! command -v debootstrap >/dev/null 2>&1; then
     finish
 fi
 
-suite=bookworm
-variant=minbase
-mirror=http://deb.debian.org/debian
-deps="busybox-static kexec-tools cpio"
-cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}/deb-chroot
-key=$(printf '%s\n' 1 "$suite" "$variant" "$mirror" "$deps" \
-    "$(dpkg-query -W -f='${Version}' debootstrap)" | sha256sum | cut -c1-16)
-tarball=$cache/$suite-$variant-$key.tar.zst
 
 cd "$root" || exit 1
 if [ -n "${KHIB_DEB:-}" ]; then
@@ -62,26 +52,13 @@ in_chroot() {
     chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"
 }
 
-if [ ! -s "$tarball" ]; then
-    echo "building the $suite chroot (cached as $tarball)"
-    mkdir -p "$cache" "$R"
-    if ! debootstrap --variant="$variant" "$suite" "$R" "$mirror" > "$work/debootstrap.log" 2>&1; then
-        bad "debootstrap failed:"
-        tail -n 20 "$work/debootstrap.log"
-        finish
-    fi
-    mount -t proc proc "$R/proc"
-    # The apt lists and the dependencies' .debs go into the cache, so that
-    # a cached run installs without the network.
-    if ! in_chroot sh -c "apt-get clean && apt-get update -q && apt-get install -y -q --download-only $deps" \
-        > "$work/deps.log" 2>&1; then
-        bad "downloading $deps into the chroot failed:"
-        tail -n 20 "$work/deps.log"
-        finish
-    fi
-    umount "$R/proc"
-    tar --zstd -C "$R" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-    rm -rf "$R"
+# The Debian 12 tree of tests/qemu/distro.sh's guest (built once, cached by
+# its inputs): kexec-tools and cpio installed, busybox-static's .deb in
+# apt's cache.
+if ! tarball=$(sh "$root/tests/qemu/distro/image.sh" bookworm --tree 2> "$work/tree.log"); then
+    bad "the Debian 12 tree could not be built:"
+    tail -n 20 "$work/tree.log"
+    finish
 fi
 mkdir -p "$R"
 if tar --zstd -C "$R" --numeric-owner -xpf "$tarball"; then ok; else bad "cannot unpack $tarball"; finish; fi
@@ -108,6 +85,8 @@ snapshot() {
         -o -path ./var/log -o -path ./var/tmp/update-grub.log \) -prune -o -print | LC_ALL=C sort)
 }
 snapshot > "$work/before"
+packages() { chroot "$R" dpkg-query -W -f='${Package}\n' | LC_ALL=C sort; }
+packages > "$work/packages.before"
 
 log=$work/apt.log
 apt() {   # apt ARGS...: apt-get in the chroot, its output in $log
@@ -174,7 +153,13 @@ check "postrm ran update-grub at removal, with khib gone" \
 check "dpkg did not complain of a directory left behind" sh -c "! grep -q 'not empty so not removed' '$log'"
 
 # Purge (with the dependencies apt installed for it): the tree as before.
+# apt's autoremove keeps a dependency that another installed package
+# recommends (busybox-static, by initramfs-tools): what the install pulled
+# in is purged by name, as a user undoing it would.
 if apt purge --autoremove khib; then ok; else bad "apt-get purge --autoremove khib failed:"; show; fi
+pulled=$(packages | LC_ALL=C comm -13 "$work/packages.before" - | paste -sd ' ' -)
+# shellcheck disable=SC2086 # package names
+if [ -z "$pulled" ] || apt purge $pulled; then ok; else bad "apt-get purge $pulled failed:"; show; fi
 check "purge removed /etc/khib.conf" test ! -e "$R/etc/khib.conf"
 check "purge removed /etc/grub.d/45_khib" test ! -e "$R/etc/grub.d/45_khib"
 snapshot > "$work/after"

@@ -150,8 +150,18 @@ done
 systemctl stop $W
 rows
 info "sqlite-final $MAX $COUNT"
-if apt-get purge -y -q khib > "$S/purge.log" 2>&1; then pass "apt-get purge khib"; else
-    fail "apt-get purge khib: $(tail -n 5 "$S/purge.log" | tr '\n' ' ')"
+if apt-get purge -y -q --autoremove khib > "$S/purge.log" 2>&1; then pass "apt-get purge --autoremove khib"; else
+    fail "apt-get purge --autoremove khib: $(tail -n 5 "$S/purge.log" | tr '\n' ' ')"
+fi
+# apt's autoremove keeps a dependency another package recommends
+# (busybox-static, by initramfs-tools): what the install pulled in goes by
+# name, as a user undoing the install would purge it.
+pulled=$(packages | LC_ALL=C comm -13 "$S/packages.before" - | paste -sd ' ' -)
+# shellcheck disable=SC2086 # package names
+if [ -z "$pulled" ] || apt-get purge -y -q $pulled >> "$S/purge.log" 2>&1; then
+    pass "apt-get purge of what the install pulled in (${pulled:-nothing left})"
+else
+    fail "apt-get purge $pulled: $(tail -n 5 "$S/purge.log" | tr '\n' ' ')"
 fi
 for f in /etc/khib.conf /etc/grub.d/45_khib /boot/khib-initrd.img /run/systemd/sleep.conf.d/50-khib.conf; do
     check "purge removed $f" test ! -e "$f"

@@ -34,3 +34,4 @@ snapshot() {
         -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path "$S" \) -prune -o -print |
         LC_ALL=C sort
 }
+packages() { dpkg-query -W -f='${Package}\n' | LC_ALL=C sort; }
