@@ -747,7 +747,7 @@ else
     pass "khib-retire.service: not ordered after udev (an ordering cycle)"
 fi
 if grep -qxF '	install -D -m 644 systemd/khib-retire.service $(DESTDIR)/usr/lib/systemd/system/khib-retire.service' \
-    "$root/tests/qemu/rules.mk"; then
+    "$root/Makefile"; then
     pass "khib-retire.service: make install installs it"
 else
     fail "khib-retire.service: make install installs it"
