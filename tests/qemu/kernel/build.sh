@@ -7,7 +7,9 @@
 #
 # The result is cached outside the repository under
 # $KHIB_CACHE/kernels/<name>-<hash>/, keyed by the source package and the
-# merged options, so that no CI run builds the same kernel twice.
+# merged options, so that no CI run builds the same kernel twice; the object
+# tree of the last build of each source package is kept beside it
+# (objtree-<hash>/), from which the next variant builds incrementally.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 name=${1:-6.12}
@@ -36,11 +38,22 @@ if [ -f "$out/bzImage" ]; then
 fi
 
 work="$cache/kernels/build-$name-$key"
+# The object tree of the last build from the same source package: another
+# variant (another recipe's options) builds incrementally from it, and make
+# recompiles only what the changed options touch (kbuild's fixdep tracks
+# every object's CONFIG_ dependencies).  Moved in, and back when done, so
+# that an interrupted build leaves no half-built tree behind.
+objtree="$cache/kernels/objtree-$(printf '%s' "$package" | sha256sum | cut -c1-16)"
 rm -rf "$work"
-mkdir -p "$work"
 start=$(date +%s)
-echo "build.sh: building kernel $name from $package (cache key $key)" >&2
-tar -xf "$tarball" -C "$work" --strip-components=1
+if [ -d "$objtree" ]; then
+    echo "build.sh: building kernel $name from $package (cache key $key), incrementally" >&2
+    mv "$objtree" "$work"
+else
+    echo "build.sh: building kernel $name from $package (cache key $key)" >&2
+    mkdir -p "$work"
+    tar -xf "$tarball" -C "$work" --strip-components=1
+fi
 printf '%s\n' "$merged" > "$work/khib.config"
 make -C "$work" -s KCONFIG_ALLCONFIG="$work/khib.config" allnoconfig >&2
 # Every option the fragments ask for must have survived Kconfig's dependency
@@ -59,6 +72,7 @@ cp "$work/arch/x86/boot/bzImage" "$work/.config" "$out.tmp/"
 make -C "$work" -s kernelrelease > "$out.tmp/release"
 rm -rf "$out"
 mv "$out.tmp" "$out"
-rm -rf "$work"
+rm -rf "$objtree"
+mv "$work" "$objtree"
 echo "build.sh: kernel $name built in $(( $(date +%s) - start )) s" >&2
 echo "$out/bzImage"
