@@ -2,9 +2,12 @@
 #include "bootentry.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "bootargs.h"
@@ -16,6 +19,7 @@ const struct boot_paths boot_paths_system = {
     .grub_d_script = "/etc/grub.d/45_khib",
     .editenv = "/usr/bin/grub-editenv",
     .probe = "/usr/sbin/grub-probe",
+    .checkpoint = 1,
 };
 
 static char *read_file(const char *path)
@@ -234,6 +238,54 @@ static int next_entry(const struct boot_paths *p, char *val, size_t len)
     return 0;
 }
 
+/* GRUB reads grubenv through its own file system drivers, which do not
+ * replay a journal (grub-core/fs/ext2.c reads inodes and extents from their
+ * home blocks).  grub-editenv rewrites the file; on ext4 the new inode and
+ * extents are in the journal after fsync, and reach their home blocks only
+ * at a checkpoint.  A hibernation powers off without one (the file system
+ * stays mounted in the saved system), so GRUB would see the old grubenv:
+ * without next_entry (the boot goes to the normal entry and retires the
+ * image), or, after boot_disarm, with it, and GRUB's own save_env would
+ * then write into a block that may no longer be grubenv's.  Freezing the
+ * file system writes the journal home (fs/super.c freeze_super(), then
+ * ext4_freeze() flushes the journal: jbd2_journal_flush(), fs/ext4/super.c;
+ * xfs_fs_freeze() covers the log the same way); the thaw follows at once.
+ * A file system that cannot freeze (EOPNOTSUPP: vfat, which has no
+ * journal) needs only the syncfs(). */
+static int boot_checkpoint(const struct boot_paths *p, char *err, size_t errlen)
+{
+    if (!p->checkpoint)
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", p->grubenv);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    if (syncfs(fd) != 0) {
+        snprintf(err, errlen, "syncfs of %s: %s", dir, strerror(errno));
+        rc = -1;
+    } else if (ioctl(fd, FIFREEZE, 0) == 0) {
+        if (ioctl(fd, FITHAW, 0) != 0) {
+            snprintf(err, errlen, "cannot thaw the file system of %s (FITHAW: %s): run 'fsfreeze -u' on it", dir,
+                     strerror(errno));
+            rc = -1;
+        }
+    } else if (errno != EOPNOTSUPP) {
+        snprintf(err, errlen,
+                 "cannot write the journal of %s's file system home (FIFREEZE: %s): GRUB would not see the change",
+                 dir, strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
+}
+
 int boot_arm(const struct boot_paths *p, const struct boot_plan *plan, char *err, size_t errlen)
 {
     if (!plan->grub)
@@ -245,7 +297,7 @@ int boot_arm(const struct boot_paths *p, const struct boot_plan *plan, char *err
                  p->editenv, p->grubenv, set);
         return -1;
     }
-    return 0;
+    return boot_checkpoint(p, err, errlen);
 }
 
 int boot_disarm(const struct boot_paths *p, const struct boot_plan *plan, char *err, size_t errlen)
@@ -264,5 +316,5 @@ int boot_disarm(const struct boot_paths *p, const struct boot_plan *plan, char *
                  p->editenv, p->grubenv);
         return -1;
     }
-    return 0;
+    return boot_checkpoint(p, err, errlen);
 }

@@ -22,6 +22,7 @@ struct boot_paths {
     const char *grub_d_script; /* /etc/grub.d/45_khib, khib's grub.d script */
     const char *editenv;       /* grub-editenv */
     const char *probe;         /* grub-probe */
+    int checkpoint;            /* 1: freeze and thaw grubenv's file system after a change (not in tests) */
 };
 extern const struct boot_paths boot_paths_system;
 
@@ -39,12 +40,14 @@ struct boot_plan {
  * or -1 (what and fix say why not). */
 int boot_plan(const struct boot_paths *p, const struct settings *s, const char *release, struct boot_plan *plan);
 
-/* grub-editenv GRUBENV set next_entry=ENTRY, verified by reading it back.
- * A plan without GRUB does nothing.  0, or -1 with err. */
+/* grub-editenv GRUBENV set next_entry=ENTRY, verified by reading it back,
+ * then the file system's journal written home (see boot_checkpoint in
+ * bootentry.c).  A plan without GRUB does nothing.  0, or -1 with err. */
 int boot_arm(const struct boot_paths *p, const struct boot_plan *plan, char *err, size_t errlen);
 
 /* Unset next_entry if it is still the plan's entry (another one, set by
- * someone else, stays).  0, or -1 with err. */
+ * someone else, stays), and checkpoint as boot_arm does.  0, or -1 with
+ * err. */
 int boot_disarm(const struct boot_paths *p, const struct boot_plan *plan, char *err, size_t errlen);
 
 #endif

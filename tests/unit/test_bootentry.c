@@ -60,7 +60,7 @@ int main(void)
     snprintf(editenv, sizeof editenv, "%s/grub-editenv", dir);
     snprintf(probe, sizeof probe, "%s/grub-probe", dir);
     snprintf(fsfile, sizeof fsfile, "%s/probe-answers", dir);
-    paths = (struct boot_paths){cfg, env, script, editenv, probe};
+    paths = (struct boot_paths){cfg, env, script, editenv, probe, 0};
     /* grub-editenv FILE set K=V | unset K | list, on a file of K=V lines. */
     put(editenv,
         "#!/bin/sh\nf=$1; op=$2; touch \"$f\"\n"
