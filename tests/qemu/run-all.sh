@@ -21,8 +21,10 @@ for arg in "$@"; do
         *) name=$arg kernel=$default ;;
     esac
     echo "=== tests/qemu/$name.sh (kernel $kernel)"
+    start=$(date +%s)
     out=$(KHIB_KERNEL=$kernel "$here/$name.sh" 2>&1) && rc=0 || rc=$?
     printf '%s\n' "$out"
+    echo "=== tests/qemu/$name.sh (kernel $kernel): $(($(date +%s) - start)) s"
     counts_of "$rc" "$out"
     p=$counts_p f=$counts_f
     passed=$((passed + p))
