@@ -5,6 +5,7 @@
 set -eu
 make=${MAKE:-make}
 # shellcheck source=tests/lib/counts.sh
+# shellcheck disable=SC1091 # followed by shellcheck -x
 . "$(dirname "$0")/lib/counts.sh"
 passed=0
 failed=0
@@ -13,8 +14,8 @@ trap 'rm -f "$log" "$log.rc"' EXIT
 for part in check-unit check-fuzz check-qemu; do
     { rc=0; "$make" --no-print-directory "$part" 2>&1 || rc=$?; echo "$rc" > "$log.rc"; } | tee "$log"
     rc=$(cat "$log.rc")
-    counts_of "$rc" "$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 | sed 's/^[a-z]*: //')"
-    p=$counts_p f=$counts_f
+    c=$(counts_of "$rc" "$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 | sed 's/^[a-z]*: //')")
+    p=${c% *} f=${c#* }
     echo "make $part: $p passed, $f failed"
     passed=$((passed + p))
     failed=$((failed + f))

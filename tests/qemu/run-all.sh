@@ -10,6 +10,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib/counts.sh
+# shellcheck disable=SC1091 # followed by shellcheck -x
 . "$here/../lib/counts.sh"
 default=${KHIB_KERNEL:-6.12}
 passed=0
@@ -25,8 +26,8 @@ for arg in "$@"; do
     out=$(KHIB_KERNEL=$kernel "$here/$name.sh" 2>&1) && rc=0 || rc=$?
     printf '%s\n' "$out"
     echo "=== tests/qemu/$name.sh (kernel $kernel): $(($(date +%s) - start)) s"
-    counts_of "$rc" "$out"
-    p=$counts_p f=$counts_f
+    c=$(counts_of "$rc" "$out")
+    p=${c% *} f=${c#* }
     passed=$((passed + p))
     failed=$((failed + f))
     # Per kernel: variables named by the kernel's position in $kernels.

@@ -16,6 +16,7 @@ hooks=$root/hooks
 work=$(mktemp -d "${TMPDIR:-/tmp}/khib-hooks.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # shellcheck source=tests/lib/check.sh
+# shellcheck disable=SC1091 # followed by shellcheck -x
 . "$root/tests/lib/check.sh"
 log=$work/log
 KHIB_TEST_LOG=$log
@@ -441,10 +442,13 @@ prereqs() {   # prereqs NAME FILE: "FILE prereqs" prints an empty list
     if out=$(sh "$2" prereqs 2>&1) && [ -z "$out" ]; then pass "$1"; else fail "$1" "$out"; fi
 }
 prereqs "initramfs-tools local-top: prereqs" "$hooks/initramfs-tools/scripts/local-top/khib"
+# shellcheck disable=SC2016 # "$1" is the inner shell's
 wrapper "initramfs-tools local-top: runs khib-resume.sh, exits 0 when it fails" \
     sh -c '"$1" && echo "still booting"' _ "$hooks/initramfs-tools/scripts/local-top/khib"
+# shellcheck disable=SC2016 # "$1" is the inner shell's
 wrapper "dracut pre-mount hook: sourced under set -e, the boot carries on" \
     sh -ec '. "$1"; echo "still booting"' _ "$hooks/dracut/90khib/khib-pre-mount.sh"
+# shellcheck disable=SC2016 # "$1" is the inner shell's
 wrapper "mkinitcpio run_hook: sourced under set -e, the boot carries on" \
     sh -ec '. "$1"; run_hook; echo "still booting"' _ "$hooks/mkinitcpio/hooks/khib"
 
@@ -746,6 +750,7 @@ if grep -Eq '^(After|Requires|Wants|BindsTo)=.*udev' "$unit"; then
 else
     pass "khib-retire.service: not ordered after udev (an ordering cycle)"
 fi
+# shellcheck disable=SC2016 # make's $(DESTDIR), literally
 if grep -qxF '	install -D -m 644 systemd/khib-retire.service $(DESTDIR)/usr/lib/systemd/system/khib-retire.service' \
     "$root/Makefile"; then
     pass "khib-retire.service: make install installs it"
@@ -783,5 +788,4 @@ else
     echo "note: shellcheck is not installed: the shellcheck checks were skipped (apt-get install shellcheck)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+counts

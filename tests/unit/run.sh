@@ -5,6 +5,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/lib/counts.sh
+# shellcheck disable=SC1091 # followed by shellcheck -x
 . "$root/tests/lib/counts.sh"
 passed=0
 failed=0
@@ -14,8 +15,8 @@ run() {   # run NAME COMMAND...
     name=$1
     shift
     out=$("$@" 2>&1) && rc=0 || rc=$?
-    counts_of "$rc" "$out"
-    p=$counts_p f=$counts_f
+    c=$(counts_of "$rc" "$out")
+    p=${c% *} f=${c#* }
     passed=$((passed + p))
     failed=$((failed + f))
     echo "$name: $p passed, $f failed"
