@@ -328,6 +328,8 @@ int khib_hibernate(const struct settings *s)
     if (plan.grub)
         printf("khib: the next boot starts GRUB's entry %s once (next_entry in %s)\n", plan.entry,
                boot_paths_system.grubenv);
+    else if (plan.initramfs)
+        printf("khib: the next boot resumes through the ordinary boot entry (khib's hook in its initramfs)\n");
     fflush(stdout);
     sync();
     double t0 = khib_now();

@@ -57,13 +57,13 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
     if (!strcmp(key, "restore-append"))
         return copy(s->restore_append, sizeof s->restore_append, key, value, err, errlen);
     if (!strcmp(key, "boot")) {
-        static const char *const names[] = {"auto", "grub", "none"};
-        for (int i = 0; i < 3; i++)
+        static const char *const names[] = {"auto", "grub", "none", "initramfs"};
+        for (int i = 0; i < 4; i++)
             if (!strcmp(value, names[i])) {
                 s->boot = i;
                 return 0;
             }
-        snprintf(err, errlen, "boot: '%s' is not auto, grub or none", value);
+        snprintf(err, errlen, "boot: '%s' is not auto, initramfs, grub or none", value);
         return -1;
     }
     if (!strcmp(key, "window")) {

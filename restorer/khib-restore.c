@@ -46,6 +46,7 @@ struct options {
     const char *memmap_dir;
     const char *abandon;  /* --abandon REASON */
     int info, verify, jump, consume, quiet;
+    int resumable;        /* --resumable: the checks only, in the normal kernel's initramfs */
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
 };
@@ -53,7 +54,7 @@ struct options {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: khib-restore --image PATH (--info | --verify | --abandon REASON |\n"
+            "Usage: khib-restore --image PATH (--info | --verify | --abandon REASON | --resumable |\n"
             "                    [--mem DEV] [--jump] | --memory-file FILE [--consume]) [options]\n"
             "Inspect, verify or restore a khib image.\n"
             "\n"
@@ -62,6 +63,10 @@ static void usage(FILE *out)
             "  --verify            decompress and check every chunk; write nothing\n"
             "  --abandon REASON    mark a committed image ABANDONED (a normal boot goes ahead:\n"
             "                      it must never be restored); exit 10 when there is none\n"
+            "  --resumable         run every check a restore with --jump runs before it\n"
+            "                      touches memory, and write nothing: exit 0 (and print the\n"
+            "                      window's size in MiB, for the restore kernel's command\n"
+            "                      line) when a restore would start, else as below\n"
             "  --mem DEV           restore into physical memory through DEV (default /dev/mem)\n"
             "  --memory-file FILE  restore into FILE at offset = physical address (tests);\n"
             "                      skips the memory-map check unless --memmap-dir is given\n"
@@ -106,7 +111,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"jump", no_argument, 0, 'j'},              {"consume", no_argument, 0, 'c'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"threads", required_argument, 0, 'T'},     {"mmap", no_argument, 0, 'M'},
-        {"abandon", required_argument, 0, 'A'},
+        {"abandon", required_argument, 0, 'A'},     {"resumable", no_argument, 0, 'R'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     int c;
@@ -127,6 +132,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'M': o->mmap = 1; break;
         case 'A': o->abandon = optarg; break;
+        case 'R': o->resumable = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -136,8 +142,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         why = "unexpected argument";
     else if (!o->image)
         why = "--image PATH is required";
-    else if (o->info + o->verify + !!o->abandon > 1)
-        why = "--info, --verify and --abandon exclude each other";
+    else if (o->info + o->verify + !!o->abandon + o->resumable > 1)
+        why = "--info, --verify, --abandon and --resumable exclude each other";
+    else if (o->resumable && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
+        why = "--resumable writes nothing: no --mem, --memory-file, --mmap, --jump or --consume";
     else if (o->abandon && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
         why = "--abandon restores nothing: no --mem, --memory-file, --mmap, --jump or --consume";
     else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
@@ -163,8 +171,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int open_committed(const struct options *o, struct khib_image *img)
 {
     char err[600];
-    int rc = khib_image_open(img, o->image, (o->verify || o->info) ? KHIB_OPEN_READ : KHIB_OPEN_WRITE, err,
-                             sizeof err);
+    int rc = khib_image_open(img, o->image, (o->verify || o->info || o->resumable) ? KHIB_OPEN_READ : KHIB_OPEN_WRITE,
+                             err, sizeof err);
     if (rc == KHIB_IMG_NONE) {
         fprintf(stderr, PROG ": no committed image on %s (%s)\n", o->image, err);
         return EXIT_NONE;
@@ -248,7 +256,7 @@ static int preflight(const struct options *o, const struct khib_image *img)
         goto refused;
     if (check_file_systems(img, err, sizeof err) != 0)
         goto refused;
-    if (o->jump) {
+    if (o->jump || o->resumable) {
         if (!img->sb.jump_back_entry) {
             snprintf(err, sizeof err, "the image has no jump-back entry: it was not saved by a kexec jump");
             goto refused;
@@ -256,7 +264,7 @@ static int preflight(const struct options *o, const struct khib_image *img)
         if (check_in_ranges(img, img->sb.jump_back_entry, "jump-back entry", err, sizeof err) != 0)
             goto refused;
     }
-    if ((o->jump || o->consume) && img->sb.mailbox_addr &&
+    if ((o->jump || o->consume || o->resumable) && img->sb.mailbox_addr &&
         check_in_ranges(img, img->sb.mailbox_addr, "mailbox", err, sizeof err) != 0)
         goto refused;
     return EXIT_OK;
@@ -392,6 +400,7 @@ static int restore(const struct options *o, struct khib_image *img)
         return rc;
     khib_faultpoint(KHIB_FP_RESTORE_VALIDATED);
     int fd = -1;
+    struct khib_progress prog = {.console_fd = -1};
     const char *memdev;
     struct khib_walk_memory dst;
     rc = open_memory(o, img, &fd, &memdev, &dst);
@@ -409,8 +418,10 @@ static int restore(const struct options *o, struct khib_image *img)
     dst.nseg = img->idx.range_count;
     print_buffers(o, KHIB_WALK_WRITE, &dst);
     uint64_t bytes = img->sb.pages_total * KHIB_PAGE_SIZE;
-    struct khib_progress prog;
     khib_progress_start(&prog, PROG, bytes, o->quiet);
+    /* Into real memory this is R: its lines belong on the console. */
+    if (!o->memory_file)
+        khib_progress_console(&prog);
     double t0 = khib_now();
     int direct = 0;
     int r = khib_walk(img, KHIB_WALK_WRITE, &dst, o->threads, &prog, &direct, err, sizeof err);
@@ -423,17 +434,39 @@ static int restore(const struct options *o, struct khib_image *img)
     uint64_t restored_ns = khib_realtime_ns();
     char uuid[40];
     khib_uuid_format(img->sb.uuid, uuid, sizeof uuid);
-    printf(PROG ": restored image %s: %.1f MiB of memory into %s in %.2f s, %.0f MiB/s (%s reads)\n", uuid,
-           (double)bytes / (1 << 20), memdev, dt, dt > 0 ? (double)bytes / (1 << 20) / dt : 0.0,
-           direct ? "direct" : "buffered");
+    khib_progress_note(&prog, PROG ": restored image %s: %.1f MiB of memory into %s in %.2f s, %.0f MiB/s (%s reads)",
+                       uuid, (double)bytes / (1 << 20), memdev, dt, dt > 0 ? (double)bytes / (1 << 20) / dt : 0.0,
+                       direct ? "direct" : "buffered");
     close(fd);
     fd = -1;
     if (o->jump || o->consume)
         rc = finish(o, img, memdev, restored_ns, dt);
 out:
+    khib_progress_end(&prog);
     free(seg);
     if (fd >= 0)
         close(fd);
+    return rc;
+}
+
+/* The hook in a distribution's normal initramfs asks before it loads the
+ * restore kernel: every check of preflight() (the same machine, the same
+ * disks: the firmware memory map and the file systems read the same in this
+ * kernel as in R), on a read-only image.  R runs them again.  The restore
+ * kernel must be confined to the image's window, which must start at 0
+ * (docs/architecture.md): its size in MiB goes to stdout. */
+static int resumable(const struct options *o, const struct khib_image *img)
+{
+    const struct khib_superblock *sb = &img->sb;
+    if (sb->window_start != 0 || sb->window_size < (64ULL << 20) || sb->window_size % (1ULL << 20)) {
+        fprintf(stderr, PROG ": not restoring %s: its window [0x%" PRIx64 ", +0x%" PRIx64 ") does not start at 0"
+                " or is not a whole number of MiB of at least 64: no restore kernel can be confined to it\n",
+                o->image, sb->window_start, sb->window_size);
+        return EXIT_REFUSED;
+    }
+    int rc = preflight(o, img);
+    if (rc == EXIT_OK)
+        printf("%" PRIu64 "\n", sb->window_size >> 20);
     return rc;
 }
 
@@ -474,6 +507,8 @@ int main(int argc, char **argv)
             print_info(stdout, &img);
         else if (o.verify)
             rc = verify(&o, &img);
+        else if (o.resumable)
+            rc = resumable(&o, &img);
         else
             rc = restore(&o, &img);
     } else if (o.info && rc == EXIT_IMAGE) {

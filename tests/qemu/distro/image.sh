@@ -2,7 +2,9 @@
 # Build (or find in the cache) the disk image of a Debian guest for
 # tests/qemu/distro.sh and print its path.
 #
-# Usage: image.sh RELEASE KERNEL     RELEASE: bookworm or trixie;
+# Usage: image.sh RELEASE KERNEL     RELEASE: bookworm, trixie, or
+#                                    bookworm-dracut (bookworm with dracut
+#                                    instead of initramfs-tools);
 #                                    KERNEL: the test kernel's bzImage
 #        image.sh RELEASE --tree     only the debootstrap tree's tarball
 #
@@ -28,15 +30,21 @@
 #                             packages, debootstrap's version, guest-files.
 #   RELEASE-disk-KEY.img      the provisioned disk; KEY: the tree's key, the
 #                             kernel, provision.sh and this script.
+# A variant (bookworm-dracut) has a tree of its own: its base release's tree
+# with the variant's packages installed in a chroot (apt-get, from the
+# network; dracut replaces initramfs-tools), keyed by the base tree's key
+# and the packages.
 # Needs root (debootstrap, files owned by root in the image).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 release=${1:?usage: image.sh RELEASE KERNEL}
 kernel=${2:?usage: image.sh RELEASE KERNEL}
 cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}/distro
+variant=
 case "$release" in
-    bookworm|trixie) ;;
-    *) echo "image.sh: unknown release $release (bookworm or trixie)" >&2; exit 1 ;;
+    bookworm|trixie) base=$release ;;
+    bookworm-dracut) base=bookworm variant="dracut dracut-core" ;;
+    *) echo "image.sh: unknown release $release (bookworm, trixie or bookworm-dracut)" >&2; exit 1 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "image.sh: needs root (debootstrap)" >&2; exit 1; }
 # shellcheck source-path=SCRIPTDIR source=../lib/mirror.sh
@@ -49,8 +57,12 @@ log() { printf 'image.sh: %s\n' "$*" >&2; }
 mkdir -p "$cache"
 
 tree_key=$(cat "$here/guest-files.sh" "$here"/units/khibtest.service | sha256sum |
-    { read -r h _; printf '%s\n' 3 "$release" "$mirror" "$include" "$later" "$h" \
+    { read -r h _; printf '%s\n' 3 "$base" "$mirror" "$include" "$later" "$h" \
         "$(dpkg-query -W -f='${Version}' debootstrap)"; } | sha256sum | cut -c1-16)
+if [ -n "$variant" ]; then
+    base_tar=$cache/$base-tree-$tree_key.tar.zst
+    tree_key=$(printf '%s\n' "$tree_key" "$variant" | sha256sum | cut -c1-16)
+fi
 tree_tar=$cache/$release-tree-$tree_key.tar.zst
 kernel_dir=$(dirname -- "$kernel")
 if [ "$kernel" != --tree ]; then
@@ -77,6 +89,25 @@ in_chroot() {
     chroot "$tree" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"
 }
 
+if [ -n "$variant" ] && [ ! -s "$tree_tar" ]; then
+    start=$(date +%s)
+    [ -s "$base_tar" ] || sh "$0" "$base" --tree > /dev/null || exit 1
+    log "$release: $base's tree with $variant (cached as $tree_tar)"
+    mkdir -p "$tree"
+    tar --zstd -C "$tree" --numeric-owner -xpf "$base_tar"
+    mount -t proc proc "$tree/proc"
+    # shellcheck disable=SC2086 # the package list
+    if ! in_chroot sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $variant" \
+        > "$work/variant.log" 2>&1; then
+        tail -n 20 "$work/variant.log" >&2
+        log "installing $variant into $base's tree failed (log above)"
+        exit 1
+    fi
+    umount "$tree/proc"
+    tar --zstd -C "$tree" --numeric-owner -cf "$tree_tar.tmp" . && mv "$tree_tar.tmp" "$tree_tar"
+    rm -rf "$tree"
+    log "tree of $release built in $(( $(date +%s) - start )) s"
+fi
 if [ ! -s "$tree_tar" ]; then
     start=$(date +%s)
     log "debootstrap $release (cached as $tree_tar)"
