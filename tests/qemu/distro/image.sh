@@ -89,24 +89,33 @@ in_chroot() {
     chroot "$tree" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"
 }
 
+# in_tree_apt WHAT COMMAND: run an apt-get command line in the tree (proc
+# mounted), or show its log and exit.
+in_tree_apt() {
+    mount -t proc proc "$tree/proc"
+    if ! in_chroot sh -c "apt-get update -q && $2" > "$work/apt.log" 2>&1; then
+        tail -n 20 "$work/apt.log" >&2
+        log "$1 failed (log above)"
+        exit 1
+    fi
+    umount "$tree/proc"
+}
+
+# pack_tree: the tree into its cache tarball.
+pack_tree() {
+    tar --zstd -C "$tree" --numeric-owner -cf "$tree_tar.tmp" . && mv "$tree_tar.tmp" "$tree_tar"
+    rm -rf "$tree"
+    log "tree of $release built in $(( $(date +%s) - start )) s"
+}
+
 if [ -n "$variant" ] && [ ! -s "$tree_tar" ]; then
     start=$(date +%s)
     [ -s "$base_tar" ] || sh "$0" "$base" --tree > /dev/null || exit 1
     log "$release: $base's tree with $variant (cached as $tree_tar)"
     mkdir -p "$tree"
     tar --zstd -C "$tree" --numeric-owner -xpf "$base_tar"
-    mount -t proc proc "$tree/proc"
-    # shellcheck disable=SC2086 # the package list
-    if ! in_chroot sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $variant" \
-        > "$work/variant.log" 2>&1; then
-        tail -n 20 "$work/variant.log" >&2
-        log "installing $variant into $base's tree failed (log above)"
-        exit 1
-    fi
-    umount "$tree/proc"
-    tar --zstd -C "$tree" --numeric-owner -cf "$tree_tar.tmp" . && mv "$tree_tar.tmp" "$tree_tar"
-    rm -rf "$tree"
-    log "tree of $release built in $(( $(date +%s) - start )) s"
+    in_tree_apt "installing $variant into $base's tree" "apt-get install -y -q --no-install-recommends $variant"
+    pack_tree
 fi
 if [ ! -s "$tree_tar" ]; then
     start=$(date +%s)
@@ -117,20 +126,11 @@ if [ ! -s "$tree_tar" ]; then
         log "debootstrap of $release failed (log above)"
         exit 1
     fi
-    mount -t proc proc "$tree/proc"
     # The .debs the guest installs later stay in apt's cache: the guest has
     # no network.
-    if ! in_chroot sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends --download-only $later" \
-        > "$work/download.log" 2>&1; then
-        tail -n 20 "$work/download.log" >&2
-        log "downloading $later failed (log above)"
-        exit 1
-    fi
-    umount "$tree/proc"
+    in_tree_apt "downloading $later" "apt-get install -y -q --no-install-recommends --download-only $later"
     sh "$here/guest-files.sh" "$tree" "$here"
-    tar --zstd -C "$tree" --numeric-owner -cf "$tree_tar.tmp" . && mv "$tree_tar.tmp" "$tree_tar"
-    rm -rf "$tree"
-    log "tree of $release built in $(( $(date +%s) - start )) s"
+    pack_tree
 fi
 
 [ "$kernel" = --tree ] && { echo "$tree_tar"; exit 0; }
