@@ -44,6 +44,8 @@
 #                     command line, Linux >= 6.8)
 #   khib.wait=SECONDS how long to wait for DEV (or target=) to appear
 #                     (default 5)
+#   noresume, khib.noresume  an ordinary boot does not resume: it retires a
+#                     committed image (the way out when R hangs at every boot)
 #
 # Cleaning rule for the second boot's command line: drop every khib.* word,
 # every memmap= word and retain_initrd; drop nokaslr only when the next word
@@ -79,11 +81,15 @@ khib_cmdline "${KHIB_CMDLINE:-/proc/cmdline}" || exit 0
 # "a?b" on the command line must stay itself.
 set -f
 
-confined() {   # the command line carries khib's window confinement
+has_word() {   # has_word WORD: the command line has WORD
     for word in $khib_cmdline; do
-        [ "$word" = memmap=exactmap ] && return 0
+        [ "$word" = "$1" ] && return 0
     done
     return 1
+}
+
+confined() {   # the command line carries khib's window confinement
+    has_word memmap=exactmap
 }
 
 clean_cmdline() {   # the command line minus khib's words (rule above)
@@ -221,6 +227,12 @@ ordinary() {
     fi
     if [ ! -x "$restore" ]; then
         say "$restore is missing from this initramfs: an image on $1, if any, could neither be resumed nor retired (fix: install khib and rebuild the initramfs with its hook)"
+        return 0
+    fi
+    if has_word noresume || has_word khib.noresume; then
+        # The way out of a restore kernel that hangs (each boot would start
+        # it again): the boot goes on, so a committed image is retired.
+        retire "$1" "a normal boot started with noresume on the command line"
         return 0
     fi
     rc=0

@@ -208,6 +208,13 @@ $(refused "$code")" "^khib: not resuming the hibernated system on $work/image: n
 $(refused 3)" "^khib: the image on $work/image, if any, could not be retired \(khib-restore --abandon exit 2, cause above\).*file system checks" \
         '^khib-restore: cannot abandon'
 
+    for word in noresume khib.noresume; do
+        resume "$sh" "$base $word $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0 STUB_ABANDON=0
+        expect "$t ordinary boot with $word: no check, no kexec: retired, the boot goes on" 0 \
+            "khib-restore [--image] [$work/image] [--abandon] [a normal boot started with noresume on the command line]" \
+            "^khib-restore: image 00000000-stub on $work/image abandoned: a normal boot started with noresume on the command line"
+    done
+
     printf 'target=%s\n' "$work/no-device" > "$work/conf-missing"
     resume "$sh" "$base khib.wait=0" KHIB_CONF="$work/conf-missing"
     expect "$t ordinary boot, target missing: no call, one line: neither resumed nor retired, why" 0 "" \
