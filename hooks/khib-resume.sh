@@ -219,6 +219,11 @@ restore_kernel() {
     why="kexec -e of the restore kernel returned (exit $rc, message above; fix: a kernel with CONFIG_KEXEC=y, not locked down)"
 }
 
+# A newline, to take the last line of khib-restore's output without tail
+# (which a dracut initramfs may lack).
+nl='
+'
+
 # ordinary IMAGE: an ordinary boot's check of the configured image.
 ordinary() {
     if ! khib_wait_for "$1" "$wait_s"; then
@@ -240,7 +245,7 @@ ordinary() {
     case "$rc" in
         10) return 0 ;;   # no committed image: not a word, the boot goes on
         0)
-            mib=$(printf '%s\n' "$out" | tail -n 1)
+            mib=${out##*"$nl"}
             case "$mib" in
                 '' | *[!0-9]*) why="khib-restore --resumable named no window ($out)" ;;
                 *) restore_kernel "$1" "$mib" ;;
@@ -250,7 +255,7 @@ ordinary() {
             ;;
         *)
             # khib-restore's last line says why ("khib-restore: not restoring DEV: ...").
-            cause=$(printf '%s\n' "$out" | tail -n 1)
+            cause=${out##*"$nl"}
             say "not resuming the hibernated system on $1: ${cause#khib-restore: } (khib-restore --resumable exit $rc); the boot goes on, and the image is retired"
             retire "$1" "a normal boot started: the image was refused (khib-restore --resumable exit $rc)"
             ;;
