@@ -22,6 +22,9 @@
 #
 # Usage: tests/qemu/distro.sh [RELEASE...]    default: bookworm trixie
 # Needs root; the first run needs the network (debootstrap).
+# A guest's boot installs packages and builds initramfs images under TCG:
+# minutes each on a loaded host.
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-1500}
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib/common.sh disable=SC1091 # followed by shellcheck -x
 . "$(dirname "$0")/lib/common.sh"
