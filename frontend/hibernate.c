@@ -272,6 +272,7 @@ int khib_hibernate(const struct settings *s)
     snprintf(note.kernel_release, sizeof note.kernel_release, "%s", u.release);
     note.build_id_len = (uint8_t)kernel_build_id(note.build_id, sizeof note.build_id);
     snprintf(note.target, sizeof note.target, "%s", s->target);
+    snprintf(note.host_name, sizeof note.host_name, "%.*s", (int)sizeof note.host_name - 1, u.nodename);
 
     struct mailbox_page mb = {0};
     if (mailbox_page_open(&mb, s->window, err, sizeof err) != 0) {

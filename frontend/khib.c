@@ -1,8 +1,11 @@
 /* khib: the front end that runs in the system to be hibernated. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bootargs.h"
 #include "check.h"
@@ -26,6 +29,9 @@ static void usage(FILE *out)
             "               (khib-retire.service), before the disks change, so that it never resumes\n"
             "  boot-args    print the restore entry's kernel command-line words (for /etc/grub.d/45_khib)\n"
             "  sleep VERB   (systemd-hibernate.service) khib check, the system-sleep hooks, khib hibernate\n"
+            "  rescue-stick DEV|FILE  write khib's rescue stick (BIOS and UEFI): resume the hibernated\n"
+            "               system of the machine it boots, or boot its installed system\n"
+            "               (khib rescue-stick --help, khib-rescue-stick(8))\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
             "  --target DEV      block device that receives the image (no default)\n"
@@ -158,6 +164,24 @@ static int settings_main(const char *cmd, int argc, char **argv)
     return khib_hibernate(&s);
 }
 
+/* khib rescue-stick: the shell script that writes the stick (mkrescue-stick.sh,
+ * installed as RESCUE_STICK; KHIB_RESCUE_STICK names another, for tests). */
+#define RESCUE_STICK "/usr/lib/khib/mkrescue-stick"
+static int rescue_stick(char **argv)
+{
+    const char *script = getenv("KHIB_RESCUE_STICK");
+    if (!script || !*script)
+        script = RESCUE_STICK;
+    if (setenv("KHIB_PROG", "khib rescue-stick", 1) != 0) {
+        fprintf(stderr, "khib rescue-stick: setenv: %s\n", strerror(errno));
+        return 1;
+    }
+    argv[0] = (char *)script;
+    execv(script, argv);
+    fprintf(stderr, "khib rescue-stick: cannot run %s: %s (reinstall khib)\n", script, strerror(errno));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -173,6 +197,8 @@ int main(int argc, char **argv)
         return settings_main(cmd, argc - 1, argv + 1);
     if (!strcmp(cmd, "sleep"))
         return khib_sleep_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rescue-stick"))
+        return rescue_stick(argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);
     return 1;
 }

@@ -41,8 +41,9 @@ struct khib_note {
     char     target[KHIB_TARGET_LEN];         /* 144: image target path, NUL-padded */
     struct khib_fs_record fs[KHIB_FS_MAX];    /* 272: the file systems A had mounted, without
                                                  their state, which B takes (fs_count used) */
+    char     host_name[KHIB_HOST_LEN];        /* 3600: A's uname -n, NUL-padded (the rescue stick's list) */
 };
-#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE)   /* 3600 */
+#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE + KHIB_HOST_LEN)   /* 3664 */
 
 /* The mailbox: one page of A's memory, outside the window, locked by A before
  * the jump.  B (after a test save or any failure) and R (after a restore)

@@ -29,6 +29,8 @@ void khib_note_encode(const struct khib_note *n, void *buf)
     p[143 + KHIB_TARGET_LEN] = 0;
     for (unsigned i = 0; i < KHIB_FS_MAX; i++)
         khib_fs_record_encode(&n->fs[i], p + 272 + i * KHIB_FS_RECORD_SIZE);
+    memcpy(p + 3600, n->host_name, KHIB_HOST_LEN);
+    p[3599 + KHIB_HOST_LEN] = 0;
 }
 
 int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err, size_t errlen)
@@ -54,14 +56,15 @@ int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err
     memcpy(n->target, p + 144, KHIB_TARGET_LEN);
     for (unsigned i = 0; i < KHIB_FS_MAX; i++)
         khib_fs_record_decode(p + 272 + i * KHIB_FS_RECORD_SIZE, &n->fs[i]);
+    memcpy(n->host_name, p + 3600, KHIB_HOST_LEN);
 
     if (n->version != KHIB_NOTE_VERSION) {
         snprintf(err, errlen, "khib note version %" PRIu32 " is not supported (expected %u): "
                  "khib and khib-save come from different versions", n->version, KHIB_NOTE_VERSION);
         return -1;
     }
-    if (!memchr(n->target, 0, KHIB_TARGET_LEN)) {
-        snprintf(err, errlen, "khib note target is not NUL-terminated");
+    if (!memchr(n->target, 0, KHIB_TARGET_LEN) || !memchr(n->host_name, 0, KHIB_HOST_LEN)) {
+        snprintf(err, errlen, "khib note target or host name is not NUL-terminated");
         return -1;
     }
     struct khib_handoff_fields f = {n->window_start, n->window_size, n->mailbox_addr, n->fs_count,

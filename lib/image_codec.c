@@ -170,6 +170,8 @@ void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
     khib_put64(p + 3616, sb->abandoned_ns);
     memcpy(p + 3624, sb->abandon_reason, KHIB_ABANDON_LEN);
     p[3624 + KHIB_ABANDON_LEN - 1] = 0;
+    memcpy(p + 3960, sb->host_name, KHIB_HOST_LEN);
+    p[3960 + KHIB_HOST_LEN - 1] = 0;
     khib_put64(p + SB_CHECKSUM_OFF, khib_hash64(p, SB_CHECKSUM_OFF, 0));
 }
 
@@ -254,6 +256,7 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
     sb->consumed_ns = khib_get64(p + 3608);
     sb->abandoned_ns = khib_get64(p + 3616);
     memcpy(sb->abandon_reason, p + 3624, KHIB_ABANDON_LEN);
+    memcpy(sb->host_name, p + 3960, KHIB_HOST_LEN);
     sb->checksum = want;
 
     if (sb->version != KHIB_VERSION) {
@@ -285,8 +288,8 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
                                     sb->build_id_len, sb->kernel_release, sb->fs};
     if (khib_handoff_check("superblock", &f, err, errlen) != 0)
         return KHIB_SB_BAD;
-    if (!nul_terminated(sb->abandon_reason, KHIB_ABANDON_LEN)) {
-        snprintf(err, errlen, "superblock abandon reason is not NUL-terminated");
+    if (!nul_terminated(sb->abandon_reason, KHIB_ABANDON_LEN) || !nul_terminated(sb->host_name, KHIB_HOST_LEN)) {
+        snprintf(err, errlen, "superblock abandon reason or host name is not NUL-terminated");
         return KHIB_SB_BAD;
     }
     return KHIB_SB_OK;

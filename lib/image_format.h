@@ -42,6 +42,7 @@
 #define KHIB_FS_MNT_LEN      64u
 #define KHIB_FS_STATE_WORDS  5u
 #define KHIB_ABANDON_LEN     128u
+#define KHIB_HOST_LEN        64u             /* utsname.nodename, cut to 63 bytes */
 
 enum khib_state {
     KHIB_STATE_EMPTY = 0,     /* never written, or wiped */
@@ -131,7 +132,10 @@ struct khib_superblock {
     uint64_t consumed_ns;           /* 3608: CLOCK_REALTIME when R marked it CONSUMED */
     uint64_t abandoned_ns;          /* 3616: CLOCK_REALTIME when a normal boot marked it ABANDONED */
     char     abandon_reason[KHIB_ABANDON_LEN]; /* 3624: why, NUL-padded */
-    /* 3752 .. 4087 zero */
+    /* 3752 .. 3959 zero */
+    char     host_name[KHIB_HOST_LEN]; /* 3960: A's host name (uname -n), NUL-padded; empty
+                                          in images of khib before it (they are read alike) */
+    /* 4024 .. 4087 zero */
     uint64_t checksum;              /* 4088: khib_hash64 of bytes [0, 4088) */
 };
 

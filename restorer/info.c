@@ -32,6 +32,7 @@ void print_info(FILE *out, const struct khib_image *img)
         snprintf(v, sizeof v, "%s (%s)", a, sb->abandon_reason[0] ? sb->abandon_reason : "no reason given");
         line(out, "abandoned:", v);
     }
+    line(out, "host name:", sb->host_name[0] ? sb->host_name : "-");
     line(out, "kernel release:", sb->kernel_release[0] ? sb->kernel_release : "-");
     size_t n = 0;
     for (unsigned i = 0; i < sb->build_id_len && i < KHIB_BUILD_ID_MAX; i++)

@@ -23,6 +23,7 @@
 #include "memmap.h"
 #include "physmem.h"
 #include "progress.h"
+#include "scan.h"
 #include "threads.h"
 #include "uuid.h"
 #include "walk.h"
@@ -45,7 +46,8 @@ struct options {
     const char *mem;
     const char *memmap_dir;
     const char *abandon;  /* --abandon REASON */
-    int info, verify, jump, consume, quiet;
+    const char *sys_block; /* --sys-block DIR */
+    int info, verify, jump, consume, quiet, scan;
     int resumable;        /* --resumable: the checks only, in the normal kernel's initramfs */
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
@@ -56,9 +58,15 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: khib-restore --image PATH (--info | --verify | --abandon REASON | --resumable |\n"
             "                    [--mem DEV] [--jump] | --memory-file FILE [--consume]) [options]\n"
+            "       khib-restore --scan [PATH...]\n"
             "Inspect, verify or restore a khib image.\n"
             "\n"
             "  --image PATH        block device or file holding the image\n"
+            "  --scan [PATH...]    list the khib images on PATHs, or on every block device\n"
+            "                      (" KHIB_SYS_BLOCK "): one line each, tab-separated: device,\n"
+            "                      state, host name, kernel release, time saved, uuid; exit 0 when\n"
+            "                      one is COMMITTED, 10 when none is (the rescue stick's list)\n"
+            "  --sys-block DIR     --scan: list the block devices of DIR instead (tests)\n"
             "  --info              print the superblock (any state) and exit\n"
             "  --verify            decompress and check every chunk; write nothing\n"
             "  --abandon REASON    mark a committed image ABANDONED (a normal boot goes ahead:\n"
@@ -88,7 +96,7 @@ static void usage(FILE *out)
             "is named); 3 image refused for this machine (memory map, window, file systems);\n"
             "4 memory could not be written; 5 the jump failed (the image stays COMMITTED);\n"
             "10 no committed image (none, unfinished, abandoned, or already restored): boot\n"
-            "normally.\n",
+            "normally; with --scan: 0 a committed image listed, 10 none, 2 the devices cannot be listed.\n",
             KHIB_THREADS_DEFAULT_MAX);
 }
 
@@ -112,6 +120,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"threads", required_argument, 0, 'T'},     {"mmap", no_argument, 0, 'M'},
         {"abandon", required_argument, 0, 'A'},     {"resumable", no_argument, 0, 'R'},
+        {"scan", no_argument, 0, 'S'},              {"sys-block", required_argument, 0, 'B'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     int c;
@@ -133,15 +142,25 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'M': o->mmap = 1; break;
         case 'A': o->abandon = optarg; break;
         case 'R': o->resumable = 1; break;
+        case 'S': o->scan = 1; break;
+        case 'B': o->sys_block = optarg; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
     }
     const char *why = NULL;
-    if (optind < argc)
+    if (o->scan) {
+        if (o->image || o->info || o->verify || o->abandon || o->memory_file || o->mem || o->jump || o->consume ||
+            o->mmap || o->resumable)
+            why = "--scan only lists: no --image, --info, --verify, --abandon, --mem, --memory-file, --jump";
+        else if (o->sys_block && optind < argc)
+            why = "--sys-block lists the block devices when no PATH is given";
+    } else if (o->sys_block)
+        why = "--sys-block belongs to --scan";
+    else if (optind < argc)
         why = "unexpected argument";
-    else if (!o->image)
-        why = "--image PATH is required";
+    else if (!o->image && !o->scan)
+        why = "--image PATH (or --scan) is required";
     else if (o->info + o->verify + !!o->abandon + o->resumable > 1)
         why = "--info, --verify, --abandon and --resumable exclude each other";
     else if (o->resumable && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
@@ -495,6 +514,10 @@ int main(int argc, char **argv)
         return rc;
     if (o.abandon)
         return abandon(&o);
+    if (o.scan) {
+        int n = scan_images(stdout, argv + optind, argc - optind, o.sys_block ? o.sys_block : KHIB_SYS_BLOCK);
+        return n < 0 ? EXIT_IMAGE : n > 0 ? EXIT_OK : EXIT_NONE;
+    }
     khib_fault_init(PROG);
     if (signal(SIGBUS, on_sigbus) == SIG_ERR) {
         fprintf(stderr, PROG ": signal: %s\n", strerror(errno));

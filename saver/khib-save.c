@@ -335,6 +335,7 @@ static int init_superblock(const struct options *o, const struct input *in, int 
     if (in->core.has_note) {
         const struct khib_note *nt = &in->core.note;
         memcpy(sb->kernel_release, nt->kernel_release, KHIB_RELEASE_LEN);
+        memcpy(sb->host_name, nt->host_name, KHIB_HOST_LEN);
         sb->build_id_len = nt->build_id_len;
         memcpy(sb->build_id, nt->build_id, KHIB_BUILD_ID_MAX);
         sb->memmap_digest = nt->memmap_digest;

@@ -29,6 +29,7 @@ static struct khib_superblock sample_sb(void)
     fill(sb.uuid, 16, 1);
     sb.created_ns = 0x1111222233334444ULL;
     snprintf(sb.kernel_release, sizeof sb.kernel_release, "6.12.0-test");
+    snprintf(sb.host_name, sizeof sb.host_name, "khibtest");
     sb.build_id_len = 20;
     fill(sb.build_id, 20, 9);
     sb.memmap_digest = 0xabcdef0123456789ULL;
@@ -132,10 +133,11 @@ static void test_superblock(void)
           "second fs record at 480, its flags");
     CHECK(khib_get64(buf + 3600) == sb.mailbox_nonce, "mailbox_nonce at 3600");
     CHECK(khib_get64(buf + 4088) == khib_hash64(buf, 4088, 0), "checksum at 4088 over [0, 4088)");
+    CHECK(memcmp(buf + 3960, "khibtest", 9) == 0, "host_name at 3960");
     int zero_tail = 1;
     for (int i = 3752; i < 4088; i++)
-        zero_tail &= buf[i] == 0;
-    CHECK(zero_tail, "bytes 3752..4087 zero");
+        zero_tail &= (i >= 3960 && i < 3960 + 9) || buf[i] == 0;
+    CHECK(zero_tail, "bytes 3752..3959 and 3969..4087 zero");
 
     int rc = khib_superblock_decode(buf, &back, err, sizeof err);
     CHECK(rc == KHIB_SB_OK, "decode: %s", err);
@@ -170,6 +172,14 @@ static void test_superblock(void)
               back.abandoned_ns == 77 && !strcmp(back.abandon_reason, "a normal boot") &&
               khib_get64(buf + 3616) == 77 && !memcmp(buf + 3624, "a normal boot", 14),
           "ABANDONED with its time at 3616 and reason at 3624: %s", err);
+    khib_superblock_encode(&sb, buf);
+    memset(buf + 3960, 'x', KHIB_HOST_LEN);
+    khib_put64(buf + 4088, khib_hash64(buf, 4088, 0));
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "host name is not NUL-terminated");
+    memset(buf + 3960, 0, KHIB_HOST_LEN);
+    khib_put64(buf + 4088, khib_hash64(buf, 4088, 0));
+    CHECK(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_OK && !back.host_name[0],
+          "an image without a host name (older khib) decodes: %s", err);
     v = sb;
     v.fs[1].kind = 9;
     khib_superblock_encode(&v, buf);
@@ -306,14 +316,19 @@ static void test_note_and_mailbox(void)
     n.fs[0].kind = KHIB_FS_BTRFS;
     uint8_t buf[KHIB_NOTE_SIZE];
     char err[300] = "";
-    CHECK(KHIB_NOTE_SIZE == 3600, "note size 3600");
+    snprintf(n.host_name, sizeof n.host_name, "laptop");
+    CHECK(KHIB_NOTE_SIZE == 3664, "note size 3664");
     khib_note_encode(&n, buf);
     CHECK(khib_get64(buf + 40) == n.nonce && khib_get32(buf + 136) == 7 && memcmp(buf + 144, "/dev/vdb", 8) == 0 &&
-              memcmp(buf + 272, "vda2", 5) == 0 && khib_get32(buf + 272 + 128) == KHIB_FS_BTRFS,
+              memcmp(buf + 272, "vda2", 5) == 0 && khib_get32(buf + 272 + 128) == KHIB_FS_BTRFS &&
+              memcmp(buf + 3600, "laptop", 7) == 0,
           "note field offsets");
     CHECK(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) == 0, "note decode: %s", err);
     CHECK(memcmp(&n, &back, sizeof n) == 0, "note round trip");
     CHECK_ERR(khib_note_decode(buf, 100, &back, err, sizeof err) != 0, err, "100 bytes long");
+    memset(buf + 3600, 'x', KHIB_HOST_LEN);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "host name is not NUL-terminated");
+    khib_note_encode(&n, buf);
     khib_put32(buf, 9);
     CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "version 9");
     n.mailbox_addr = 0x7654001;
