@@ -93,44 +93,45 @@ static int vmcoreinfo_note(uint64_t *addr, uint32_t *size)
     return 0;
 }
 
-/* Pages on the per-cpu free lists of every CPU but CPU 0, from
- * /proc/zoneinfo ("cpu: N" then "count: X", mm/vmstat.c
- * zoneinfo_show_print()).  The jump takes those CPUs offline
- * (kernel/kexec_core.c kernel_kexec() -> suspend_disable_secondary_cpus(),
- * CPU 0 staying: kernel/cpu.c freeze_secondary_cpus()), and a CPU that goes
- * offline gives its lists back to the buddy allocator (mm/page_alloc.c
- * page_alloc_cpu_dead() -> drain_pages()): they are free when B looks, but
- * not in MemFree before (seen: 4000 pages on a 2-CPU 1 GiB guest). */
-static uint64_t pcp_pages_of_secondary_cpus(void)
+/* Pages on the per-cpu free lists, from /proc/zoneinfo ("cpu: N" then
+ * "count: X", mm/vmstat.c zoneinfo_show_print()).  They are not in MemFree,
+ * and may be free by the time B looks: the jump takes every CPU but one
+ * offline (kernel/kexec_core.c kernel_kexec() ->
+ * suspend_disable_secondary_cpus()), and an offline CPU's lists go back to
+ * the buddy allocator (mm/page_alloc.c page_alloc_cpu_dead() ->
+ * drain_pages()); the vmstat work shrinks the lists of an idle CPU
+ * (mm/vmstat.c refresh_cpu_vm_stats() -> decay_pcp_high()).  Seen: 2000 to
+ * 4000 pages more free at the jump than MemFree said on 1 GiB guests. */
+static uint64_t pcp_pages(void)
 {
     FILE *f = fopen("/proc/zoneinfo", "r");
     if (!f)
         return 0;
     char line[256];
-    long cpu = -1;
     uint64_t sum = 0;
     while (fgets(line, sizeof line, f)) {
         long v;
-        if (sscanf(line, " cpu: %ld", &v) == 1)
-            cpu = v;
-        else if (sscanf(line, " count: %ld", &v) == 1 && cpu > 0 && v > 0)
+        if (sscanf(line, " count: %ld", &v) == 1 && v > 0)
             sum += (uint64_t)v;
-        else if (strstr(line, "zone"))
-            cpu = -1;
     }
     fclose(f);
     return sum;
 }
 
-/* A's free page count at the jump for B's cross-check, into the mailbox
- * right before it (the note is loaded with B, earlier): MemFree and the
- * per-cpu lists that the jump frees. */
+static uint32_t pages32(uint64_t pages)
+{
+    return pages >= UINT32_MAX ? UINT32_MAX : (uint32_t)pages;
+}
+
+/* A's free page count for B's cross-check, into the mailbox right before
+ * the jump (the note is loaded with B, earlier): MemFree, and the per-cpu
+ * lists that may be free at the jump. */
 static void post_free_pages(struct mailbox_page *mb)
 {
     struct khib_mailbox m;
     khib_mailbox_decode(mb->page, &m);
-    uint64_t pages = (meminfo_bytes("MemFree") >> KHIB_PAGE_SHIFT) + pcp_pages_of_secondary_cpus();
-    m.a_free_pages = pages >= UINT32_MAX ? UINT32_MAX : (uint32_t)pages;
+    m.a_pcp_pages = pages32(pcp_pages());
+    m.a_free_pages = pages32(meminfo_bytes("MemFree") >> KHIB_PAGE_SHIFT);
     khib_mailbox_encode(&m, mb->page);
 }
 

@@ -80,7 +80,9 @@ struct khib_mailbox {
     uint64_t restore_ms;          /* 64: R's time to restore */
     uint64_t image_bytes;         /* 72 */
     char     msg[KHIB_MAILBOX_MSG_LEN]; /* 80: NUL-terminated text */
+    uint32_t a_pcp_pages;         /* 592: with a_free_pages: the pages then on the per-cpu free
+                                            lists, which may be free at the jump, or not */
 };
-#define KHIB_MAILBOX_SIZE (80u + KHIB_MAILBOX_MSG_LEN)
+#define KHIB_MAILBOX_SIZE (80u + KHIB_MAILBOX_MSG_LEN + 4u)
 
 #endif

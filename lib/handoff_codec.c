@@ -97,6 +97,7 @@ void khib_mailbox_encode(const struct khib_mailbox *m, void *page)
     khib_put64(p + 72, m->image_bytes);
     memcpy(p + 80, m->msg, KHIB_MAILBOX_MSG_LEN);
     p[80 + KHIB_MAILBOX_MSG_LEN - 1] = 0;
+    khib_put32(p + 80 + KHIB_MAILBOX_MSG_LEN, m->a_pcp_pages);
 }
 
 void khib_mailbox_decode(const void *page, struct khib_mailbox *m)
@@ -114,4 +115,5 @@ void khib_mailbox_decode(const void *page, struct khib_mailbox *m)
     m->image_bytes = khib_get64(p + 72);
     memcpy(m->msg, p + 80, KHIB_MAILBOX_MSG_LEN);
     m->msg[KHIB_MAILBOX_MSG_LEN - 1] = 0;
+    m->a_pcp_pages = khib_get32(p + 80 + KHIB_MAILBOX_MSG_LEN);
 }

@@ -128,11 +128,14 @@ int exclude_free_pages(const struct exclude_input *in, struct khib_chunk *chunks
         none(r, "%s", err);
         goto out;
     }
-    /* MemFree, read by A just before the jump, and the zones' counters read
-     * from A's memory must both agree with the walk (freepages.h). */
+    /* The zones' counters read from A's memory, and MemFree read by A just
+     * before the jump (plus up to the pages then on per-cpu lists), must
+     * both agree with the walk (freepages.h). */
     struct khib_freepages_opts opts = {.expected_free = -1};
-    if (in->a_free_pages && in->a_free_pages != UINT32_MAX)
+    if (in->a_free_pages && in->a_free_pages != UINT32_MAX) {
         opts.expected_free = in->a_free_pages;
+        opts.expected_slack = in->a_pcp_pages;
+    }
     if (khib_freepages_find(&vi, khib_backup_read, &rd, &opts, &fp) != 0) {
         none(r, "%s", fp.reason);
         goto out;

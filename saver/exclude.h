@@ -29,6 +29,7 @@ struct exclude_input {
     const struct khib_note *note;
     uint64_t entry;                  /* the jump-back entry (0: none) */
     uint32_t a_free_pages;           /* A's MemFree from the mailbox (0: not given) */
+    uint32_t a_pcp_pages;            /* and the pages then on its per-cpu lists */
 };
 
 struct exclude_result {

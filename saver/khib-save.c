@@ -504,7 +504,8 @@ static int save(const struct options *o, struct input *in, const char *target, i
     pl.index_bytes = khib_index_size(sb->range_count, sb->chunk_count);
     struct exclude_input exin = {.fd = in->fd, .name = in->name, .seg = in->seg, .nseg = in->core.nseg,
                                  .note = in->core.has_note ? &in->core.note : NULL, .entry = o->entry,
-                                 .a_free_pages = mailbox.p ? mailbox.m.a_free_pages : 0};
+                                 .a_free_pages = mailbox.p ? mailbox.m.a_free_pages : 0,
+                                 .a_pcp_pages = mailbox.p ? mailbox.m.a_pcp_pages : 0};
     exclude_free_pages(&exin, pl.chunks, pl.count, ex);
     printf(PROG ": %s\n", ex->line);
 

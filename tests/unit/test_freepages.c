@@ -346,6 +346,14 @@ static void cross_check(struct fake *f)
     khib_freepages_free(&fp);
     o = (struct khib_freepages_opts){.expected_free = 0, .margin_pages = 0, .margin_permille = 500};
     CHECK_ERR(find(f, NULL, NULL, &o, &fp) == -1, fp.reason, "margin 0");
+    /* The caller's count may lack up to the slack (per-cpu lists freed by the jump), never more. */
+    o = (struct khib_freepages_opts){.expected_free = (int64_t)pages - 1500, .expected_slack = 500};
+    CHECK(find(f, NULL, NULL, &o, &fp) == 0, "1500 short, a slack of 500: %s", fp.reason);
+    khib_freepages_free(&fp);
+    o.expected_slack = 0;
+    CHECK_ERR(find(f, NULL, NULL, &o, &fp) == -1, fp.reason, "(caller) is 1087: off by 1500");
+    o = (struct khib_freepages_opts){.expected_free = (int64_t)pages + 1100, .expected_slack = 5000};
+    CHECK_ERR(find(f, NULL, NULL, &o, &fp) == -1, fp.reason, "is 3687 and more: off by 1100");
     /* Negative zone counters (per-cpu differences not folded) sum, then clamp at 0. */
     set_zone_free(f, 0, -20);
     set_zone_free(f, 1, 10);
