@@ -46,7 +46,10 @@ static void usage(FILE *out)
             "  --restore-append WORDS  extra words for the restore entry (boot-args, update-grub)\n"
             "  --config FILE     read FILE instead of " KHIB_CONF "\n"
             "  --test            hibernate: save, verify and come back instead of powering off\n"
-            "  --no-trim         hibernate: keep the caches and save free memory as it is (trim=no)\n"
+            "  --no-trim         hibernate: keep the caches, and where free pages are not left out\n"
+            "                    of the image, save them as they are (trim=no)\n"
+            "  --no-exclude-free hibernate: save the free pages too instead of leaving them out of\n"
+            "                    the image (exclude-free=no)\n"
             "  --ignore-fs DIR   do not refuse the file system mounted at DIR (ignore-fs=DIR):\n"
             "                    a change to it before the resume is corrupted by the resume\n"
             "  --reason TEXT     retire: why (default \"a normal boot started\")\n"
@@ -70,6 +73,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"ignore-fs", required_argument, 0, 'g'}, {"reason", required_argument, 0, 'r'},
         {"boot", required_argument, 0, 'b'},  {"restore-append", required_argument, 0, 'R'},
         {"quiet", no_argument, 0, 'q'},       {"logind", no_argument, 0, 'L'},
+        {"no-exclude-free", no_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* The config file is read first so that options override it. */
@@ -101,6 +105,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'c': break;
         case 'T': test = 1; break;
         case 'N': s.trim = 0; break;
+        case 'E': s.exclude_free = 0; break;
         case 'g': key = "ignore-fs"; break;
         case 'r': reason = optarg; break;
         case 'b': key = "boot"; break;

@@ -24,7 +24,9 @@ struct settings {
     uint64_t window;         /* [0, window) holds B and R */
     int level;               /* zstd level, KHIB_LEVEL_AUTO or _STORE for khib-save, 0 = its default */
     int test;                /* save, verify and come back (no power-off) */
-    int trim;                /* drop the caches and zero free memory before the jump (trim.h) */
+    int trim;                /* drop the caches before the jump, and zero free memory where B cannot
+                                exclude it (trim.h) */
+    int exclude_free;        /* B leaves A's free pages out of the image (docs/freepages.md) */
     char ignore_fs[KHIB_IGNORE_FS_MAX][256]; /* mount points not checked before a resume (mounts.h) */
     unsigned ignore_fs_count;
 };

@@ -48,11 +48,17 @@ khib_abandon() {
 
 # khib_restore RESTORE DEV: restore the image on DEV and jump into the saved
 # system; returns only when that did not happen, with khib-restore's exit
-# status in $khib_rc and what happened in $khib_why.
+# status in $khib_rc and what happened in $khib_why.  khib.poison=1 on the
+# command line (tests only) poisons the pages the image left out as free
+# first (khib-restore --poison-excluded).
 # shellcheck disable=SC2034 # khib_why is the caller's
 khib_restore() {
     khib_rc=0
-    "$1" --image "$2" --jump >&2 || khib_rc=$?
+    if [ "$(khib_arg khib.poison || true)" = 1 ]; then
+        "$1" --image "$2" --jump --poison-excluded >&2 || khib_rc=$?
+    else
+        "$1" --image "$2" --jump >&2 || khib_rc=$?
+    fi
     case "$khib_rc" in
         10) khib_why="the restore found no committed image" ;;
         0) khib_why="the restore returned without jumping" ;;

@@ -39,8 +39,9 @@ void print_info(FILE *out, const struct khib_image *img)
         n += (size_t)snprintf(v + n, sizeof v - n, "%02x", sb->build_id[i]);
     line(out, "build id:", sb->build_id_len ? v : "-");
     khib_fmt_size(sb->pages_total * KHIB_PAGE_SIZE, a, sizeof a);
-    snprintf(v, sizeof v, "%s in %" PRIu32 " ranges: %" PRIu64 " pages, %" PRIu64 " zero, %" PRIu64 " stored", a,
-             sb->range_count, sb->pages_total, sb->pages_zero, sb->pages_stored);
+    snprintf(v, sizeof v, "%s in %" PRIu32 " ranges: %" PRIu64 " pages, %" PRIu64 " zero, %" PRIu64 " excluded (free),"
+             " %" PRIu64 " stored", a, sb->range_count, sb->pages_total, sb->pages_zero, sb->pages_excluded,
+             sb->pages_stored);
     line(out, "memory:", v);
     uint64_t image_bytes = sb->index_offset + sb->index_bytes;
     khib_fmt_size(image_bytes, a, sizeof a);

@@ -22,6 +22,7 @@
 #include "mailbox_post.h"
 #include "memmap.h"
 #include "physmem.h"
+#include "poison.h"
 #include "progress.h"
 #include "scan.h"
 #include "threads.h"
@@ -51,6 +52,7 @@ struct options {
     int resumable;        /* --resumable: the checks only, in the normal kernel's initramfs */
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
+    int poison;         /* --poison-excluded (tests) */
 };
 
 static void usage(FILE *out)
@@ -85,6 +87,9 @@ static void usage(FILE *out)
             "  --threads N         decompression threads (default: the CPUs, at most %u)\n"
             "  --mmap              write a memory file through mmap windows, as a memory\n"
             "                      device always is, instead of pwrite (tests)\n"
+            "  --poison-excluded   (tests) after restoring, fill every page the image left out\n"
+            "                      as free with a poison pattern, so that a page wrongly left\n"
+            "                      out shows in the resumed system\n"
             "  --quiet             no progress lines\n"
             "  --help              this text\n"
             "\n"
@@ -121,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"threads", required_argument, 0, 'T'},     {"mmap", no_argument, 0, 'M'},
         {"abandon", required_argument, 0, 'A'},     {"resumable", no_argument, 0, 'R'},
         {"scan", no_argument, 0, 'S'},              {"sys-block", required_argument, 0, 'B'},
+        {"poison-excluded", no_argument, 0, 'P'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     int c;
@@ -144,6 +150,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'R': o->resumable = 1; break;
         case 'S': o->scan = 1; break;
         case 'B': o->sys_block = optarg; break;
+        case 'P': o->poison = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -167,8 +174,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         why = "--resumable writes nothing: no --mem, --memory-file, --mmap, --jump or --consume";
     else if (o->abandon && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
         why = "--abandon restores nothing: no --mem, --memory-file, --mmap, --jump or --consume";
-    else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
-        why = "--info and --verify write nothing: no --mem, --memory-file, --mmap, --jump or --consume";
+    else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap || o->poison))
+        why = "--info and --verify write nothing: no --mem, --memory-file, --mmap, --jump, --consume or"
+              " --poison-excluded";
+    else if (o->abandon && o->poison)
+        why = "--abandon restores nothing: no --poison-excluded";
     else if (o->memory_file && o->mem)
         why = "--memory-file and --mem exclude each other";
     else if (o->memory_file && o->jump)
@@ -453,9 +463,24 @@ static int restore(const struct options *o, struct khib_image *img)
     uint64_t restored_ns = khib_realtime_ns();
     char uuid[40];
     khib_uuid_format(img->sb.uuid, uuid, sizeof uuid);
-    khib_progress_note(&prog, PROG ": restored image %s: %.1f MiB of memory into %s in %.2f s, %.0f MiB/s (%s reads)",
-                       uuid, (double)bytes / (1 << 20), memdev, dt, dt > 0 ? (double)bytes / (1 << 20) / dt : 0.0,
-                       direct ? "direct" : "buffered");
+    khib_progress_note(&prog, PROG ": restored image %s: %.1f MiB of memory into %s in %.2f s, %.0f MiB/s (%s reads), %"
+                       PRIu64 " free pages left out", uuid, (double)bytes / (1 << 20), memdev, dt,
+                       dt > 0 ? (double)bytes / (1 << 20) / dt : 0.0, direct ? "direct" : "buffered",
+                       img->sb.pages_excluded);
+    if (o->poison) {
+        struct khib_physmem pm;
+        int64_t n = -1;
+        if (khib_physmem_open(&pm, fd, memdev, seg, dst.nseg, 1, KHIB_PHYSMEM_WINDOW, err, sizeof err) == 0) {
+            n = khib_poison_excluded(&pm, img->idx.chunks, img->idx.chunk_count, err, sizeof err);
+            khib_physmem_close(&pm);
+        }
+        if (n < 0) {
+            fprintf(stderr, PROG ": --poison-excluded: %s; the image stays COMMITTED\n", err);
+            rc = EXIT_MEMORY;
+            goto out;
+        }
+        printf(PROG ": poisoned %" PRId64 " excluded pages (--poison-excluded)\n", n);
+    }
     close(fd);
     fd = -1;
     if (o->jump || o->consume)

@@ -17,12 +17,14 @@
 #include "chunk_codec.h"
 #include "commit.h"
 #include "elfcore.h"
+#include "exclude.h"
 #include "faultpoint.h"
 #include "fsrecord.h"
 #include "image.h"
 #include "jump_back.h"
 #include "mailbox_post.h"
 #include "physmem.h"
+#include "poison.h"
 #include "progress.h"
 #include "save.h"
 #include "threads.h"
@@ -48,6 +50,7 @@ struct options {
     int mmap;           /* map a file instead of reading it */
     int report;         /* --report: the outcome into the saved system's mailbox */
     int jump_back;      /* --return: only jump back to the saved system */
+    int poison;         /* --poison-excluded (tests) */
 };
 
 /* The saved system's mailbox, mapped and checked before the save (--report),
@@ -102,6 +105,9 @@ static void usage(FILE *out)
             "  --return               save nothing: jump back to the saved system at the\n"
             "                         jump-back entry (the transient kernel's /init, after a\n"
             "                         test save or a failure)\n"
+            "  --poison-excluded      (tests) after the save, fill every page left out as free\n"
+            "                         with a poison pattern in the saved system's memory, so\n"
+            "                         that a page wrongly left out shows when it runs again\n"
             "  --quiet                no progress lines\n"
             "  --help                 this text\n"
             "\n"
@@ -149,6 +155,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"verify-after", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
         {"threads", required_argument, 0, 'T'},      {"mmap", no_argument, 0, 'M'},
         {"report", no_argument, 0, 'R'},            {"return", no_argument, 0, 'B'},
+        {"poison-excluded", no_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -183,6 +190,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'q': o->quiet = 1; break;
         case 'R': o->report = 1; break;
         case 'B': o->jump_back = 1; break;
+        case 'P': o->poison = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -197,6 +205,10 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (o->jump_back && (!o->elfcorehdr || !o->entry)) {
         fprintf(stderr, PROG ": --return needs --elfcorehdr FILE and --jump-back-entry ADDR\n");
+        return EXIT_USAGE;
+    }
+    if (o->poison && o->core) {
+        fprintf(stderr, PROG ": --poison-excluded writes the saved system's memory: --elfcorehdr, not --core\n");
         return EXIT_USAGE;
     }
     if (o->core && o->mem) {
@@ -395,6 +407,7 @@ static int save_data(const struct options *o, struct input *in, struct commit *c
     }
     khib_faultpoint(KHIB_FP_SAVE_DATA);
     sb->pages_zero = tot->pages_zero;
+    sb->pages_excluded = tot->pages_excluded;
     sb->pages_stored = tot->pages_stored;
     sb->data_bytes = tot->data_bytes;
     struct khib_index idx = {.range_count = sb->range_count, .chunk_count = sb->chunk_count,
@@ -438,18 +451,43 @@ static void print_summary(const struct input *in, const char *target, const stru
     khib_level_format(sb->level, lv, sizeof lv);
     printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %s\n", uuid, target, total,
            stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, lv);
-    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " stored in %" PRIu32 " chunks"
-           " (%" PRIu32 " of them uncompressed)\n", sb->pages_total, sb->pages_zero, sb->pages_stored,
-           sb->chunk_count, tot->chunks_stored);
+    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " excluded, %" PRIu64 " stored in %"
+           PRIu32 " chunks (%" PRIu32 " of them uncompressed)\n", sb->pages_total, sb->pages_zero,
+           sb->pages_excluded, sb->pages_stored, sb->chunk_count, tot->chunks_stored);
     printf(PROG ": time %.2f s, %.0f MiB/s (compression %.2f s)%s\n", t_total,
            t_total > 0 ? (double)in->core.total_bytes / (1 << 20) / t_total : 0.0, t_data,
            fell_back ? "; the target refused O_DIRECT writes, buffered instead" : "");
 }
 
+/* --poison-excluded: the excluded pages of the saved system's memory
+ * filled with the poison pattern (lib/poison.h).  Exit status. */
+static int poison(const struct options *o, const struct input *in, const struct plan *pl)
+{
+    char err[600];
+    int fd = open(o->mem, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        error("--poison-excluded: cannot open %s for writing: %s", o->mem, strerror(errno));
+        return EXIT_INPUT;
+    }
+    struct khib_physmem pm;
+    int64_t n = -1;
+    if (khib_physmem_open(&pm, fd, o->mem, in->seg, in->core.nseg, 1, KHIB_PHYSMEM_WINDOW, err, sizeof err) == 0) {
+        n = khib_poison_excluded(&pm, pl->chunks, pl->count, err, sizeof err);
+        khib_physmem_close(&pm);
+    }
+    close(fd);
+    if (n < 0) {
+        error("--poison-excluded: %s", err);
+        return EXIT_INPUT;
+    }
+    printf(PROG ": poisoned %" PRId64 " excluded pages of the saved system (--poison-excluded)\n", n);
+    return EXIT_OK;
+}
+
 /* The image of in's memory on target, committed (commit.h).  Exit status;
- * *sb the image's superblock. */
+ * *sb the image's superblock, *ex what became of the free pages. */
 static int save(const struct options *o, struct input *in, const char *target, int level,
-                struct khib_superblock *sb)
+                struct khib_superblock *sb, struct exclude_result *ex)
 {
     char err[600];
     if (init_superblock(o, in, level, sb) != 0)
@@ -465,6 +503,12 @@ static int save(const struct options *o, struct input *in, const char *target, i
     }
     sb->chunk_count = pl.count;
     pl.index_bytes = khib_index_size(sb->range_count, sb->chunk_count);
+    struct exclude_input exin = {.fd = in->fd, .name = in->name, .seg = in->seg, .nseg = in->core.nseg,
+                                 .note = in->core.has_note ? &in->core.note : NULL, .entry = o->entry,
+                                 .a_free_pages = mailbox.p ? mailbox.m.a_free_pages : 0,
+                                 .a_pcp_pages = mailbox.p ? mailbox.m.a_pcp_pages : 0};
+    exclude_free_pages(&exin, pl.chunks, pl.count, ex);
+    printf(PROG ": %s\n", ex->line);
 
     /* The level is checked before anything is written. */
     struct khib_coder cd;
@@ -500,6 +544,8 @@ static int save(const struct options *o, struct input *in, const char *target, i
     double t_total = khib_now() - t0;
     if (o->verify_after && verify_after(o, in, &cm, sb) != EXIT_OK)
         goto out;
+    if (o->poison && poison(o, in, &pl) != EXIT_OK)
+        goto out;
     print_summary(in, target, sb, &tot, t_total, t_data, fell_back);
     rc = EXIT_OK;
 out:
@@ -509,12 +555,14 @@ out:
 }
 
 /* --report: the outcome into the saved system's mailbox. */
-static void report(const struct options *o, const struct khib_superblock *sb, const char *target, int rc)
+static void report(const struct options *o, const struct khib_superblock *sb, const char *target, int rc,
+                   const struct exclude_result *ex)
 {
     struct khib_mailbox m;
     if (rc == EXIT_OK) {
         khib_mailbox_report(sb, KHIB_MBX_SAVED, &m);
-        snprintf(m.msg, sizeof m.msg, "image saved%s on %s", o->verify_after ? " and verified" : "", target);
+        snprintf(m.msg, sizeof m.msg, "image saved%s on %s; %.300s", o->verify_after ? " and verified" : "", target,
+                 ex->line);
     } else {
         memset(&m, 0, sizeof m);
         m.status = KHIB_MBX_SAVE_FAILED;
@@ -566,6 +614,7 @@ int main(int argc, char **argv)
     struct input in;
     struct khib_superblock sb;
     memset(&sb, 0, sizeof sb);
+    struct exclude_result ex = {0};
     const char *target = o.target;
     int open_rc = open_input(&o, &in, err, sizeof err);
     if (o.report && in.core.has_note &&
@@ -584,10 +633,10 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    rc = save(&o, &in, target, level, &sb);
+    rc = save(&o, &in, target, level, &sb, &ex);
 out:
     if (mailbox.p)
-        report(&o, &sb, target, rc);
+        report(&o, &sb, target, rc, &ex);
     khib_mailbox_close(&mailbox);
     close_input(&in);
     return rc;
