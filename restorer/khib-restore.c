@@ -154,7 +154,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     else if (optind < argc)
         why = "unexpected argument";
     else if (!o->image && !o->scan)
-        why = "--image PATH (or --scan) is required";
+        why = "--image PATH is required (or --scan)";
     else if (o->info + o->verify + !!o->abandon > 1)
         why = "--info, --verify and --abandon exclude each other";
     else if (o->abandon && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
