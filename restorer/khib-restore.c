@@ -167,7 +167,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     else if (optind < argc)
         why = "unexpected argument";
     else if (!o->image && !o->scan)
-        why = "--image PATH (or --scan) is required";
+        why = "--image PATH is required (or --scan)";
     else if (o->info + o->verify + !!o->abandon + o->resumable > 1)
         why = "--info, --verify, --abandon and --resumable exclude each other";
     else if (o->resumable && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))

@@ -77,9 +77,15 @@ stick_run() {
         cp "$OVMF_VARS" "$work/vars.fd"
         firmware="-drive if=pflash,format=raw,readonly=on,file=$OVMF_CODE -drive if=pflash,format=raw,file=$work/vars.fd"
     fi
-    disks="-drive file=$work/target-$sfw.img,if=virtio,format=raw -drive file=$work/data-$sfw.img,if=virtio,format=raw"
-    disks="$disks -drive file=$work/installed.img,if=virtio,format=raw,readonly=on"
-    [ -z "$sextra" ] || disks="$disks -drive file=$sextra,if=virtio,format=raw"
+    # vda the target, vdb the ext4 disk, vdc the installed system, vdd EXTRA
+    # (every disk a -device, in this order: QEMU puts if=virtio drives after
+    # them).  A boot index on the installed disk: with QEMU's boot order,
+    # OVMF connects only the devices in it, and GRUB sees no other disk.
+    disks="-drive file=$work/target-$sfw.img,if=none,id=vda,format=raw -device virtio-blk-pci,drive=vda"
+    disks="$disks -drive file=$work/data-$sfw.img,if=none,id=vdb,format=raw -device virtio-blk-pci,drive=vdb"
+    disks="$disks -drive file=$work/installed.img,if=none,id=vdc,format=raw,readonly=on"
+    disks="$disks -device virtio-blk-pci,drive=vdc,bootindex=1"
+    [ -z "$sextra" ] || disks="$disks -drive file=$sextra,if=none,id=vdd,format=raw -device virtio-blk-pci,drive=vdd"
     noreboot=-no-reboot
     [ "$sreboot" = reboot ] && noreboot=
     stamp "qemu start" > "$slog"
@@ -106,7 +112,7 @@ for fw in bios uefi; do
     [ "$fw" = uefi ] && name=OVMF
     log "$name: the stick without an image, then the installed system, which hibernates"
     l=$work/$fw-hibernate.log
-    stick_run "$l" "$fw" reboot "" "$menu" r "press Enter to restart" '\n' "$menu" b
+    stick_run "$l" "$fw" reboot "" "$menu" r "press Enter to restart" '\n' "$menu" b "image saved: powering off" ""
     before=$FAILED
     expect "$l" "khib-init: rescue stick: looking for a hibernation image" "$name: the stick's Resume started the restore kernel (USB boot)"
     expect "$l" "khib-init: no hibernation image to resume on this machine's disks" "$name: no image: the stick says so"
@@ -128,7 +134,7 @@ for fw in bios uefi; do
     fi
     log "$name: the stick resumes"
     l=$work/$fw-resume.log
-    stick_run "$l" "$fw" no "$extra" "$@"
+    stick_run "$l" "$fw" no "$extra" "$@" "KHIBTEST: DONE" ""
     before=$FAILED
     collect "$l"
     if [ "$fw" = uefi ]; then

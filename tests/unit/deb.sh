@@ -46,6 +46,7 @@ fi
 dpkg-deb -c "$deb" 2>/dev/null | awk '{ print $6 }' | sed 's|^\./|/|' > "$tmp/files"
 for f in /usr/sbin/khib /usr/lib/khib/khib-save /usr/lib/khib/khib-restore \
     /usr/lib/khib/khib-resume.sh /usr/lib/khib/mkinitramfs /usr/lib/khib/initramfs/init \
+    /usr/lib/khib/mkrescue-stick /usr/share/man/man8/khib-rescue-stick.8.gz /usr/share/doc/khib/rescue-stick.md \
     /usr/share/initramfs-tools/hooks/khib /usr/share/initramfs-tools/scripts/local-top/khib \
     /usr/lib/dracut/modules.d/90khib/module-setup.sh /usr/lib/dracut/modules.d/90khib/khib-pre-mount.sh \
     /lib/systemd/system/khib-retire.service /etc/khib.conf \

@@ -5,7 +5,8 @@
 # the next, and so on.  ANSWER may name the REGEX's first group as \1 and the
 # keys \n (Enter) and \r.  The output is appended to LOG, each line prefixed
 # with the host's clock like run_guest's ("[1795391156.087] text"), each
-# answer logged as "[time] drive-serial: typed ...".  Terminal escapes are
+# answer logged as "[time] drive-serial: typed ..." (the time it was typed)
+# after the line it answers.  Terminal escapes are
 # ignored when matching (GRUB draws its menu with them).  When an answer's
 # REGEX has not shown after TIMEOUT seconds, COMMAND is killed and the log
 # says so.  Exits with COMMAND's status (124 when killed).
@@ -26,6 +27,16 @@ shift @ARGV;
 open my $out, '>>', $log or die "drive-serial: $log: $!\n";
 $out->autoflush(1);
 sub stamp { printf $out "[%.3f] %s\n", time, $_[0] }
+# What was typed, stamped with the time it was typed, logged once the line
+# being written ends.
+my @notes;
+sub notes { print $out shift @notes while @notes }
+sub stamp_lines {
+    while ($_[0] =~ s/^([^\n]*)\n//) {
+        stamp($1);
+        notes();
+    }
+}
 
 my $pid = open2(my $from, my $to, @ARGV);
 $to->autoflush(1);
@@ -41,8 +52,8 @@ while (1) {
         $answer =~ s/\\1/$group/g;
         (my $shown = $answer) =~ s/\n/\\n/g;
         $shown =~ s/\r/\\r/g;
-        $line eq '' or do { stamp($line); $line = '' };
-        stamp("drive-serial: typed '$shown' after /$steps[0][0]/");
+        push @notes, sprintf "[%.3f] drive-serial: typed '%s' after /%s/\n", time, $shown, $steps[0][0];
+        notes() if $line eq '';
         $answer =~ s/\\n/\n/g;
         $answer =~ s/\\r/\r/g;
         print $to $answer;
@@ -61,7 +72,7 @@ while (1) {
     last unless $n;
     $buf =~ s/\r//g;
     $line .= $buf;
-    while ($line =~ s/^([^\n]*)\n//) { stamp($1) }
+    stamp_lines($line);
     (my $plain = $buf) =~ s/\e\[[0-9;?=]*[A-Za-z]//g;
     $seen .= $plain;
     $seen = substr $seen, -65536 if length $seen > 131072;
@@ -71,8 +82,9 @@ while (!$killed && defined(my $n = sysread $from, my $buf, 65536)) {
     last unless $n;
     $buf =~ s/\r//g;
     $line .= $buf;
-    while ($line =~ s/^([^\n]*)\n//) { stamp($1) }
+    stamp_lines($line);
 }
 stamp($line) if $line ne '';
+notes();
 waitpid $pid, 0;
 exit($killed ? 124 : POSIX::WIFEXITED($?) ? POSIX::WEXITSTATUS($?) : 128 + ($? & 127));
