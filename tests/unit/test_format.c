@@ -122,7 +122,7 @@ static void test_superblock(void)
     CHECK(khib_get64(buf + 144) == sb.jump_back_entry, "jump_back_entry at 144");
     CHECK(buf[113] == 20 && buf[114] == sb.build_id[0], "build id at 113/114");
     CHECK(khib_get32(buf + 256) == (uint32_t)-3, "level at 256");
-    CHECK(khib_get32(buf + 8) == 2, "version 2 at 8");
+    CHECK(khib_get32(buf + 8) == KHIB_VERSION, "version at 8");
     CHECK(memcmp(buf + 272, "vda1", 5) == 0 && memcmp(buf + 272 + 64, "/", 2) == 0, "first fs record at 272");
     CHECK(khib_get32(buf + 272 + 128) == KHIB_FS_EXT && khib_get32(buf + 272 + 132) == 254 &&
               khib_get64(buf + 272 + 144) == 1ULL << 30 && buf[272 + 152] == 77,
