@@ -10,6 +10,7 @@
 #include "logind.h"
 #include "retire.h"
 #include "settings.h"
+#include "setup_encryption.h"
 #include "sleep.h"
 
 static void usage(FILE *out)
@@ -26,6 +27,8 @@ static void usage(FILE *out)
             "               (khib-retire.service), before the disks change, so that it never resumes\n"
             "  boot-args    print the restore entry's kernel command-line words (for /etc/grub.d/45_khib)\n"
             "  sleep VERB   (systemd-hibernate.service) khib check, the system-sleep hooks, khib hibernate\n"
+            "  setup-encryption  once: the key pair that encrypts the images, the passphrase\n"
+            "               (khib setup-encryption --help; docs/encryption.md)\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
             "  --target DEV      block device that receives the image (no default)\n"
@@ -173,6 +176,8 @@ int main(int argc, char **argv)
         return settings_main(cmd, argc - 1, argv + 1);
     if (!strcmp(cmd, "sleep"))
         return khib_sleep_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "setup-encryption"))
+        return khib_setup_encryption_main(argc - 1, argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);
     return 1;
 }

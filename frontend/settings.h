@@ -27,7 +27,12 @@ struct settings {
     int trim;                /* drop the caches and zero free memory before the jump (trim.h) */
     char ignore_fs[KHIB_IGNORE_FS_MAX][256]; /* mount points not checked before a resume (mounts.h) */
     unsigned ignore_fs_count;
+    int encrypt;             /* ENCRYPT_*: encrypt the image (encryption.h) */
+    char public_key[256];    /* the owner's public key file (khib setup-encryption) */
 };
+
+enum { ENCRYPT_AUTO, ENCRYPT_YES, ENCRYPT_NO };
+#define KHIB_DEFAULT_PUBLIC_KEY "/etc/khib/khib.pub"
 
 /* Defaults, then KHIB_CONF (or conf if not NULL) when it exists.  Returns 0,
  * or -1 with err for an unreadable or malformed file. */

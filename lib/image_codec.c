@@ -515,7 +515,7 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
         uint32_t frame_len = c->stored_len;
         if (sb->cipher && c->stored_len)
             frame_len = c->stored_len > KHIB_SEAL_OVERHEAD ? c->stored_len - KHIB_SEAL_OVERHEAD : 0;
-        if ((c->raw_len == 0) != (frame_len == 0) || (sb->cipher && c->checksum) ||
+        if ((c->raw_len == 0) != (frame_len == 0) || (sb->cipher && c->stored_len && c->checksum) ||
             frame_len > c->raw_len + c->raw_len / 128 + 4096 ||
             ((c->flags & KHIB_CHUNK_STORED) && frame_len != khib_stored_frame_len(c->raw_len))) {
             snprintf(err, errlen, "chunk %" PRIu32 " has stored_len %" PRIu32 " for raw_len %" PRIu32, i,

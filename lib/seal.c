@@ -149,10 +149,8 @@ static void chunk_nonce(uint32_t index, uint8_t nonce[crypto_aead_xchacha20poly1
 int khib_seal_chunk(const struct khib_seal *s, uint32_t index, struct khib_chunk *c, uint8_t *buf, uint32_t frame_len,
                     char *err, size_t errlen)
 {
-    if (!frame_len) {
-        c->checksum = 0;
-        return 0;
-    }
+    if (!frame_len)
+        return 0;    /* all zero: nothing stored, the checksum of no bytes */
     uint8_t ad[AD_BYTES], nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
     chunk_ad(s, index, c, ad);
     chunk_nonce(index, nonce);

@@ -65,7 +65,7 @@ int khib_unseal_key(const uint8_t sealed[KHIB_SEALED_KEY_BYTES], const uint8_t p
 /* Encrypt chunk index's frame (frame_len bytes at buf, room for
  * KHIB_SEAL_OVERHEAD more) in place, with c's checksum inside; c->checksum
  * becomes 0 and c->stored_len frame_len + KHIB_SEAL_OVERHEAD (an all-zero
- * chunk, frame_len 0, stays without a frame).  0 or -1 with err. */
+ * chunk, frame_len 0, stays as it is).  0 or -1 with err. */
 int khib_seal_chunk(const struct khib_seal *s, uint32_t index, struct khib_chunk *c, uint8_t *buf, uint32_t frame_len,
                     char *err, size_t errlen);
 

@@ -24,6 +24,7 @@
 #include "physmem.h"
 #include "progress.h"
 #include "threads.h"
+#include "unlock.h"
 #include "uuid.h"
 #include "walk.h"
 
@@ -37,7 +38,10 @@ enum {
     EXIT_MEMORY = 4,    /* memory could not be written */
     EXIT_JUMP = 5,      /* the jump failed; the image stays COMMITTED */
     EXIT_NONE = 10,     /* no committed image: boot normally */
+    EXIT_LOCKED = 11,   /* encrypted, no right passphrase: boot normally, keep the image */
 };
+
+#define PASSPHRASE_TIMEOUT 120u   /* seconds per try */
 
 struct options {
     const char *image;
@@ -48,6 +52,7 @@ struct options {
     int info, verify, jump, consume, quiet;
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
+    struct unlock_options unlock;   /* an encrypted image (unlock.h) */
 };
 
 static void usage(FILE *out)
@@ -72,19 +77,27 @@ static void usage(FILE *out)
             "  --threads N         decompression threads (default: the CPUs, at most %u)\n"
             "  --mmap              write a memory file through mmap windows, as a memory\n"
             "                      device always is, instead of pwrite (tests)\n"
+            "  --key-file FILE     an encrypted image's key header from FILE (khib.keyfile=)\n"
+            "                      instead of the target's\n"
+            "  --console DEV       where to ask an encrypted image's passphrase (default\n"
+            "                      /dev/tty, else /dev/console): echo off, %u tries\n"
+            "  --passphrase-fd N   (tests) read the passphrases from N, one line per try\n"
+            "  --passphrase-timeout S  seconds to wait for each try (default %u; 0: forever)\n"
             "  --quiet             no progress lines\n"
             "  --help              this text\n"
             "\n"
             "Everything is checked before memory is touched: superblock and index checksums,\n"
             "state COMMITTED, no range inside the restore kernel's window, the memory map,\n"
-            "the file systems the saved system had mounted.\n"
+            "the file systems the saved system had mounted; for an encrypted image also the\n"
+            "MAC of superblock and index and every chunk's tag (docs/encryption.md).\n"
             "\n"
             "Exit status: 0 done; 1 usage error; 2 image unreadable or damaged (a bad chunk\n"
             "is named); 3 image refused for this machine (memory map, window, file systems);\n"
             "4 memory could not be written; 5 the jump failed (the image stays COMMITTED);\n"
             "10 no committed image (none, unfinished, abandoned, or already restored): boot\n"
-            "normally.\n",
-            KHIB_THREADS_DEFAULT_MAX);
+            "normally; 11 an encrypted image stays locked (%u wrong passphrases, none in\n"
+            "time): boot normally, but keep the image for the next boot.\n",
+            KHIB_THREADS_DEFAULT_MAX, UNLOCK_TRIES, PASSPHRASE_TIMEOUT, UNLOCK_TRIES);
 }
 
 static void on_sigbus(int sig)
@@ -107,8 +120,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"threads", required_argument, 0, 'T'},     {"mmap", no_argument, 0, 'M'},
         {"abandon", required_argument, 0, 'A'},
+        {"key-file", required_argument, 0, 'K'},    {"console", required_argument, 0, 'C'},
+        {"passphrase-fd", required_argument, 0, 'P'}, {"passphrase-timeout", required_argument, 0, 'W'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
+    o->unlock.passphrase_fd = -1;
+    o->unlock.timeout_s = PASSPHRASE_TIMEOUT;
+    char *end;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -127,6 +145,23 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'M': o->mmap = 1; break;
         case 'A': o->abandon = optarg; break;
+        case 'K': o->unlock.key_file = optarg; break;
+        case 'C': o->unlock.console = optarg; break;
+        case 'P':
+        case 'W': {
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || v > 1000000) {
+                fprintf(stderr, PROG ": --%s needs a number, not '%s'\n",
+                        c == 'P' ? "passphrase-fd" : "passphrase-timeout", optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 'P')
+                o->unlock.passphrase_fd = (int)v;
+            else
+                o->unlock.timeout_s = (unsigned)v;
+            break;
+        }
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -209,6 +244,37 @@ static int open_committed(const struct options *o, struct khib_image *img)
     return EXIT_OK;
 }
 
+/* An encrypted image: the passphrase, the keys into img->seal (*seal to
+ * free), the MAC of superblock and index; then, unless the walk that
+ * follows only checks, every chunk's tag, before any memory is written. */
+static int unlock(const struct options *o, struct khib_image *img, enum khib_walk_action then, struct khib_seal **seal)
+{
+    char err[600];
+    int rc = unlock_image(img, &o->unlock, seal, err, sizeof err);
+    if (rc == UNLOCK_LOCKED) {
+        fprintf(stderr, PROG ": the encrypted image on %s stays locked: %s; not restoring, the image is kept"
+                " (COMMITTED) for the next boot\n", o->image, err);
+        return EXIT_LOCKED;
+    }
+    if (rc != UNLOCK_OK) {
+        fprintf(stderr, PROG ": %s; not restoring\n", err);
+        return rc == UNLOCK_BAD ? EXIT_IMAGE : EXIT_MEMORY;
+    }
+    img->seal = *seal;
+    if (then == KHIB_WALK_CHECK)
+        return EXIT_OK;
+    double t0 = khib_now();
+    rc = khib_walk(img, KHIB_WALK_AUTH, NULL, o->threads, NULL, NULL, err, sizeof err);
+    if (rc != KHIB_IMG_OK) {
+        fprintf(stderr, PROG ": %s; not restoring, no memory was written\n", err);
+        return EXIT_IMAGE;
+    }
+    printf(PROG ": every chunk of the encrypted image authenticated in %.2f s, before any memory is written\n",
+           khib_now() - t0);
+    fflush(stdout);
+    return EXIT_OK;
+}
+
 /* "khib-restore: using 2 threads and 22.3 MiB of buffers" on stdout. */
 static void print_buffers(const struct options *o, enum khib_walk_action action, const struct khib_walk_memory *dst)
 {
@@ -221,10 +287,16 @@ static void print_buffers(const struct options *o, enum khib_walk_action action,
 static int verify(const struct options *o, struct khib_image *img)
 {
     char err[600], uuid[40];
+    struct khib_seal *seal = NULL;
+    int rc = img->sb.cipher ? unlock(o, img, KHIB_WALK_CHECK, &seal) : EXIT_OK;
+    if (rc != EXIT_OK)
+        return rc;
     struct khib_progress prog;
     khib_progress_start(&prog, PROG, img->sb.pages_total * KHIB_PAGE_SIZE, o->quiet);
     print_buffers(o, KHIB_WALK_CHECK, NULL);
-    int rc = khib_walk(img, KHIB_WALK_CHECK, NULL, o->threads, &prog, NULL, err, sizeof err);
+    rc = khib_walk(img, KHIB_WALK_CHECK, NULL, o->threads, &prog, NULL, err, sizeof err);
+    khib_seal_free(seal);
+    img->seal = NULL;
     if (rc != KHIB_IMG_OK) {
         fprintf(stderr, PROG ": %s\n", err);
         return EXIT_IMAGE;
@@ -385,16 +457,29 @@ static int finish(const struct options *o, struct khib_image *img, const char *m
     return EXIT_JUMP;
 }
 
+static int restore_unlocked(const struct options *o, struct khib_image *img);
+
 static int restore(const struct options *o, struct khib_image *img)
 {
     int rc = preflight(o, img);
     if (rc != EXIT_OK)
         return rc;
+    struct khib_seal *seal = NULL;
+    if (img->sb.cipher && (rc = unlock(o, img, KHIB_WALK_WRITE, &seal)) != EXIT_OK)
+        return rc;
+    rc = restore_unlocked(o, img);
+    khib_seal_free(seal);
+    img->seal = NULL;
+    return rc;
+}
+
+static int restore_unlocked(const struct options *o, struct khib_image *img)
+{
     khib_faultpoint(KHIB_FP_RESTORE_VALIDATED);
     int fd = -1;
     const char *memdev;
     struct khib_walk_memory dst;
-    rc = open_memory(o, img, &fd, &memdev, &dst);
+    int rc = open_memory(o, img, &fd, &memdev, &dst);
     struct khib_segment *seg = NULL;
     char err[600];
     if (rc != EXIT_OK)
