@@ -158,6 +158,7 @@ full_memory() {   # boot this kernel again without the window's confinement
         return 0
     fi
     clean=$(clean_cmdline)
+    [ "$khib_rc" = 11 ] && clean="$clean khib.locked=1"
     say "booting this kernel again with full memory (kexec $kernel)"
     rc=0
     "$kexec" -l "$kernel" --initrd="$initrd" --command-line="$clean" || rc=$?
@@ -174,11 +175,18 @@ full_memory() {   # boot this kernel again without the window's confinement
     return 0
 }
 
+khib_rc=0   # khib-restore's exit status, once it ran
 wait_s=$(khib_arg khib.wait) || wait_s=5
 case "$wait_s" in '' | *[!0-9]*) say "khib.wait=$wait_s is not a number of seconds: waiting 5"; wait_s=5 ;; esac
 
 if ! image=$(khib_arg khib.image); then
-    # An ordinary boot: retire the configured target's image, if any.
+    # An ordinary boot: retire the configured target's image, if any; not
+    # the second boot after an encrypted image stayed locked (khib.locked=1,
+    # added below): the owner may try again.
+    if [ "$(khib_arg khib.locked || true)" = 1 ]; then
+        say "an encrypted image stayed locked in the boot before: it is kept (its file system checks refuse it once this boot changes the disks)"
+        exit 0
+    fi
     target=$(conf_target) || exit 0
     normal_boot_retire "$target" "a normal boot started (no khib.image= on the command line)"
     exit 0
@@ -193,12 +201,14 @@ else
     khib_restore "$restore" "$image"
     case "$khib_rc" in
         10) say "no committed image on $image: booting normally" ;;
+        11) say "the encrypted image on $image stays locked (no right passphrase): booting normally; the image is kept, the next boot of the restore entry may try again" ;;
         0) say "khib-restore returned without jumping into the saved system (exit 0): booting normally (fix: read khib-restore's messages above; khib-restore --image $image --info shows the image's state)" ;;
         *) say "restore refused or failed (khib-restore exit $khib_rc, cause above): booting normally, so the image is retired (fix: the cause above, then hibernate again; khib-restore --image $image --info shows the image)" ;;
     esac
     # Before the full-memory kexec: this boot goes on to mount the disks.
     # (The second boot has no khib.image= and finds nothing to retire.)
-    retire "$image" "a normal boot started after $khib_why (khib-restore exit $khib_rc)"
+    # A locked image is kept: the owner may try again on the next boot.
+    [ "$khib_rc" = 11 ] || retire "$image" "a normal boot started after $khib_why (khib-restore exit $khib_rc)"
 fi
 full_memory
 exit 0
