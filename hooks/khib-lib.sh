@@ -51,7 +51,8 @@ khib_abandon() {
 # status in $khib_rc and what happened in $khib_why.  An encrypted image's
 # passphrase is asked on the console (docs/encryption.md): the key header
 # from khib.keyfile= when the command line has it (a file or a device,
-# waited for), each try within khib.passphrase_timeout= seconds.
+# waited for), each try within khib.passphrase_timeout= seconds; with
+# khib.encrypted=1 an image in clear is refused.
 # shellcheck disable=SC2034 # khib_why is the caller's
 khib_restore() {
     khib_rc=0
@@ -63,6 +64,7 @@ khib_restore() {
     if khib_timeout=$(khib_arg khib.passphrase_timeout); then
         set -- "$@" --passphrase-timeout "$khib_timeout"
     fi
+    [ "$(khib_arg khib.encrypted || true)" = 1 ] && set -- "$@" --require-encryption
     "$@" >&2 || khib_rc=$?
     case "$khib_rc" in
         10) khib_why="the restore found no committed image" ;;

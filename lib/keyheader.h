@@ -37,7 +37,7 @@
 
 /* What khib setup-encryption uses unless told otherwise: sized for the
  * restore kernel's window (docs/encryption.md has the measured time). */
-#define KHIB_ARGON2_OPS_DEFAULT 3u
+#define KHIB_ARGON2_OPS_DEFAULT 6u
 #define KHIB_ARGON2_MEM_DEFAULT (64ull << 20)
 /* What a key header may ask for: anything beyond is not believed (a
  * damaged or forged header must not make R run for hours). */

@@ -53,6 +53,7 @@ struct options {
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
     struct unlock_options unlock;   /* an encrypted image (unlock.h) */
+    int require_encryption;         /* refuse an image in clear */
 };
 
 static void usage(FILE *out)
@@ -83,6 +84,8 @@ static void usage(FILE *out)
             "                      /dev/tty, else /dev/console): echo off, %u tries\n"
             "  --passphrase-fd N   (tests) read the passphrases from N, one line per try\n"
             "  --passphrase-timeout S  seconds to wait for each try (default %u; 0: forever)\n"
+            "  --require-encryption  refuse an image that is not encrypted (khib.encrypted=1:\n"
+            "                      whoever can write the target could choose its memory)\n"
             "  --quiet             no progress lines\n"
             "  --help              this text\n"
             "\n"
@@ -122,6 +125,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"abandon", required_argument, 0, 'A'},
         {"key-file", required_argument, 0, 'K'},    {"console", required_argument, 0, 'C'},
         {"passphrase-fd", required_argument, 0, 'P'}, {"passphrase-timeout", required_argument, 0, 'W'},
+        {"require-encryption", no_argument, 0, 'E'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->unlock.passphrase_fd = -1;
@@ -146,6 +150,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'M': o->mmap = 1; break;
         case 'A': o->abandon = optarg; break;
         case 'K': o->unlock.key_file = optarg; break;
+        case 'E': o->require_encryption = 1; break;
         case 'C': o->unlock.console = optarg; break;
         case 'P':
         case 'W': {
@@ -313,6 +318,11 @@ static int verify(const struct options *o, struct khib_image *img)
 static int preflight(const struct options *o, const struct khib_image *img)
 {
     char err[600];
+    if (o->require_encryption && !img->sb.cipher) {
+        snprintf(err, sizeof err, "it is not encrypted, and this restore requires encryption (khib.encrypted=1):"
+                 " whoever can write the target could have chosen its memory");
+        goto refused;
+    }
     if (check_window(img, err, sizeof err) != 0)
         goto refused;
     if ((!o->memory_file || o->memmap_dir) &&
