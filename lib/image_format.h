@@ -1,4 +1,4 @@
-/* khib image format, version 2: the one definition of the on-disk layout.
+/* khib image format, version 3: the one definition of the on-disk layout.
  * docs/image-format.md describes the same layout for readers of the bytes.
  *
  * All integers are little-endian and fixed-width.  The structs below are the
@@ -9,7 +9,9 @@
  * Layout of an image (on a raw partition, a file, or a file's extents):
  *
  *   [0, 4096)                     superblock
- *   [4096, data_end)              chunks: independent zstd frames, back to back
+ *   [4096, 8192)                  the key header, on a target set up for
+ *                                 encryption (then data_offset is 8192)
+ *   [data_offset, data_end)       chunks: independent zstd frames, back to back
  *   [index_offset, +index_bytes)  index: range table, then chunk table
  *
  * Commit protocol (see docs/image-format.md for why each step is ordered so):
