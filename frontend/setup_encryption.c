@@ -188,7 +188,10 @@ static int get_passphrase(const struct setup *st, char *pass, size_t *len)
 static int write_header(const char *path, uint64_t off, const struct khib_keyheader *kh, int create)
 {
     char err[600];
-    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
+    /* A block device exclusively: it must not be mounted. */
+    struct stat st;
+    int excl = !create && stat(path, &st) == 0 && S_ISBLK(st.st_mode);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0) | (excl ? O_EXCL : 0), 0600);
     if (fd < 0) {
         fprintf(stderr, CMD ": cannot open %s: %s\n", path, strerror(errno));
         return -1;

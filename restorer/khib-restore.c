@@ -269,7 +269,9 @@ static int unlock(const struct options *o, struct khib_image *img, enum khib_wal
     if (then == KHIB_WALK_CHECK)
         return EXIT_OK;
     double t0 = khib_now();
-    rc = khib_walk(img, KHIB_WALK_AUTH, NULL, o->threads, NULL, NULL, err, sizeof err);
+    struct khib_progress prog;
+    khib_progress_start(&prog, PROG " (authenticating)", img->sb.pages_total * KHIB_PAGE_SIZE, o->quiet);
+    rc = khib_walk(img, KHIB_WALK_AUTH, NULL, o->threads, &prog, NULL, err, sizeof err);
     if (rc != KHIB_IMG_OK) {
         fprintf(stderr, PROG ": %s; not restoring, no memory was written\n", err);
         return EXIT_IMAGE;

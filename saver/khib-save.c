@@ -369,10 +369,13 @@ static int init_superblock(const struct options *o, const struct input *in, int 
 /* Level auto stores chunks uncompressed only with room for all of the
  * memory as it is: storing must never make an image overflow a target that
  * the compressed image would fit.  Returns the level to use. */
-static int fitting_level(int level, uint64_t data_limit, const struct input *in, const struct plan *pl)
+static int fitting_level(int level, uint64_t data_limit, const struct input *in, const struct plan *pl,
+                         const struct khib_superblock *sb)
 {
     uint64_t worst = in->core.total_bytes + (uint64_t)pl->count * (khib_stored_frame_len(KHIB_CHUNK_RAW_MAX) -
-                                                                   KHIB_CHUNK_RAW_MAX);
+                                                                   KHIB_CHUNK_RAW_MAX +
+                                                                   (sb->cipher ? KHIB_SEAL_OVERHEAD : 0));
+    data_limit = data_limit > sb->data_offset ? data_limit - sb->data_offset : 0;
     if (level != KHIB_LEVEL_AUTO || data_limit >= worst)
         return level;
     char have[32], need[32];
@@ -508,7 +511,7 @@ static int save(const struct options *o, struct input *in, const char *target, i
         goto out;
     }
     cm.seal = seal;
-    sb->level = fitting_level(level, commit_data_limit(&cm), in, &pl);
+    sb->level = fitting_level(level, commit_data_limit(&cm), in, &pl, sb);
     double t0 = khib_now();
     struct save_totals tot;
     int fell_back = 0;
