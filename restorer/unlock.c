@@ -23,6 +23,9 @@ static int ask(const struct khib_keyheader *kh, const struct unlock_options *uo,
         snprintf(err, errlen, "out of locked memory for the passphrase");
         return UNLOCK_ERROR;
     }
+    /* A whole line first: a console read line by line (a test driver on
+     * the serial port) sees that the question comes. */
+    passphrase_say(&ps, "khib: the hibernation image is encrypted: asking for its passphrase\n");
     int rc = UNLOCK_LOCKED;
     snprintf(err, errlen, "%d wrong passphrases", UNLOCK_TRIES);
     for (int t = 1; t <= UNLOCK_TRIES; t++) {
