@@ -118,6 +118,7 @@ install: $(PROGRAMS) build/khib-initrd.img
 	install -D -m 755 build/khib-restore $(DESTDIR)$(PREFIX)/lib/khib/khib-restore
 	install -D -m 644 build/khib-initrd.img $(DESTDIR)$(PREFIX)/lib/khib/khib-initrd.img
 	install -D -m 644 docs/khib.md $(DESTDIR)$(PREFIX)/share/doc/khib/khib.md
+	install -D -m 644 docs/encryption.md $(DESTDIR)$(PREFIX)/share/doc/khib/encryption.md
 	install -D -m 644 systemd/khib-retire.service $(DESTDIR)/usr/lib/systemd/system/khib-retire.service
 
 # The restore step in a distribution's own initramfs (docs/hooks.md): opt-in,

@@ -99,7 +99,8 @@ static void usage(FILE *out)
             "4 memory could not be written; 5 the jump failed (the image stays COMMITTED);\n"
             "10 no committed image (none, unfinished, abandoned, or already restored): boot\n"
             "normally; 11 an encrypted image stays locked (%u wrong passphrases, none in\n"
-            "time): boot normally, but keep the image for the next boot.\n",
+            "time, no console, too little memory): boot normally, but keep the image for\n"
+            "the next boot.\n",
             KHIB_THREADS_DEFAULT_MAX, UNLOCK_TRIES, PASSPHRASE_TIMEOUT, UNLOCK_TRIES);
 }
 
@@ -261,9 +262,16 @@ static int unlock(const struct options *o, struct khib_image *img, enum khib_wal
                 " (COMMITTED) for the next boot\n", o->image, err);
         return EXIT_LOCKED;
     }
+    if (rc == UNLOCK_ERROR) {
+        /* Not the image's fault (no console, too little memory for
+         * Argon2id): keep it for a boot that can unlock it. */
+        fprintf(stderr, PROG ": the encrypted image on %s cannot be unlocked here: %s; not restoring, the image is"
+                " kept (COMMITTED) for the next boot\n", o->image, err);
+        return EXIT_LOCKED;
+    }
     if (rc != UNLOCK_OK) {
         fprintf(stderr, PROG ": %s; not restoring\n", err);
-        return rc == UNLOCK_BAD ? EXIT_IMAGE : EXIT_MEMORY;
+        return EXIT_IMAGE;
     }
     img->seal = *seal;
     if (then == KHIB_WALK_CHECK)
@@ -274,6 +282,9 @@ static int unlock(const struct options *o, struct khib_image *img, enum khib_wal
     rc = khib_walk(img, KHIB_WALK_AUTH, NULL, o->threads, &prog, NULL, err, sizeof err);
     if (rc != KHIB_IMG_OK) {
         fprintf(stderr, PROG ": %s; not restoring, no memory was written\n", err);
+        khib_seal_free(*seal);
+        *seal = NULL;
+        img->seal = NULL;
         return EXIT_IMAGE;
     }
     printf(PROG ": every chunk of the encrypted image authenticated in %.2f s, before any memory is written\n",

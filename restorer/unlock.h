@@ -16,7 +16,7 @@
 #define UNLOCK_OK 0
 #define UNLOCK_LOCKED 1      /* no right passphrase: three wrong ones, none in time, no input */
 #define UNLOCK_BAD (-1)      /* key header or image damaged or tampered with */
-#define UNLOCK_ERROR (-2)    /* cannot ask, cannot read, out of memory */
+#define UNLOCK_ERROR (-2)    /* cannot ask, cannot read, out of memory: not the image's fault */
 
 struct unlock_options {
     const char *key_file;    /* the key header from this file (offset 0); NULL: the target's */
