@@ -484,6 +484,11 @@ int save_verify(const char *path, const uint8_t uuid[16], const struct save_inpu
         rc = khib_image_load_index(&img, err, errlen);
     }
     img.seal = in->seal;
+    if (rc == KHIB_IMG_OK && img.sb.cipher != (in->seal ? in->seal->cipher : KHIB_CIPHER_NONE)) {
+        snprintf(err, errlen, "%s does not hold the image just committed (cipher %s)", path,
+                 khib_cipher_name(img.sb.cipher));
+        rc = KHIB_IMG_BAD;
+    }
     if (rc == KHIB_IMG_OK && img.sb.cipher)
         rc = khib_seal_check_image(in->seal, img.t.fd, path, &img.sb, &img.idx, err, errlen) ? KHIB_IMG_BAD : 0;
     if (rc == KHIB_IMG_OK) {
