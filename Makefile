@@ -137,6 +137,14 @@ install-hooks: install
 	install -D -m 644 hooks/mkinitcpio/hooks/khib $(DESTDIR)/usr/lib/initcpio/hooks/khib
 	install -D -m 644 docs/hooks.md $(DESTDIR)$(PREFIX)/share/doc/khib/hooks.md
 
+# khib's rescue stick (docs/rescue-stick.md): STICK= a file (the default) or a
+# whole USB disk; KERNEL= the kernel (default the running one's);
+# RESCUE_STICK_ARGS= more options of mkrescue-stick.sh (--window, --console ...).
+STICK ?= build/khib-rescue-stick.img
+.PHONY: rescue-stick
+rescue-stick: build/khib-initrd.img
+	./mkrescue-stick.sh --initrd build/khib-initrd.img $(if $(KERNEL),--kernel $(KERNEL)) $(RESCUE_STICK_ARGS) $(STICK)
+
 -include $(shell find build/obj -name '*.d' 2>/dev/null)
 
 # QEMU scenarios, the demo and benchmarks (check-qemu, demo, bench, ...).
@@ -155,7 +163,7 @@ DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
 DEB_ARCH    = $(shell dpkg --print-architecture)
 DEB_DIR    ?= build/deb
 DEB_OUT    ?= build
-MAN_PAGES  := man/khib.8 man/khib-save.8 man/khib-restore.8 man/khib.conf.5
+MAN_PAGES  := man/khib.8 man/khib-save.8 man/khib-restore.8 man/khib.conf.5 man/khib-rescue-stick.8
 .PHONY: deb man
 deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/khib $(DEB_OUT)

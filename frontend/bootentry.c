@@ -20,6 +20,7 @@ const struct boot_paths boot_paths_system = {
     .editenv = "/usr/bin/grub-editenv",
     .probe = "/usr/sbin/grub-probe",
     .checkpoint = 1,
+    .stamps = "/var/lib/khib/initramfs",
 };
 
 static char *read_file(const char *path)
@@ -155,10 +156,67 @@ static int grubenv_writable(const struct boot_paths *p, struct boot_plan *plan)
     return 0;
 }
 
+/* The value of key= in a build hook's record ("generator=...\ntarget=...\n"). */
+static void stamp_value(const char *text, const char *key, char *out, size_t len)
+{
+    size_t k = strlen(key);
+    out[0] = 0;
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (!strncmp(line, key, k) && line[k] == '=')
+            snprintf(out, len, "%.*s", (int)strcspn(line + k + 1, "\n"), line + k + 1);
+}
+
+/* The ordinary boot entry resumes: the initramfs of release has khib's hook
+ * (its build hook's record says so) for the settings' target.  1 when it
+ * does (plan filled in: PASS), 0 when there is no record, -1 when the record
+ * is out of date (plan says why: FAIL). */
+static int initramfs_plan(const struct boot_paths *p, const struct settings *s, const char *release,
+                          struct boot_plan *plan)
+{
+    char path[512], target[256], generator[64];
+    if (!p->stamps)
+        return 0;
+    snprintf(path, sizeof path, "%s/%s", p->stamps, release);
+    char *text = read_file(path);
+    if (!text)
+        return 0;
+    stamp_value(text, "target", target, sizeof target);
+    stamp_value(text, "generator", generator, sizeof generator);
+    free(text);
+    if (strcmp(target, s->target)) {
+        snprintf(plan->what, sizeof plan->what,
+                 "boot entry: the initramfs of %s was built for target=%s, not %s: its hook would not find the image",
+                 release, target, s->target[0] ? s->target : "(none)");
+        snprintf(plan->fix, sizeof plan->fix,
+                 "rebuild the initramfs after changing " KHIB_CONF ": update-initramfs -u, dracut -f or mkinitcpio -P");
+        return -1;
+    }
+    snprintf(plan->what, sizeof plan->what,
+             "boot entry: none needed: the ordinary boot entry resumes (khib's hook in the initramfs of %s, built"
+             " by %s for target=%s)",
+             release, generator[0] ? generator : "?", target);
+    plan->initramfs = 1;
+    return 1;
+}
+
 int boot_plan(const struct boot_paths *p, const struct settings *s, const char *release, struct boot_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
     snprintf(plan->entry, sizeof plan->entry, "khib-resume-%s", release);
+    if (s->boot == BOOT_INITRAMFS || s->boot == BOOT_AUTO) {
+        int rc = initramfs_plan(p, s, release, plan);
+        if (rc != 0)
+            return rc > 0 ? 0 : -1;
+        if (s->boot == BOOT_INITRAMFS) {
+            snprintf(plan->what, sizeof plan->what,
+                     "boot entry: boot=initramfs, but the initramfs of %s has no khib hook (no record in %s)", release,
+                     p->stamps ? p->stamps : "?");
+            snprintf(plan->fix, sizeof plan->fix,
+                     "install khib's initramfs hooks (the Debian package has them), set target= in " KHIB_CONF
+                     ", then update-initramfs -u, dracut -f or mkinitcpio -P (docs/hooks.md)");
+            return -1;
+        }
+    }
     if (s->boot == BOOT_NONE) {
         snprintf(plan->what, sizeof plan->what,
                  "boot entry: none set by khib (boot=none): start the restore entry yourself at the next boot");

@@ -1,4 +1,6 @@
-/* How the next boot reaches the restore kernel R: through GRUB's one-shot
+/* How the next boot reaches the restore kernel R: through khib's hook in the
+ * initramfs of the ordinary boot entry, which finds the image and starts R
+ * (docs/hooks.md; nothing to set), or through GRUB's one-shot
  * next_entry, which `khib hibernate` sets to R's entry right before the jump
  * and clears when it returns (docs/grub.md).
  *
@@ -23,18 +25,23 @@ struct boot_paths {
     const char *editenv;       /* grub-editenv */
     const char *probe;         /* grub-probe */
     int checkpoint;            /* 1: freeze and thaw grubenv's file system after a change (not in tests) */
+    const char *stamps;        /* /var/lib/khib/initramfs: the build hooks' records, one file per release */
 };
 extern const struct boot_paths boot_paths_system;
 
 struct boot_plan {
     int grub;          /* 1: set GRUB's next_entry to entry before the jump */
+    int initramfs;     /* 1: the ordinary entry resumes (nothing to set) */
     char entry[128];   /* khib-resume-RELEASE, the --id of R's entry (45_khib) */
     char what[700];    /* what khib check prints */
     char fix[400];     /* under a FAIL */
 };
 
-/* Decide for the settings' boot= (auto: GRUB when grub.cfg has a khib entry
- * or khib's grub.d script is installed) and verify: the entry of release
+/* Decide for the settings' boot= (auto: the initramfs when a build hook
+ * recorded that the initramfs of release has khib's hook, else GRUB when
+ * grub.cfg has a khib entry or khib's grub.d script is installed) and
+ * verify: for the initramfs, that it was built for the settings' target; for
+ * GRUB, that the entry of release
  * exists in grub.cfg with the words of restore_words() (bootargs.h), and
  * GRUB can write its environment block.  Returns 0 (what says which way),
  * or -1 (what and fix say why not). */

@@ -1,8 +1,11 @@
 /* khib: the front end that runs in the system to be hibernated. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bootargs.h"
 #include "check.h"
@@ -27,6 +30,9 @@ static void usage(FILE *out)
             "               (khib-retire.service), before the disks change, so that it never resumes\n"
             "  boot-args    print the restore entry's kernel command-line words (for /etc/grub.d/45_khib)\n"
             "  sleep VERB   (systemd-hibernate.service) khib check, the system-sleep hooks, khib hibernate\n"
+            "  rescue-stick DEV|FILE  write khib's rescue stick (BIOS and UEFI): resume the hibernated\n"
+            "               system of the machine it boots, or boot its installed system\n"
+            "               (khib rescue-stick --help, khib-rescue-stick(8))\n"
             "  setup-encryption  once: the key pair that encrypts the images, the passphrase\n"
             "               (khib setup-encryption --help; docs/encryption.md)\n"
             "\n"
@@ -43,7 +49,10 @@ static void usage(FILE *out)
             "  --restore-append WORDS  extra words for the restore entry (boot-args, update-grub)\n"
             "  --config FILE     read FILE instead of " KHIB_CONF "\n"
             "  --test            hibernate: save, verify and come back instead of powering off\n"
-            "  --no-trim         hibernate: keep the caches and save free memory as it is (trim=no)\n"
+            "  --no-trim         hibernate: keep the caches, and where free pages are not left out\n"
+            "                    of the image, save them as they are (trim=no)\n"
+            "  --no-exclude-free hibernate: save the free pages too instead of leaving them out of\n"
+            "                    the image (exclude-free=no)\n"
             "  --ignore-fs DIR   do not refuse the file system mounted at DIR (ignore-fs=DIR):\n"
             "                    a change to it before the resume is corrupted by the resume\n"
             "  --reason TEXT     retire: why (default \"a normal boot started\")\n"
@@ -67,6 +76,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"ignore-fs", required_argument, 0, 'g'}, {"reason", required_argument, 0, 'r'},
         {"boot", required_argument, 0, 'b'},  {"restore-append", required_argument, 0, 'R'},
         {"quiet", no_argument, 0, 'q'},       {"logind", no_argument, 0, 'L'},
+        {"no-exclude-free", no_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* The config file is read first so that options override it. */
@@ -98,6 +108,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'c': break;
         case 'T': test = 1; break;
         case 'N': s.trim = 0; break;
+        case 'E': s.exclude_free = 0; break;
         case 'g': key = "ignore-fs"; break;
         case 'r': reason = optarg; break;
         case 'b': key = "boot"; break;
@@ -161,6 +172,24 @@ static int settings_main(const char *cmd, int argc, char **argv)
     return khib_hibernate(&s);
 }
 
+/* khib rescue-stick: the shell script that writes the stick (mkrescue-stick.sh,
+ * installed as RESCUE_STICK; KHIB_RESCUE_STICK names another, for tests). */
+#define RESCUE_STICK "/usr/lib/khib/mkrescue-stick"
+static int rescue_stick(char **argv)
+{
+    const char *script = getenv("KHIB_RESCUE_STICK");
+    if (!script || !*script)
+        script = RESCUE_STICK;
+    if (setenv("KHIB_PROG", "khib rescue-stick", 1) != 0) {
+        fprintf(stderr, "khib rescue-stick: setenv: %s\n", strerror(errno));
+        return 1;
+    }
+    argv[0] = (char *)script;
+    execv(script, argv);
+    fprintf(stderr, "khib rescue-stick: cannot run %s: %s (reinstall khib)\n", script, strerror(errno));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -176,6 +205,8 @@ int main(int argc, char **argv)
         return settings_main(cmd, argc - 1, argv + 1);
     if (!strcmp(cmd, "sleep"))
         return khib_sleep_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rescue-stick"))
+        return rescue_stick(argv + 1);
     if (!strcmp(cmd, "setup-encryption"))
         return khib_setup_encryption_main(argc - 1, argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);

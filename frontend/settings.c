@@ -57,13 +57,13 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
     if (!strcmp(key, "restore-append"))
         return copy(s->restore_append, sizeof s->restore_append, key, value, err, errlen);
     if (!strcmp(key, "boot")) {
-        static const char *const names[] = {"auto", "grub", "none"};
-        for (int i = 0; i < 3; i++)
+        static const char *const names[] = {"auto", "grub", "none", "initramfs"};
+        for (int i = 0; i < 4; i++)
             if (!strcmp(value, names[i])) {
                 s->boot = i;
                 return 0;
             }
-        snprintf(err, errlen, "boot: '%s' is not auto, grub or none", value);
+        snprintf(err, errlen, "boot: '%s' is not auto, initramfs, grub or none", value);
         return -1;
     }
     if (!strcmp(key, "window")) {
@@ -85,12 +85,12 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         s->level = l;
         return 0;
     }
-    if (!strcmp(key, "trim")) {
+    if (!strcmp(key, "trim") || !strcmp(key, "exclude-free")) {
         if (strcmp(value, "yes") && strcmp(value, "no")) {
-            snprintf(err, errlen, "trim: '%s' is not yes or no", value);
+            snprintf(err, errlen, "%s: '%s' is not yes or no", key, value);
             return -1;
         }
-        s->trim = !strcmp(value, "yes");
+        *(key[0] == 't' ? &s->trim : &s->exclude_free) = !strcmp(value, "yes");
         return 0;
     }
     if (!strcmp(key, "encrypt")) {
@@ -117,7 +117,7 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         return 0;
     }
     snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level, trim,"
-             " ignore-fs, boot, restore-append, encrypt, public-key)", key);
+             " exclude-free, ignore-fs, boot, restore-append, encrypt, public-key)", key);
     return -1;
 }
 
@@ -127,6 +127,7 @@ int settings_load(struct settings *s, const char *conf, char *err, size_t errlen
     memset(s, 0, sizeof *s);
     s->window = KHIB_DEFAULT_WINDOW;
     s->trim = 1;
+    s->exclude_free = 1;
     if (uname(&u) == 0)
         snprintf(s->kernel, sizeof s->kernel, "/boot/vmlinuz-%s", u.release);
     snprintf(s->initrd, sizeof s->initrd, "%s", KHIB_DEFAULT_INITRD);

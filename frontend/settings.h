@@ -11,7 +11,7 @@
 #define KHIB_IGNORE_FS_MAX 16
 #define KHIB_DEFAULT_INITRD "/usr/lib/khib/khib-initrd.img"
 
-enum { BOOT_AUTO, BOOT_GRUB, BOOT_NONE };
+enum { BOOT_AUTO, BOOT_GRUB, BOOT_NONE, BOOT_INITRAMFS };
 
 struct settings {
     char target[128];        /* image target (block device) */
@@ -20,11 +20,13 @@ struct settings {
     char kexec[256];         /* kexec-tools binary */
     char append[512];        /* extra command-line words for B */
     char restore_append[512]; /* extra command-line words for R's boot entry (bootargs.h) */
-    int boot;                /* BOOT_AUTO, BOOT_GRUB, BOOT_NONE: how the next boot reaches R (bootentry.h) */
+    int boot;                /* BOOT_AUTO, _GRUB, _NONE, _INITRAMFS: how the next boot reaches R (bootentry.h) */
     uint64_t window;         /* [0, window) holds B and R */
     int level;               /* zstd level, KHIB_LEVEL_AUTO or _STORE for khib-save, 0 = its default */
     int test;                /* save, verify and come back (no power-off) */
-    int trim;                /* drop the caches and zero free memory before the jump (trim.h) */
+    int trim;                /* drop the caches before the jump, and zero free memory where B cannot
+                                exclude it (trim.h) */
+    int exclude_free;        /* B leaves A's free pages out of the image (docs/freepages.md) */
     char ignore_fs[KHIB_IGNORE_FS_MAX][256]; /* mount points not checked before a resume (mounts.h) */
     unsigned ignore_fs_count;
     int encrypt;             /* ENCRYPT_*: encrypt the image (encryption.h) */

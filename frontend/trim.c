@@ -98,7 +98,7 @@ static void zero_free_memory(int fd, uint64_t keep)
     _exit(n == (ssize_t)sizeof out ? 0 : 1);
 }
 
-int memory_trim(struct trim_result *r, char *err, size_t errlen)
+int memory_trim(struct trim_result *r, int zero, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     double t0 = khib_now();
@@ -109,7 +109,7 @@ int memory_trim(struct trim_result *r, char *err, size_t errlen)
         return -1;
     }
     r->free_dropped = meminfo_bytes("MemFree");
-    if ((r->freed_zero = kernel_zeroes_freed_pages())) {
+    if (!zero || (r->freed_zero = kernel_zeroes_freed_pages())) {
         r->seconds = khib_now() - t0;
         return 0;
     }

@@ -1,6 +1,7 @@
-/* Trimming A's memory just before the jump: drop the clean caches and zero
- * the free pages, so that khib-save finds them zero and stores nothing for
- * them.  The kernel's own hibernation saves no free pages either, and frees
+/* Trimming A's memory just before the jump: drop the clean caches and,
+ * where khib-save cannot leave A's free pages out of the image (no
+ * /sys/kernel/vmcoreinfo, or exclude-free=no), zero the free pages, so
+ * that khib-save finds them zero and stores nothing for them.  The kernel's own hibernation saves no free pages either, and frees
  * memory down to image_size first (kernel/power/snapshot.c,
  * hibernate_preallocate_memory()); khib-save sees physical memory, not the
  * kernel's free lists, so free pages must be zero to cost nothing.
@@ -40,8 +41,9 @@ struct trim_result {
     double seconds;
 };
 
-/* Trim as above.  0, or -1 with err naming the step that failed (what was
- * done is in *r). */
-int memory_trim(struct trim_result *r, char *err, size_t errlen);
+/* Trim as above; with zero 0 only drop the caches (B leaves the free pages
+ * out of the image: docs/freepages.md).  0, or -1 with err naming the step
+ * that failed (what was done is in *r). */
+int memory_trim(struct trim_result *r, int zero, char *err, size_t errlen);
 
 #endif

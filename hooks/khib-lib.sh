@@ -52,7 +52,8 @@ khib_abandon() {
 # passphrase is asked on the console (docs/encryption.md): the key header
 # from khib.keyfile= when the command line has it (a file or a device,
 # waited for), each try within khib.passphrase_timeout= seconds; with
-# khib.encrypted=1 an image in clear is refused.
+# khib.encrypted=1 an image in clear is refused.  khib.poison=1 (tests only)
+# poisons the pages the image left out as free first (--poison-excluded).
 # shellcheck disable=SC2034 # khib_why is the caller's
 khib_restore() {
     khib_rc=0
@@ -65,6 +66,7 @@ khib_restore() {
         set -- "$@" --passphrase-timeout "$khib_timeout"
     fi
     [ "$(khib_arg khib.encrypted || true)" = 1 ] && set -- "$@" --require-encryption
+    [ "$(khib_arg khib.poison || true)" = 1 ] && set -- "$@" --poison-excluded
     "$@" >&2 || khib_rc=$?
     case "$khib_rc" in
         10) khib_why="the restore found no committed image" ;;

@@ -55,12 +55,13 @@ void khib_coder_free(struct khib_coder *cd);
 /* Bytes a coder of this level allocates (zstd context and scratch), at most. */
 size_t khib_coder_mem(int level);
 
-/* Compress the c->pages pages at pages (c->first_pfn and c->pages set by the
- * caller) into dst (capacity dst_cap >= khib_frame_bound()).  Sets c's
+/* Compress the c->pages pages at pages (c->first_pfn, c->pages and
+ * c->excluded_bitmap set by the caller: excluded pages are neither read nor
+ * stored) into dst (capacity dst_cap >= khib_frame_bound()).  Sets c's
  * zero_bitmap, flags, raw_len, stored_len and checksum (offset is the
  * caller's).  With store, the nonzero pages go into the frame uncompressed
- * (KHIB_CHUNK_STORED).  An all-zero chunk yields stored_len 0 and writes
- * nothing.  Returns 0 or -1 with err. */
+ * (KHIB_CHUNK_STORED).  A chunk of zero and excluded pages yields
+ * stored_len 0 and writes nothing.  Returns 0 or -1 with err. */
 int khib_chunk_compress(struct khib_coder *cd, const void *pages, struct khib_chunk *c, void *dst, size_t dst_cap,
                         int store, char *err, size_t errlen);
 

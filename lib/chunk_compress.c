@@ -120,28 +120,30 @@ static size_t store_frame(uint8_t *dst, const uint8_t *raw, uint32_t raw_len)
     return (size_t)(o - dst);
 }
 
-/* Compress (or, with store, store) the pages at in; the nonzero ones are
+/* Compress (or, with store, store) the pages at in, except those marked in
+ * c->excluded_bitmap, which are not even read; the nonzero ones are
  * gathered at gather (the coder's scratch, or in itself: a page only ever
  * moves to a lower index). */
 static int compress_pages(struct khib_coder *cd, const uint8_t *in, uint8_t *gather, struct khib_chunk *c,
                           void *dst, size_t dst_cap, int store, char *err, size_t errlen)
 {
-    uint32_t zeros = 0;
+    uint32_t skip = khib_bitmap_count(c->excluded_bitmap, c->pages), zeros = 0;
     memset(c->zero_bitmap, 0, sizeof c->zero_bitmap);
     c->flags = 0;
     for (uint32_t i = 0; i < c->pages; i++) {
-        if (khib_page_is_zero(in + (size_t)i * KHIB_PAGE_SIZE)) {
+        if (!khib_bitmap_test(c->excluded_bitmap, i) && khib_page_is_zero(in + (size_t)i * KHIB_PAGE_SIZE)) {
             khib_bitmap_set(c->zero_bitmap, i);
             zeros++;
         }
     }
+    skip += zeros;
     const uint8_t *raw = in;
-    size_t raw_len = (size_t)(c->pages - zeros) * KHIB_PAGE_SIZE;
-    if (zeros && raw_len) {
-        /* Gather the nonzero pages; without zero pages the input is used as is. */
+    size_t raw_len = (size_t)(c->pages - skip) * KHIB_PAGE_SIZE;
+    if (skip && raw_len) {
+        /* Gather the stored pages; with every page stored the input is used as is. */
         uint8_t *o = gather;
         for (uint32_t i = 0; i < c->pages; i++) {
-            if (!khib_bitmap_test(c->zero_bitmap, i)) {
+            if (!khib_bitmap_test(c->zero_bitmap, i) && !khib_bitmap_test(c->excluded_bitmap, i)) {
                 const uint8_t *page = in + (size_t)i * KHIB_PAGE_SIZE;
                 if (o != page)
                     memcpy(o, page, KHIB_PAGE_SIZE);

@@ -17,10 +17,10 @@
  * the caller then excludes nothing.  docs/freepages.md lists them all.
  *
  * The cross-check: the pages found must equal A's NR_FREE_PAGES within the
- * margin (docs/freepages.md): opts->expected_free when the caller has a count
- * (e.g. /proc/meminfo read just before the jump), else the sum of every
- * zone's vm_stat[NR_FREE_PAGES] read from A's memory (node_data or
- * contig_page_data).
+ * margin (docs/freepages.md): the sum of every zone's vm_stat[NR_FREE_PAGES]
+ * read from A's memory (node_data or contig_page_data), and
+ * opts->expected_free when the caller has a count (e.g. /proc/meminfo read
+ * just before the jump; plus up to opts->expected_slack).
  */
 #ifndef KHIB_FREEPAGES_H
 #define KHIB_FREEPAGES_H
@@ -49,6 +49,8 @@ enum khib_page_layout {
 
 struct khib_freepages_opts {
     int64_t expected_free;       /* A's NR_FREE_PAGES if known, else -1: read A's zones */
+    uint64_t expected_slack;     /* the pages expected_free may lack: taken from per-cpu lists
+                                    that may be free by the time of the walk */
     uint64_t margin_pages;       /* 0 and 0: the defaults above */
     uint32_t margin_permille;
 };

@@ -15,13 +15,15 @@
 
 #define KHIB_NOTE_NAME    "KHIB"
 #define KHIB_NOTE_TYPE    0x4b484231u     /* "KHB1" */
-#define KHIB_NOTE_VERSION 2u
+#define KHIB_NOTE_VERSION 3u      /* 2: before VMCOREINFO (free-page exclusion) */
 #define KHIB_TARGET_LEN   128u
 
 enum khib_note_flags {
     KHIB_NOTE_TEST = 1u << 0,  /* save, verify, report and jump back to A
                                   instead of powering off */
+    KHIB_NOTE_KEEP_FREE = 1u << 1,  /* save A's free pages too (exclude-free=no) */
 };
+#define KHIB_NOTE_FLAGS (KHIB_NOTE_TEST | KHIB_NOTE_KEEP_FREE)
 
 /* Encoded size: KHIB_NOTE_SIZE. */
 struct khib_note {
@@ -41,8 +43,15 @@ struct khib_note {
     char     target[KHIB_TARGET_LEN];         /* 144: image target path, NUL-padded */
     struct khib_fs_record fs[KHIB_FS_MAX];    /* 272: the file systems A had mounted, without
                                                  their state, which B takes (fs_count used) */
+    char     host_name[KHIB_HOST_LEN];        /* 3600: A's uname -n, NUL-padded (the rescue stick's list) */
+    uint64_t vmcoreinfo_addr;                 /* 3664: A's VMCOREINFO note (/sys/kernel/vmcoreinfo), */
+    uint32_t vmcoreinfo_size;                 /* 3672:   0 and 0 when A has none: nothing is excluded */
+    /* 3676..3679 zero */
 };
-#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE)   /* 3600 */
+#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE + KHIB_HOST_LEN + 16u)   /* 3680 */
+/* Most bytes of a VMCOREINFO note B reads (the kernel's is one page,
+ * VMCOREINFO_NOTE_SIZE in include/linux/vmcore_info.h). */
+#define KHIB_VMCOREINFO_NOTE_MAX (64u << 10)
 
 /* The mailbox: one page of A's memory, outside the window, locked by A before
  * the jump.  B (after a test save or any failure) and R (after a restore)
@@ -62,7 +71,9 @@ struct khib_mailbox {
     char     magic[8];            /*  0 */
     uint64_t nonce;               /*  8: A's random value, checked by B and R */
     uint32_t status;              /* 16: enum khib_mailbox_status */
-    uint32_t reserved;            /* 20 */
+    uint32_t a_free_pages;        /* 20: A's MemFree in pages, written just before the jump for
+                                            B's cross-check of the free pages (0: not given;
+                                            UINT32_MAX: more than fits) */
     uint8_t  image_uuid[16];      /* 24 */
     uint64_t saved_ns;            /* 40: when B committed the image */
     uint64_t restored_ns;         /* 48: when R finished writing memory */
@@ -70,7 +81,9 @@ struct khib_mailbox {
     uint64_t restore_ms;          /* 64: R's time to restore */
     uint64_t image_bytes;         /* 72 */
     char     msg[KHIB_MAILBOX_MSG_LEN]; /* 80: NUL-terminated text */
+    uint32_t a_pcp_pages;         /* 592: with a_free_pages: the pages then on the per-cpu free
+                                            lists, which may be free at the jump, or not */
 };
-#define KHIB_MAILBOX_SIZE (80u + KHIB_MAILBOX_MSG_LEN)
+#define KHIB_MAILBOX_SIZE (80u + KHIB_MAILBOX_MSG_LEN + 4u)
 
 #endif

@@ -29,6 +29,10 @@ void khib_note_encode(const struct khib_note *n, void *buf)
     p[143 + KHIB_TARGET_LEN] = 0;
     for (unsigned i = 0; i < KHIB_FS_MAX; i++)
         khib_fs_record_encode(&n->fs[i], p + 272 + i * KHIB_FS_RECORD_SIZE);
+    memcpy(p + 3600, n->host_name, KHIB_HOST_LEN);
+    p[3599 + KHIB_HOST_LEN] = 0;
+    khib_put64(p + 3664, n->vmcoreinfo_addr);
+    khib_put32(p + 3672, n->vmcoreinfo_size);
 }
 
 int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err, size_t errlen)
@@ -54,14 +58,26 @@ int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err
     memcpy(n->target, p + 144, KHIB_TARGET_LEN);
     for (unsigned i = 0; i < KHIB_FS_MAX; i++)
         khib_fs_record_decode(p + 272 + i * KHIB_FS_RECORD_SIZE, &n->fs[i]);
+    memcpy(n->host_name, p + 3600, KHIB_HOST_LEN);
+    n->vmcoreinfo_addr = khib_get64(p + 3664);
+    n->vmcoreinfo_size = khib_get32(p + 3672);
 
     if (n->version != KHIB_NOTE_VERSION) {
         snprintf(err, errlen, "khib note version %" PRIu32 " is not supported (expected %u): "
                  "khib and khib-save come from different versions", n->version, KHIB_NOTE_VERSION);
         return -1;
     }
-    if (!memchr(n->target, 0, KHIB_TARGET_LEN)) {
-        snprintf(err, errlen, "khib note target is not NUL-terminated");
+    if (n->flags & ~KHIB_NOTE_FLAGS) {
+        snprintf(err, errlen, "khib note has unknown flags 0x%" PRIx32, n->flags);
+        return -1;
+    }
+    if (n->vmcoreinfo_size > KHIB_VMCOREINFO_NOTE_MAX || (n->vmcoreinfo_size && !n->vmcoreinfo_addr)) {
+        snprintf(err, errlen, "khib note VMCOREINFO 0x%" PRIx64 "+%" PRIu32 " is not a VMCOREINFO note (at most %u"
+                 " bytes)", n->vmcoreinfo_addr, n->vmcoreinfo_size, KHIB_VMCOREINFO_NOTE_MAX);
+        return -1;
+    }
+    if (!memchr(n->target, 0, KHIB_TARGET_LEN) || !memchr(n->host_name, 0, KHIB_HOST_LEN)) {
+        snprintf(err, errlen, "khib note target or host name is not NUL-terminated");
         return -1;
     }
     struct khib_handoff_fields f = {n->window_start, n->window_size, n->mailbox_addr, n->fs_count,
@@ -75,7 +91,7 @@ void khib_mailbox_encode(const struct khib_mailbox *m, void *page)
     memcpy(p, m->magic, 8);
     khib_put64(p + 8, m->nonce);
     khib_put32(p + 16, m->status);
-    khib_put32(p + 20, m->reserved);
+    khib_put32(p + 20, m->a_free_pages);
     memcpy(p + 24, m->image_uuid, 16);
     khib_put64(p + 40, m->saved_ns);
     khib_put64(p + 48, m->restored_ns);
@@ -84,6 +100,7 @@ void khib_mailbox_encode(const struct khib_mailbox *m, void *page)
     khib_put64(p + 72, m->image_bytes);
     memcpy(p + 80, m->msg, KHIB_MAILBOX_MSG_LEN);
     p[80 + KHIB_MAILBOX_MSG_LEN - 1] = 0;
+    khib_put32(p + 80 + KHIB_MAILBOX_MSG_LEN, m->a_pcp_pages);
 }
 
 void khib_mailbox_decode(const void *page, struct khib_mailbox *m)
@@ -92,7 +109,7 @@ void khib_mailbox_decode(const void *page, struct khib_mailbox *m)
     memcpy(m->magic, p, 8);
     m->nonce = khib_get64(p + 8);
     m->status = khib_get32(p + 16);
-    m->reserved = khib_get32(p + 20);
+    m->a_free_pages = khib_get32(p + 20);
     memcpy(m->image_uuid, p + 24, 16);
     m->saved_ns = khib_get64(p + 40);
     m->restored_ns = khib_get64(p + 48);
@@ -101,4 +118,5 @@ void khib_mailbox_decode(const void *page, struct khib_mailbox *m)
     m->image_bytes = khib_get64(p + 72);
     memcpy(m->msg, p + 80, KHIB_MAILBOX_MSG_LEN);
     m->msg[KHIB_MAILBOX_MSG_LEN - 1] = 0;
+    m->a_pcp_pages = khib_get32(p + 80 + KHIB_MAILBOX_MSG_LEN);
 }

@@ -170,6 +170,10 @@ void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
     khib_put64(p + 3616, sb->abandoned_ns);
     memcpy(p + 3624, sb->abandon_reason, KHIB_ABANDON_LEN);
     p[3624 + KHIB_ABANDON_LEN - 1] = 0;
+    khib_put64(p + 3752, sb->pages_excluded);
+    memcpy(p + 3960, sb->host_name, KHIB_HOST_LEN);
+    p[3960 + KHIB_HOST_LEN - 1] = 0;
+    khib_put64(p + 4024, sb->locked_ns);
     khib_put32(p + 3840, sb->cipher);                       /* encryption: docs/encryption.md */
     memcpy(p + 3848, sb->sealed_key, KHIB_SEALED_KEY_LEN);
     memcpy(p + 3928, sb->mac, KHIB_MAC_LEN);
@@ -257,6 +261,9 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
     sb->consumed_ns = khib_get64(p + 3608);
     sb->abandoned_ns = khib_get64(p + 3616);
     memcpy(sb->abandon_reason, p + 3624, KHIB_ABANDON_LEN);
+    sb->pages_excluded = khib_get64(p + 3752);
+    memcpy(sb->host_name, p + 3960, KHIB_HOST_LEN);
+    sb->locked_ns = khib_get64(p + 4024);
     sb->cipher = khib_get32(p + 3840);                      /* encryption: docs/encryption.md */
     memcpy(sb->sealed_key, p + 3848, KHIB_SEALED_KEY_LEN);
     memcpy(sb->mac, p + 3928, KHIB_MAC_LEN);
@@ -265,8 +272,8 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
     if (sb->version != KHIB_VERSION) {
         snprintf(err, errlen, "image format version %" PRIu32 " is not supported (this khib reads version %u%s)",
                  sb->version, KHIB_VERSION,
-                 sb->version < KHIB_VERSION ? ": the image was written by an older khib, whose file system records"
-                                              " this khib cannot check; it is not restored" : "");
+                 sb->version < KHIB_VERSION ? ": the image was written by an older khib, whose index and file"
+                                              " system records this khib cannot read; it is not restored" : "");
         return KHIB_SB_BAD;
     }
     if (sb->sb_size != KHIB_SB_SIZE || sb->page_size != KHIB_PAGE_SIZE) {
@@ -291,8 +298,8 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
                                     sb->build_id_len, sb->kernel_release, sb->fs};
     if (khib_handoff_check("superblock", &f, err, errlen) != 0)
         return KHIB_SB_BAD;
-    if (!nul_terminated(sb->abandon_reason, KHIB_ABANDON_LEN)) {
-        snprintf(err, errlen, "superblock abandon reason is not NUL-terminated");
+    if (!nul_terminated(sb->abandon_reason, KHIB_ABANDON_LEN) || !nul_terminated(sb->host_name, KHIB_HOST_LEN)) {
+        snprintf(err, errlen, "superblock abandon reason or host name is not NUL-terminated");
         return KHIB_SB_BAD;
     }
     if (sb->cipher > KHIB_CIPHER_AES256GCM) {
@@ -310,9 +317,11 @@ int khib_superblock_check_layout(const struct khib_superblock *sb, uint64_t imag
                  sb->range_count, sb->chunk_count);
         return -1;
     }
-    if (sb->pages_zero > sb->pages_total || sb->pages_total - sb->pages_zero != sb->pages_stored) {
+    if (sb->pages_zero > sb->pages_total || sb->pages_excluded > sb->pages_total - sb->pages_zero ||
+        sb->pages_total - sb->pages_zero - sb->pages_excluded != sb->pages_stored) {
         snprintf(err, errlen, "page counts do not add up: %" PRIu64 " total != %" PRIu64 " zero + %" PRIu64
-                 " stored", sb->pages_total, sb->pages_zero, sb->pages_stored);
+                 " stored + %" PRIu64 " excluded", sb->pages_total, sb->pages_zero, sb->pages_stored,
+                 sb->pages_excluded);
         return -1;
     }
     /* KHIB_DATA_OFFSET_KEYED: a key header lies between (docs/encryption.md). */
@@ -366,6 +375,7 @@ void khib_index_encode(const struct khib_index *idx, void *buf)
         khib_put32(p + 28, c->raw_len);
         khib_put64(p + 32, c->checksum);
         memcpy(p + 40, c->zero_bitmap, KHIB_BITMAP_BYTES);
+        memcpy(p + 72, c->excluded_bitmap, KHIB_BITMAP_BYTES);
     }
 }
 
@@ -407,6 +417,7 @@ int khib_index_decode(const void *buf, size_t len, struct khib_index *idx, char 
         c->raw_len = khib_get32(p + 28);
         c->checksum = khib_get64(p + 32);
         memcpy(c->zero_bitmap, p + 40, KHIB_BITMAP_BYTES);
+        memcpy(c->excluded_bitmap, p + 72, KHIB_BITMAP_BYTES);
     }
     return 0;
 }
@@ -470,7 +481,7 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
         return -1;
 
     uint32_t r = 0;
-    uint64_t next_pfn = idx->ranges[0].start_pfn, pos = sb->data_offset, zeros = 0;
+    uint64_t next_pfn = idx->ranges[0].start_pfn, pos = sb->data_offset, zeros = 0, excluded = 0;
     for (uint32_t i = 0; i < idx->chunk_count; i++) {
         const struct khib_chunk *c = &idx->chunks[i];
         if (r == idx->range_count) {
@@ -499,16 +510,22 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
             return -1;
         }
         for (uint32_t b = c->pages; b < KHIB_CHUNK_PAGES_MAX; b++) {
-            if (khib_bitmap_test(c->zero_bitmap, b)) {
-                snprintf(err, errlen, "chunk %" PRIu32 " marks page %" PRIu32 " zero but has only %" PRIu32
-                         " pages", i, b, c->pages);
+            if (khib_bitmap_test(c->zero_bitmap, b) || khib_bitmap_test(c->excluded_bitmap, b)) {
+                snprintf(err, errlen, "chunk %" PRIu32 " marks page %" PRIu32 " zero or excluded but has only %"
+                         PRIu32 " pages", i, b, c->pages);
                 return -1;
             }
         }
-        uint32_t z = khib_bitmap_count(c->zero_bitmap, c->pages);
-        if (c->raw_len != (c->pages - z) * KHIB_PAGE_SIZE) {
-            snprintf(err, errlen, "chunk %" PRIu32 " has %" PRIu32 " nonzero pages but raw_len %" PRIu32,
-                     i, c->pages - z, c->raw_len);
+        for (uint32_t b = 0; b < KHIB_BITMAP_BYTES; b++) {
+            if (c->zero_bitmap[b] & c->excluded_bitmap[b]) {
+                snprintf(err, errlen, "chunk %" PRIu32 " marks a page both zero and excluded", i);
+                return -1;
+            }
+        }
+        uint32_t z = khib_bitmap_count(c->zero_bitmap, c->pages), x = khib_bitmap_count(c->excluded_bitmap, c->pages);
+        if (c->raw_len != (c->pages - z - x) * KHIB_PAGE_SIZE) {
+            snprintf(err, errlen, "chunk %" PRIu32 " has %" PRIu32 " stored pages but raw_len %" PRIu32,
+                     i, c->pages - z - x, c->raw_len);
             return -1;
         }
         /* An encrypted frame carries its checksum and tag (docs/encryption.md). */
@@ -529,6 +546,7 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
         }
         pos += c->stored_len;
         zeros += z;
+        excluded += x;
         next_pfn = c->first_pfn + c->pages;
         if (next_pfn == range_end && ++r < idx->range_count)
             next_pfn = idx->ranges[r].start_pfn;
@@ -546,6 +564,11 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
     if (zeros != sb->pages_zero) {
         snprintf(err, errlen, "the chunks mark %" PRIu64 " zero pages but the superblock says %" PRIu64,
                  zeros, sb->pages_zero);
+        return -1;
+    }
+    if (excluded != sb->pages_excluded) {
+        snprintf(err, errlen, "the chunks mark %" PRIu64 " excluded pages but the superblock says %" PRIu64,
+                 excluded, sb->pages_excluded);
         return -1;
     }
     return 0;

@@ -31,7 +31,8 @@
 
 #define KHIB_MAGIC           "KHIBIMG1"      /* 8 bytes, no NUL */
 #define KHIB_INDEX_MAGIC     "KHIBIDX1"
-#define KHIB_VERSION         3u      /* 1: before the per-type file system records; 2: before encryption */
+#define KHIB_VERSION         3u      /* 1: khib before the per-type file system records;
+                                        2: before the excluded (free) pages and encryption */
 #define KHIB_SB_SIZE         4096u
 #define KHIB_PAGE_SIZE       4096u
 #define KHIB_PAGE_SHIFT      12
@@ -44,6 +45,7 @@
 #define KHIB_FS_MNT_LEN      64u
 #define KHIB_FS_STATE_WORDS  5u
 #define KHIB_ABANDON_LEN     128u
+#define KHIB_HOST_LEN        64u             /* utsname.nodename, cut to 63 bytes */
 #define KHIB_SEALED_KEY_LEN  80u             /* crypto_box_SEALBYTES + 32 */
 #define KHIB_MAC_LEN         32u
 
@@ -131,7 +133,8 @@ struct khib_superblock {
     uint64_t window_start;          /*  160: [start, start+size) is not in the image */
     uint64_t window_size;           /*  168 */
     uint64_t pages_total;           /*  176: pages described by the range table */
-    uint64_t pages_zero;            /*  184: recorded as zero, not stored */
+    uint64_t pages_zero;            /*  184: recorded as zero, not stored (total = zero +
+                                                 stored + excluded) */
     uint64_t pages_stored;          /*  192: stored in chunks */
     uint64_t data_offset;           /*  200: first chunk byte (KHIB_SB_SIZE) */
     uint64_t data_bytes;            /*  208: compressed bytes of all chunks */
@@ -151,13 +154,19 @@ struct khib_superblock {
     uint64_t consumed_ns;           /* 3608: CLOCK_REALTIME when R marked it CONSUMED */
     uint64_t abandoned_ns;          /* 3616: CLOCK_REALTIME when a normal boot marked it ABANDONED */
     char     abandon_reason[KHIB_ABANDON_LEN]; /* 3624: why, NUL-padded */
-    /* 3752 .. 3839 zero */
+    uint64_t pages_excluded;        /* 3752: A's free pages, neither stored nor restored */
+    /* 3760 .. 3839 zero */
     /* Encryption (docs/encryption.md, lib/seal.h): */
     uint32_t cipher;                /* 3840: enum khib_cipher (0: not encrypted) */
     /* 3844 .. 3847 zero */
     uint8_t  sealed_key[KHIB_SEALED_KEY_LEN]; /* 3848: the image key, sealed to the owner's public key */
     uint8_t  mac[KHIB_MAC_LEN];     /* 3928: keyed BLAKE2b-256 of superblock and index */
-    /* 3960 .. 4087 zero */
+    char     host_name[KHIB_HOST_LEN]; /* 3960: A's host name (uname -n), NUL-padded */
+    uint64_t locked_ns;             /* 4024: CLOCK_REALTIME when R last exited 11 (an encrypted
+                                       image stayed locked); 0 when not, or cleared
+                                       (khib-restore --unmark-locked).  Rewritten without the
+                                       key, like state: outside the MAC (docs/encryption.md) */
+    /* 4032 .. 4087 zero */
     uint64_t checksum;              /* 4088: khib_hash64 of bytes [0, 4088) */
 };
 
@@ -170,12 +179,14 @@ struct khib_range {
 
 /* One chunk: up to chunk_pages consecutive pages of one range.  Zero pages
  * have their bit set in zero_bitmap (bit i = page first_pfn + i, LSB first)
- * and are not stored; the others, in order, form raw_len bytes which are
+ * and are not stored; excluded pages (free in the saved kernel: the restorer
+ * neither reads nor writes them) have their bit set in excluded_bitmap,
+ * never both; the others, in order, form raw_len bytes which are
  * compressed into one zstd frame of stored_len bytes at offset.  A chunk of
- * only zero pages has stored_len 0.  checksum is khib_hash64 of the raw
+ * only zero or excluded pages has stored_len 0.  checksum is khib_hash64 of the raw
  * (uncompressed) bytes.  With KHIB_CHUNK_STORED the frame holds the raw
  * bytes uncompressed, as zstd raw blocks of up to 128 KiB: stored_len is
- * khib_stored_frame_len(raw_len).  Encoded size: 72 bytes. */
+ * khib_stored_frame_len(raw_len).  Encoded size: 104 bytes. */
 #define KHIB_CHUNK_STORED 1u        /* flags: the frame is made of raw blocks */
 #define KHIB_ZSTD_BLOCK_MAX (128u << 10)
 
@@ -194,8 +205,9 @@ struct khib_chunk {
     uint32_t raw_len;               /* 28: (pages - zero pages) * page size */
     uint64_t checksum;              /* 32 */
     uint8_t  zero_bitmap[KHIB_BITMAP_BYTES]; /* 40 */
+    uint8_t  excluded_bitmap[KHIB_BITMAP_BYTES]; /* 72 */
 };
-#define KHIB_CHUNK_SIZE 72u
+#define KHIB_CHUNK_SIZE 104u
 
 /* Encoded index: 16-byte header (magic, range_count u32, chunk_count u32),
  * range_count ranges, then chunk_count chunks. */

@@ -11,6 +11,7 @@
 #include "xxhash64.h"
 
 #define MEMMAP_MAX_ENTRIES 4096
+#define KHIB_MEMMAP_IVT_END 0x400 /* the real-mode interrupt table: kexec-tools hides it */
 
 /* Read the first line of dir/entry/file into buf, without the newline. */
 static int read_line(const char *dir, const char *entry, const char *file, char *buf, size_t len, char *err,
@@ -152,9 +153,19 @@ int khib_memmap_digest(const char *dir, uint64_t *digest, char *err, size_t errl
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(text + len, cap - len, "0x%" PRIx64 "-0x%" PRIx64 " %s\n", e[i].start, e[i].end,
+    for (size_t i = 0; i < n; i++) {
+        /* A kernel started by kexec-tools does not see the first KiB as RAM:
+         * get_memory_ranges() (kexec/arch/i386/kexec-x86-common.c, "Don't
+         * report the interrupt table as ram") moves the start of the RAM
+         * entry below REALMODE_IVT_END (0x400; 0x100 in older releases) up
+         * to it, and the boot_params e820 it passes becomes that kernel's
+         * firmware map.  The restore kernel that the ordinary boot's hook
+         * kexecs sees 0x400-0x9fbff where the firmware said 0x0-0x9fbff: the
+         * same machine.  (It lies in the window, never in an image.) */
+        uint64_t start = (!strcmp(e[i].type, "System RAM") && e[i].start <= KHIB_MEMMAP_IVT_END) ? 0 : e[i].start;
+        len += (size_t)snprintf(text + len, cap - len, "0x%" PRIx64 "-0x%" PRIx64 " %s\n", start, e[i].end,
                                 e[i].type);
+    }
     *digest = khib_hash64(text, len, 0);
     free(text);
     free(e);

@@ -1,9 +1,13 @@
 #define _GNU_SOURCE
 #include "progress.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 double khib_now(void)
 {
@@ -45,6 +49,41 @@ void khib_progress_start(struct khib_progress *p, const char *prog, uint64_t tot
     p->total = total;
     p->start = p->last = khib_now();
     p->quiet = quiet;
+    p->console_fd = -1;
+}
+
+void khib_progress_console(struct khib_progress *p)
+{
+    if (p->console_fd < 0 && !isatty(STDERR_FILENO))
+        p->console_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+}
+
+void khib_progress_end(struct khib_progress *p)
+{
+    if (p->console_fd >= 0)
+        close(p->console_fd);
+    p->console_fd = -1;
+}
+
+static void to_console(const struct khib_progress *p, const char *line)
+{
+    size_t n = strlen(line);
+    if (p->console_fd >= 0 && write(p->console_fd, line, n) != (ssize_t)n) {
+        /* Best effort: the line went to stdout or stderr anyway. */
+    }
+}
+
+void khib_progress_note(const struct khib_progress *p, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    strcat(line, "\n");
+    fputs(line, stdout);
+    fflush(stdout);
+    to_console(p, line);
 }
 
 double khib_progress_rate(const struct khib_progress *p, uint64_t done)
@@ -59,6 +98,9 @@ void khib_progress_update(struct khib_progress *p, uint64_t done)
     if (p->quiet || now - p->last < 1.0)
         return;
     p->last = now;
-    fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 " MiB (%d%%), %.0f MiB/s\n", p->prog, done >> 20, p->total >> 20,
-            p->total ? (int)(done * 100 / p->total) : 100, khib_progress_rate(p, done));
+    char line[200];
+    snprintf(line, sizeof line, "%s: %" PRIu64 "/%" PRIu64 " MiB (%d%%), %.0f MiB/s\n", p->prog, done >> 20,
+             p->total >> 20, p->total ? (int)(done * 100 / p->total) : 100, khib_progress_rate(p, done));
+    fputs(line, stderr);
+    to_console(p, line);
 }

@@ -20,11 +20,22 @@ struct khib_progress {
     uint64_t total;       /* bytes */
     double start, last;
     int quiet;
+    int console_fd;       /* -1, or /dev/console: the lines go there too */
 };
 
 void khib_progress_start(struct khib_progress *p, const char *prog, uint64_t total, int quiet);
 /* Print a line when a second has passed since the last one. */
 void khib_progress_update(struct khib_progress *p, uint64_t done);
+/* Write the progress lines (and khib_progress_note's) to /dev/console too
+ * when stderr is not a terminal: under systemd in an initramfs it is a
+ * socket to journald, which is frozen before a jump, so the last lines
+ * would be lost.  Best effort: without a console, stderr alone. */
+void khib_progress_console(struct khib_progress *p);
+/* A line on stdout, and on the console as above. */
+void khib_progress_note(const struct khib_progress *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Close the console, if it was opened. */
+void khib_progress_end(struct khib_progress *p);
 /* MiB/s over done bytes since the start. */
 double khib_progress_rate(const struct khib_progress *p, uint64_t done);
 

@@ -11,7 +11,7 @@
 #include "le.h"
 #include "target.h"
 
-#define AD_BYTES (16 + 8 + 8 + 4 + 4 + 4 + KHIB_BITMAP_BYTES)
+#define AD_BYTES (16 + 8 + 8 + 4 + 4 + 4 + 2 * KHIB_BITMAP_BYTES)
 
 _Static_assert(KHIB_SEALED_KEY_BYTES == crypto_box_SEALBYTES + KHIB_KEY_BYTES, "sealed key size");
 _Static_assert(KHIB_SEAL_OVERHEAD == 8 + KHIB_SEAL_TAG, "chunk overhead");
@@ -136,6 +136,7 @@ static void chunk_ad(const struct khib_seal *s, uint32_t index, const struct khi
     khib_put32(ad + 36, c->flags);
     khib_put32(ad + 40, c->raw_len);
     memcpy(ad + 44, c->zero_bitmap, KHIB_BITMAP_BYTES);
+    memcpy(ad + 44 + KHIB_BITMAP_BYTES, c->excluded_bitmap, KHIB_BITMAP_BYTES);
 }
 
 /* The nonce is the chunk's index: unique under an image key that is used for
@@ -197,7 +198,7 @@ int khib_open_chunk(const struct khib_seal *s, uint32_t index, const struct khib
 }
 
 /* The superblock's bytes that a restorer or a normal boot rewrites without
- * the key (state, consumed and abandoned times, the reason), the MAC itself
+ * the key (state, consumed and abandoned times, the reason, locked_ns), the MAC itself
  * and the checksum, zeroed in a copy. */
 static void mask_superblock(const uint8_t *sb, uint8_t *out)
 {
@@ -205,6 +206,7 @@ static void mask_superblock(const uint8_t *sb, uint8_t *out)
     memset(out + 16, 0, 4);                                 /* state */
     memset(out + 3608, 0, 16 + KHIB_ABANDON_LEN);           /* consumed_ns, abandoned_ns, abandon_reason */
     memset(out + 3928, 0, KHIB_MAC_LEN);                    /* mac */
+    memset(out + 4024, 0, 8);                               /* locked_ns */
     memset(out + KHIB_SB_SIZE - 8, 0, 8);                   /* checksum */
 }
 

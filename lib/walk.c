@@ -18,7 +18,7 @@
 
 static int needs_zero_buf(enum khib_walk_action action, const struct khib_walk_memory *mem)
 {
-    return action == KHIB_WALK_WRITE && !mem->by_mmap && mem->zero_from != UINT64_MAX;
+    return action == KHIB_WALK_WRITE && !mem->by_mmap && mem->zero_from != 0; /* zeros to write somewhere */
 }
 
 static int maps_memory(enum khib_walk_action action, const struct khib_walk_memory *mem)
@@ -83,31 +83,45 @@ static void fail_locked(struct walk *p, int rc, uint32_t index, const char *msg)
     pthread_cond_broadcast(&p->cv);
 }
 
-/* Place the nonzero pages of raw and zero the pages marked zero, writing a
- * zero page only where memory is not zero already. */
+enum { PAGE_STORED, PAGE_ZERO, PAGE_EXCLUDED };
+
+static int page_kind(const struct khib_chunk *c, uint32_t p)
+{
+    return khib_bitmap_test(c->excluded_bitmap, p) ? PAGE_EXCLUDED
+           : khib_bitmap_test(c->zero_bitmap, p)   ? PAGE_ZERO
+                                                   : PAGE_STORED;
+}
+
+/* Place the stored pages of raw and zero the pages marked zero, writing a
+ * zero page only where memory is not zero already; excluded pages are not
+ * touched. */
 static void scatter(uint8_t *dst, const struct khib_chunk *c, const uint8_t *raw)
 {
     for (uint32_t p = 0; p < c->pages; p++) {
         uint8_t *page = dst + (size_t)p * KHIB_PAGE_SIZE;
-        if (khib_bitmap_test(c->zero_bitmap, p)) {
+        int kind = page_kind(c, p);
+        if (kind == PAGE_ZERO) {
             if (!khib_page_is_zero(page))
                 memset(page, 0, KHIB_PAGE_SIZE);
-        } else {
+        } else if (kind == PAGE_STORED) {
             memcpy(page, raw, KHIB_PAGE_SIZE);
             raw += KHIB_PAGE_SIZE;
         }
     }
 }
 
-/* The first page of the chunk that differs from mem, or c->pages. */
+/* The first page of the chunk that differs from mem, or c->pages (excluded
+ * pages are not compared). */
 static uint32_t compare(const uint8_t *mem, const struct khib_chunk *c, const uint8_t *raw)
 {
     for (uint32_t p = 0; p < c->pages; p++) {
         const uint8_t *page = mem + (size_t)p * KHIB_PAGE_SIZE;
-        int zero = khib_bitmap_test(c->zero_bitmap, p);
-        if (zero ? !khib_page_is_zero(page) : memcmp(page, raw, KHIB_PAGE_SIZE) != 0)
+        int kind = page_kind(c, p);
+        if (kind == PAGE_EXCLUDED)
+            continue;
+        if (kind == PAGE_ZERO ? !khib_page_is_zero(page) : memcmp(page, raw, KHIB_PAGE_SIZE) != 0)
             return p;
-        if (!zero)
+        if (kind == PAGE_STORED)
             raw += KHIB_PAGE_SIZE;
     }
     return c->pages;
@@ -128,22 +142,23 @@ static int write_zeros(struct worker *wk, uint64_t off, uint64_t end, char *err,
     return 0;
 }
 
-/* The runs of nonzero pages of raw with pwrite, zero pages as needed. */
+/* The runs of stored pages of raw with pwrite, zero pages as needed,
+ * excluded pages left alone. */
 static int write_pages(struct worker *wk, const struct khib_chunk *c, const uint8_t *raw, char *err, size_t errlen)
 {
     const struct khib_walk_memory *d = wk->p->mem;
     uint64_t base = c->first_pfn << KHIB_PAGE_SHIFT;
     uint32_t p = 0;
     while (p < c->pages) {
-        int zero = khib_bitmap_test(c->zero_bitmap, p);
+        int kind = page_kind(c, p);
         uint32_t q = p + 1;
-        while (q < c->pages && khib_bitmap_test(c->zero_bitmap, q) == zero)
+        while (q < c->pages && page_kind(c, q) == kind)
             q++;
         uint64_t off = base + (uint64_t)p * KHIB_PAGE_SIZE, len = (uint64_t)(q - p) * KHIB_PAGE_SIZE;
-        if (zero) {
+        if (kind == PAGE_ZERO) {
             if (write_zeros(wk, off, off + len, err, errlen) != 0)
                 return -1;
-        } else {
+        } else if (kind == PAGE_STORED) {
             if (khib_pwrite_all(d->fd, raw, (size_t)len, off, d->name, err, errlen) != 0)
                 return -1;
             raw += len;

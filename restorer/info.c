@@ -33,14 +33,20 @@ void print_info(FILE *out, const struct khib_image *img)
         snprintf(v, sizeof v, "%s (%s)", a, sb->abandon_reason[0] ? sb->abandon_reason : "no reason given");
         line(out, "abandoned:", v);
     }
+    if (sb->locked_ns) {
+        khib_fmt_time_ns(sb->locked_ns, v, sizeof v);
+        line(out, "stayed locked:", v);
+    }
+    line(out, "host name:", sb->host_name[0] ? sb->host_name : "-");
     line(out, "kernel release:", sb->kernel_release[0] ? sb->kernel_release : "-");
     size_t n = 0;
     for (unsigned i = 0; i < sb->build_id_len && i < KHIB_BUILD_ID_MAX; i++)
         n += (size_t)snprintf(v + n, sizeof v - n, "%02x", sb->build_id[i]);
     line(out, "build id:", sb->build_id_len ? v : "-");
     khib_fmt_size(sb->pages_total * KHIB_PAGE_SIZE, a, sizeof a);
-    snprintf(v, sizeof v, "%s in %" PRIu32 " ranges: %" PRIu64 " pages, %" PRIu64 " zero, %" PRIu64 " stored", a,
-             sb->range_count, sb->pages_total, sb->pages_zero, sb->pages_stored);
+    snprintf(v, sizeof v, "%s in %" PRIu32 " ranges: %" PRIu64 " pages, %" PRIu64 " zero, %" PRIu64 " excluded (free),"
+             " %" PRIu64 " stored", a, sb->range_count, sb->pages_total, sb->pages_zero, sb->pages_excluded,
+             sb->pages_stored);
     line(out, "memory:", v);
     uint64_t image_bytes = sb->index_offset + sb->index_bytes;
     khib_fmt_size(image_bytes, a, sizeof a);

@@ -22,7 +22,9 @@
 #include "mailbox_post.h"
 #include "memmap.h"
 #include "physmem.h"
+#include "poison.h"
 #include "progress.h"
+#include "scan.h"
 #include "threads.h"
 #include "unlock.h"
 #include "uuid.h"
@@ -49,25 +51,45 @@ struct options {
     const char *mem;
     const char *memmap_dir;
     const char *abandon;  /* --abandon REASON */
-    int info, verify, jump, consume, quiet;
+    const char *sys_block; /* --sys-block DIR */
+    int info, verify, jump, consume, quiet, scan;
+    int resumable;        /* --resumable: the checks only, in the normal kernel's initramfs */
+    int clear_locked;     /* --clear-locked: forget that the image stayed locked */
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
     struct unlock_options unlock;   /* an encrypted image (unlock.h) */
     int require_encryption;         /* refuse an image in clear */
+    int poison;         /* --poison-excluded (tests) */
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: khib-restore --image PATH (--info | --verify | --abandon REASON |\n"
+            "Usage: khib-restore --image PATH (--info | --verify | --abandon REASON | --resumable |\n"
+            "                    --clear-locked |\n"
             "                    [--mem DEV] [--jump] | --memory-file FILE [--consume]) [options]\n"
+            "       khib-restore --scan [PATH...]\n"
             "Inspect, verify or restore a khib image.\n"
             "\n"
             "  --image PATH        block device or file holding the image\n"
+            "  --scan [PATH...]    list the khib images on PATHs, or on every block device\n"
+            "                      (" KHIB_SYS_BLOCK "): one line each, tab-separated: device,\n"
+            "                      state, host name, kernel release, time saved, uuid; exit 0 when\n"
+            "                      one is COMMITTED, 10 when none is (the rescue stick's list)\n"
+            "  --sys-block DIR     --scan: list the block devices of DIR instead (tests)\n"
             "  --info              print the superblock (any state) and exit\n"
             "  --verify            decompress and check every chunk; write nothing\n"
             "  --abandon REASON    mark a committed image ABANDONED (a normal boot goes ahead:\n"
             "                      it must never be restored); exit 10 when there is none\n"
+            "  --resumable         run every check a restore with --jump runs before it\n"
+            "                      touches memory, and write nothing: exit 0 (and print the\n"
+            "                      window's size in MiB, for the restore kernel's command\n"
+            "                      line) when a restore would start, else as below; 11\n"
+            "                      when the encrypted image stayed locked at the last boot\n"
+            "                      (R exited 11 and marked it: the boot goes on, the image\n"
+            "                      is kept, not resumed by this boot)\n"
+            "  --clear-locked      forget that mark, so that a later boot may try again;\n"
+            "                      exit 10 when there is no committed image\n"
             "  --mem DEV           restore into physical memory through DEV (default /dev/mem)\n"
             "  --memory-file FILE  restore into FILE at offset = physical address (tests);\n"
             "                      skips the memory-map check unless --memmap-dir is given\n"
@@ -86,6 +108,9 @@ static void usage(FILE *out)
             "  --passphrase-timeout S  seconds to wait for each try (default %u; 0: forever)\n"
             "  --require-encryption  refuse an image that is not encrypted (khib.encrypted=1:\n"
             "                      whoever can write the target could choose its memory)\n"
+            "  --poison-excluded   (tests) after restoring, fill every page the image left out\n"
+            "                      as free with a poison pattern, so that a page wrongly left\n"
+            "                      out shows in the resumed system\n"
             "  --quiet             no progress lines\n"
             "  --help              this text\n"
             "\n"
@@ -100,7 +125,8 @@ static void usage(FILE *out)
             "10 no committed image (none, unfinished, abandoned, or already restored): boot\n"
             "normally; 11 an encrypted image stays locked (%u wrong passphrases, none in\n"
             "time, no console, too little memory): boot normally, but keep the image for\n"
-            "the next boot.\n",
+            "the next boot; with --scan: 0 a committed image listed, 10 none, 2 the\n"
+            "devices cannot be listed.\n",
             KHIB_THREADS_DEFAULT_MAX, UNLOCK_TRIES, PASSPHRASE_TIMEOUT, UNLOCK_TRIES);
 }
 
@@ -123,10 +149,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"jump", no_argument, 0, 'j'},              {"consume", no_argument, 0, 'c'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"threads", required_argument, 0, 'T'},     {"mmap", no_argument, 0, 'M'},
-        {"abandon", required_argument, 0, 'A'},
         {"key-file", required_argument, 0, 'K'},    {"console", required_argument, 0, 'C'},
-        {"passphrase-fd", required_argument, 0, 'P'}, {"passphrase-timeout", required_argument, 0, 'W'},
+        {"passphrase-fd", required_argument, 0, 'F'}, {"passphrase-timeout", required_argument, 0, 'W'},
         {"require-encryption", no_argument, 0, 'E'},
+        {"abandon", required_argument, 0, 'A'},     {"resumable", no_argument, 0, 'R'},
+        {"scan", no_argument, 0, 'S'},              {"sys-block", required_argument, 0, 'B'},
+        {"poison-excluded", no_argument, 0, 'X'},  {"clear-locked", no_argument, 0, 'L'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->unlock.passphrase_fd = -1;
@@ -153,36 +181,54 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'K': o->unlock.key_file = optarg; break;
         case 'E': o->require_encryption = 1; break;
         case 'C': o->unlock.console = optarg; break;
-        case 'P':
+        case 'F':
         case 'W': {
             errno = 0;
             unsigned long v = strtoul(optarg, &end, 10);
             if (errno || *end || end == optarg || v > 1000000) {
                 fprintf(stderr, PROG ": --%s needs a number, not '%s'\n",
-                        c == 'P' ? "passphrase-fd" : "passphrase-timeout", optarg);
+                        c == 'F' ? "passphrase-fd" : "passphrase-timeout", optarg);
                 return EXIT_USAGE;
             }
-            if (c == 'P')
+            if (c == 'F')
                 o->unlock.passphrase_fd = (int)v;
             else
                 o->unlock.timeout_s = (unsigned)v;
             break;
         }
+        case 'R': o->resumable = 1; break;
+        case 'S': o->scan = 1; break;
+        case 'B': o->sys_block = optarg; break;
+        case 'X': o->poison = 1; break;
+        case 'L': o->clear_locked = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
     }
     const char *why = NULL;
-    if (optind < argc)
+    if (o->scan) {
+        if (o->image || o->info || o->verify || o->abandon || o->memory_file || o->mem || o->jump || o->consume ||
+            o->mmap || o->resumable || o->clear_locked)
+            why = "--scan only lists: no --image, --info, --verify, --abandon, --mem, --memory-file, --jump";
+        else if (o->sys_block && optind < argc)
+            why = "--sys-block lists the block devices when no PATH is given";
+    } else if (o->sys_block)
+        why = "--sys-block belongs to --scan";
+    else if (optind < argc)
         why = "unexpected argument";
-    else if (!o->image)
-        why = "--image PATH is required";
-    else if (o->info + o->verify + !!o->abandon > 1)
-        why = "--info, --verify and --abandon exclude each other";
-    else if (o->abandon && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
-        why = "--abandon restores nothing: no --mem, --memory-file, --mmap, --jump or --consume";
-    else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
-        why = "--info and --verify write nothing: no --mem, --memory-file, --mmap, --jump or --consume";
+    else if (!o->image && !o->scan)
+        why = "--image PATH (or --scan) is required";
+    else if (o->info + o->verify + !!o->abandon + o->resumable + o->clear_locked > 1)
+        why = "--info, --verify, --abandon, --resumable and --clear-locked exclude each other";
+    else if (o->resumable && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
+        why = "--resumable writes nothing: no --mem, --memory-file, --mmap, --jump or --consume";
+    else if ((o->abandon || o->clear_locked) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
+        why = "--abandon and --clear-locked restore nothing: no --mem, --memory-file, --mmap, --jump or --consume";
+    else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap || o->poison))
+        why = "--info and --verify write nothing: no --mem, --memory-file, --mmap, --jump, --consume or"
+              " --poison-excluded";
+    else if ((o->abandon || o->clear_locked) && o->poison)
+        why = "--abandon and --clear-locked restore nothing: no --poison-excluded";
     else if (o->memory_file && o->mem)
         why = "--memory-file and --mem exclude each other";
     else if (o->memory_file && o->jump)
@@ -204,8 +250,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int open_committed(const struct options *o, struct khib_image *img)
 {
     char err[600];
-    int rc = khib_image_open(img, o->image, (o->verify || o->info) ? KHIB_OPEN_READ : KHIB_OPEN_WRITE, err,
-                             sizeof err);
+    int rc = khib_image_open(img, o->image, (o->verify || o->info || o->resumable) ? KHIB_OPEN_READ : KHIB_OPEN_WRITE,
+                             err, sizeof err);
     if (rc == KHIB_IMG_NONE) {
         fprintf(stderr, PROG ": no committed image on %s (%s)\n", o->image, err);
         return EXIT_NONE;
@@ -343,7 +389,7 @@ static int preflight(const struct options *o, const struct khib_image *img)
         goto refused;
     if (check_file_systems(img, err, sizeof err) != 0)
         goto refused;
-    if (o->jump) {
+    if (o->jump || o->resumable) {
         if (!img->sb.jump_back_entry) {
             snprintf(err, sizeof err, "the image has no jump-back entry: it was not saved by a kexec jump");
             goto refused;
@@ -351,7 +397,7 @@ static int preflight(const struct options *o, const struct khib_image *img)
         if (check_in_ranges(img, img->sb.jump_back_entry, "jump-back entry", err, sizeof err) != 0)
             goto refused;
     }
-    if ((o->jump || o->consume) && img->sb.mailbox_addr &&
+    if ((o->jump || o->consume || o->resumable) && img->sb.mailbox_addr &&
         check_in_ranges(img, img->sb.mailbox_addr, "mailbox", err, sizeof err) != 0)
         goto refused;
     return EXIT_OK;
@@ -482,14 +528,36 @@ static int finish(const struct options *o, struct khib_image *img, const char *m
 
 static int restore_unlocked(const struct options *o, struct khib_image *img);
 
+/* The image stays locked (exit 11) and is kept: recorded in locked_ns, so
+ * that the ordinary boot that follows does not start R for it again.  R
+ * started by that boot's hook reboots when it does not jump
+ * (khib.normal=reboot, hooks/khib-resume.sh): without the mark every boot
+ * would start R and ask again. */
+static void mark_locked(const struct options *o, struct khib_image *img)
+{
+    char err[600];
+    struct khib_superblock sb = img->sb;
+    sb.locked_ns = khib_realtime_ns();
+    if (khib_superblock_write(img->t.fd, img->t.path, &sb, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": cannot record on %s that the image stayed locked: %s; the next ordinary boot"
+                " starts the restore kernel again (fix: boot once with khib.noresume, which retires the image)\n",
+                o->image, err);
+        return;
+    }
+    img->sb = sb;
+}
+
 static int restore(const struct options *o, struct khib_image *img)
 {
     int rc = preflight(o, img);
     if (rc != EXIT_OK)
         return rc;
     struct khib_seal *seal = NULL;
-    if (img->sb.cipher && (rc = unlock(o, img, KHIB_WALK_WRITE, &seal)) != EXIT_OK)
+    if (img->sb.cipher && (rc = unlock(o, img, KHIB_WALK_WRITE, &seal)) != EXIT_OK) {
+        if (rc == EXIT_LOCKED)
+            mark_locked(o, img);
         return rc;
+    }
     rc = restore_unlocked(o, img);
     khib_seal_free(seal);
     img->seal = NULL;
@@ -500,6 +568,7 @@ static int restore_unlocked(const struct options *o, struct khib_image *img)
 {
     khib_faultpoint(KHIB_FP_RESTORE_VALIDATED);
     int fd = -1;
+    struct khib_progress prog = {.console_fd = -1};
     const char *memdev;
     struct khib_walk_memory dst;
     int rc = open_memory(o, img, &fd, &memdev, &dst);
@@ -517,8 +586,10 @@ static int restore_unlocked(const struct options *o, struct khib_image *img)
     dst.nseg = img->idx.range_count;
     print_buffers(o, KHIB_WALK_WRITE, &dst);
     uint64_t bytes = img->sb.pages_total * KHIB_PAGE_SIZE;
-    struct khib_progress prog;
     khib_progress_start(&prog, PROG, bytes, o->quiet);
+    /* Into real memory this is R: its lines belong on the console. */
+    if (!o->memory_file)
+        khib_progress_console(&prog);
     double t0 = khib_now();
     int direct = 0;
     int r = khib_walk(img, KHIB_WALK_WRITE, &dst, o->threads, &prog, &direct, err, sizeof err);
@@ -531,17 +602,59 @@ static int restore_unlocked(const struct options *o, struct khib_image *img)
     uint64_t restored_ns = khib_realtime_ns();
     char uuid[40];
     khib_uuid_format(img->sb.uuid, uuid, sizeof uuid);
-    printf(PROG ": restored image %s: %.1f MiB of memory into %s in %.2f s, %.0f MiB/s (%s reads)\n", uuid,
-           (double)bytes / (1 << 20), memdev, dt, dt > 0 ? (double)bytes / (1 << 20) / dt : 0.0,
-           direct ? "direct" : "buffered");
+    khib_progress_note(&prog, PROG ": restored image %s: %.1f MiB of memory into %s in %.2f s, %.0f MiB/s (%s reads), %"
+                       PRIu64 " free pages left out", uuid, (double)bytes / (1 << 20), memdev, dt,
+                       dt > 0 ? (double)bytes / (1 << 20) / dt : 0.0, direct ? "direct" : "buffered",
+                       img->sb.pages_excluded);
+    if (o->poison) {
+        struct khib_physmem pm;
+        int64_t n = -1;
+        if (khib_physmem_open(&pm, fd, memdev, seg, dst.nseg, 1, KHIB_PHYSMEM_WINDOW, err, sizeof err) == 0) {
+            n = khib_poison_excluded(&pm, img->idx.chunks, img->idx.chunk_count, err, sizeof err);
+            khib_physmem_close(&pm);
+        }
+        if (n < 0) {
+            fprintf(stderr, PROG ": --poison-excluded: %s; the image stays COMMITTED\n", err);
+            rc = EXIT_MEMORY;
+            goto out;
+        }
+        printf(PROG ": poisoned %" PRId64 " excluded pages (--poison-excluded)\n", n);
+    }
     close(fd);
     fd = -1;
     if (o->jump || o->consume)
         rc = finish(o, img, memdev, restored_ns, dt);
 out:
+    khib_progress_end(&prog);
     free(seg);
     if (fd >= 0)
         close(fd);
+    return rc;
+}
+
+/* The hook in a distribution's normal initramfs asks before it loads the
+ * restore kernel: every check of preflight() (the same machine, the same
+ * disks: the firmware memory map and the file systems read the same in this
+ * kernel as in R), on a read-only image.  R runs them again.  The restore
+ * kernel must be confined to the image's window, which must start at 0
+ * (docs/architecture.md): its size in MiB goes to stdout. */
+static int resumable(const struct options *o, const struct khib_image *img)
+{
+    const struct khib_superblock *sb = &img->sb;
+    if (sb->locked_ns) {
+        fprintf(stderr, PROG ": not restoring %s: the encrypted image stayed locked at the last boot: kept, not"
+                " resumed by this boot\n", o->image);
+        return EXIT_LOCKED;
+    }
+    if (sb->window_start != 0 || sb->window_size < (64ULL << 20) || sb->window_size % (1ULL << 20)) {
+        fprintf(stderr, PROG ": not restoring %s: its window [0x%" PRIx64 ", +0x%" PRIx64 ") does not start at 0"
+                " or is not a whole number of MiB of at least 64: no restore kernel can be confined to it\n",
+                o->image, sb->window_start, sb->window_size);
+        return EXIT_REFUSED;
+    }
+    int rc = preflight(o, img);
+    if (rc == EXIT_OK)
+        printf("%" PRIu64 "\n", sb->window_size >> 20);
     return rc;
 }
 
@@ -562,6 +675,30 @@ static int abandon(const struct options *o)
     return EXIT_OK;
 }
 
+/* Forget that the image stayed locked (--resumable then checks it again). */
+static int clear_locked(const struct options *o)
+{
+    char err[600];
+    struct khib_image img;
+    int rc = khib_image_open(&img, o->image, KHIB_OPEN_WRITE, err, sizeof err);
+    if (rc == KHIB_IMG_OK && img.sb.state == KHIB_STATE_COMMITTED) {
+        rc = EXIT_OK;
+        struct khib_superblock sb = img.sb;
+        sb.locked_ns = 0;
+        if (img.sb.locked_ns && khib_superblock_write(img.t.fd, img.t.path, &sb, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": cannot clear the locked mark on %s: %s\n", o->image, err);
+            rc = EXIT_IMAGE;
+        }
+    } else if (rc == KHIB_IMG_OK || rc == KHIB_IMG_NONE || rc == KHIB_IMG_BAD) {
+        rc = EXIT_NONE;
+    } else {
+        fprintf(stderr, PROG ": %s\n", err);
+        rc = EXIT_IMAGE;
+    }
+    khib_image_close(&img);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -570,6 +707,12 @@ int main(int argc, char **argv)
         return rc;
     if (o.abandon)
         return abandon(&o);
+    if (o.clear_locked)
+        return clear_locked(&o);
+    if (o.scan) {
+        int n = scan_images(stdout, argv + optind, argc - optind, o.sys_block ? o.sys_block : KHIB_SYS_BLOCK);
+        return n < 0 ? EXIT_IMAGE : n > 0 ? EXIT_OK : EXIT_NONE;
+    }
     khib_fault_init(PROG);
     if (signal(SIGBUS, on_sigbus) == SIG_ERR) {
         fprintf(stderr, PROG ": signal: %s\n", strerror(errno));
@@ -582,6 +725,8 @@ int main(int argc, char **argv)
             print_info(stdout, &img);
         else if (o.verify)
             rc = verify(&o, &img);
+        else if (o.resumable)
+            rc = resumable(&o, &img);
         else
             rc = restore(&o, &img);
     } else if (o.info && rc == EXIT_IMAGE) {

@@ -17,6 +17,7 @@
 #include "chunk_codec.h"
 #include "commit.h"
 #include "elfcore.h"
+#include "exclude.h"
 #include "encrypt.h"
 #include "faultpoint.h"
 #include "fsrecord.h"
@@ -24,6 +25,7 @@
 #include "jump_back.h"
 #include "mailbox_post.h"
 #include "physmem.h"
+#include "poison.h"
 #include "progress.h"
 #include "save.h"
 #include "threads.h"
@@ -49,6 +51,7 @@ struct options {
     int mmap;           /* map a file instead of reading it */
     int report;         /* --report: the outcome into the saved system's mailbox */
     int jump_back;      /* --return: only jump back to the saved system */
+    int poison;         /* --poison-excluded (tests) */
     const char *public_key; /* --public-key HEX: encrypt (docs/encryption.md) */
     uint32_t cipher;
 };
@@ -105,6 +108,9 @@ static void usage(FILE *out)
             "  --return               save nothing: jump back to the saved system at the\n"
             "                         jump-back entry (the transient kernel's /init, after a\n"
             "                         test save or a failure)\n"
+            "  --poison-excluded      (tests) after the save, fill every page left out as free\n"
+            "                         with a poison pattern in the saved system's memory, so\n"
+            "                         that a page wrongly left out shows when it runs again\n"
             "  --public-key HEX       encrypt the image to this X25519 public key (64 hex\n"
             "                         digits, /etc/khib/khib.pub); the target's key header\n"
             "                         (khib setup-encryption) must hold the same key\n"
@@ -158,6 +164,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"verify-after", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
         {"threads", required_argument, 0, 'T'},      {"mmap", no_argument, 0, 'M'},
         {"report", no_argument, 0, 'R'},            {"return", no_argument, 0, 'B'},
+        {"poison-excluded", no_argument, 0, 'X'},
         {"public-key", required_argument, 0, 'P'},   {"cipher", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -193,6 +200,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'q': o->quiet = 1; break;
         case 'R': o->report = 1; break;
         case 'B': o->jump_back = 1; break;
+        case 'X': o->poison = 1; break;
         case 'P': o->public_key = optarg; break;
         case 'C':
             if (khib_cipher_parse(optarg, &o->cipher) != 0) {
@@ -214,6 +222,10 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (o->jump_back && (!o->elfcorehdr || !o->entry)) {
         fprintf(stderr, PROG ": --return needs --elfcorehdr FILE and --jump-back-entry ADDR\n");
+        return EXIT_USAGE;
+    }
+    if (o->poison && o->core) {
+        fprintf(stderr, PROG ": --poison-excluded writes the saved system's memory: --elfcorehdr, not --core\n");
         return EXIT_USAGE;
     }
     if (o->core && o->mem) {
@@ -354,6 +366,7 @@ static int init_superblock(const struct options *o, const struct input *in, int 
     if (in->core.has_note) {
         const struct khib_note *nt = &in->core.note;
         memcpy(sb->kernel_release, nt->kernel_release, KHIB_RELEASE_LEN);
+        memcpy(sb->host_name, nt->host_name, KHIB_HOST_LEN);
         sb->build_id_len = nt->build_id_len;
         memcpy(sb->build_id, nt->build_id, KHIB_BUILD_ID_MAX);
         sb->memmap_digest = nt->memmap_digest;
@@ -416,6 +429,7 @@ static int save_data(const struct options *o, struct input *in, struct commit *c
     }
     khib_faultpoint(KHIB_FP_SAVE_DATA);
     sb->pages_zero = tot->pages_zero;
+    sb->pages_excluded = tot->pages_excluded;
     sb->pages_stored = tot->pages_stored;
     sb->data_bytes = tot->data_bytes;
     struct khib_index idx = {.range_count = sb->range_count, .chunk_count = sb->chunk_count,
@@ -460,18 +474,43 @@ static void print_summary(const struct input *in, const char *target, const stru
     printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %s%s%s\n", uuid, target,
            total, stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, lv,
            sb->cipher ? ", encrypted with " : "", sb->cipher ? khib_cipher_name(sb->cipher) : "");
-    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " stored in %" PRIu32 " chunks"
-           " (%" PRIu32 " of them uncompressed)\n", sb->pages_total, sb->pages_zero, sb->pages_stored,
-           sb->chunk_count, tot->chunks_stored);
+    printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " excluded, %" PRIu64 " stored in %"
+           PRIu32 " chunks (%" PRIu32 " of them uncompressed)\n", sb->pages_total, sb->pages_zero,
+           sb->pages_excluded, sb->pages_stored, sb->chunk_count, tot->chunks_stored);
     printf(PROG ": time %.2f s, %.0f MiB/s (compression %.2f s)%s\n", t_total,
            t_total > 0 ? (double)in->core.total_bytes / (1 << 20) / t_total : 0.0, t_data,
            fell_back ? "; the target refused O_DIRECT writes, buffered instead" : "");
 }
 
+/* --poison-excluded: the excluded pages of the saved system's memory
+ * filled with the poison pattern (lib/poison.h).  Exit status. */
+static int poison(const struct options *o, const struct input *in, const struct plan *pl)
+{
+    char err[600];
+    int fd = open(o->mem, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        error("--poison-excluded: cannot open %s for writing: %s", o->mem, strerror(errno));
+        return EXIT_INPUT;
+    }
+    struct khib_physmem pm;
+    int64_t n = -1;
+    if (khib_physmem_open(&pm, fd, o->mem, in->seg, in->core.nseg, 1, KHIB_PHYSMEM_WINDOW, err, sizeof err) == 0) {
+        n = khib_poison_excluded(&pm, pl->chunks, pl->count, err, sizeof err);
+        khib_physmem_close(&pm);
+    }
+    close(fd);
+    if (n < 0) {
+        error("--poison-excluded: %s", err);
+        return EXIT_INPUT;
+    }
+    printf(PROG ": poisoned %" PRId64 " excluded pages of the saved system (--poison-excluded)\n", n);
+    return EXIT_OK;
+}
+
 /* The image of in's memory on target, committed (commit.h).  Exit status;
- * *sb the image's superblock. */
+ * *sb the image's superblock, *ex what became of the free pages. */
 static int save(const struct options *o, struct input *in, const char *target, int level,
-                struct khib_superblock *sb)
+                struct khib_superblock *sb, struct exclude_result *ex)
 {
     char err[600];
     if (init_superblock(o, in, level, sb) != 0)
@@ -487,6 +526,12 @@ static int save(const struct options *o, struct input *in, const char *target, i
     }
     sb->chunk_count = pl.count;
     pl.index_bytes = khib_index_size(sb->range_count, sb->chunk_count);
+    struct exclude_input exin = {.fd = in->fd, .name = in->name, .seg = in->seg, .nseg = in->core.nseg,
+                                 .note = in->core.has_note ? &in->core.note : NULL, .entry = o->entry,
+                                 .a_free_pages = mailbox.p ? mailbox.m.a_free_pages : 0,
+                                 .a_pcp_pages = mailbox.p ? mailbox.m.a_pcp_pages : 0};
+    exclude_free_pages(&exin, pl.chunks, pl.count, ex);
+    printf(PROG ": %s\n", ex->line);
 
     /* The level is checked before anything is written. */
     struct khib_coder cd;
@@ -530,6 +575,8 @@ static int save(const struct options *o, struct input *in, const char *target, i
     double t_total = khib_now() - t0;
     if (o->verify_after && verify_after(o, in, &cm, sb) != EXIT_OK)
         goto out;
+    if (o->poison && poison(o, in, &pl) != EXIT_OK)
+        goto out;
     print_summary(in, target, sb, &tot, t_total, t_data, fell_back);
     rc = EXIT_OK;
 out:
@@ -540,12 +587,14 @@ out:
 }
 
 /* --report: the outcome into the saved system's mailbox. */
-static void report(const struct options *o, const struct khib_superblock *sb, const char *target, int rc)
+static void report(const struct options *o, const struct khib_superblock *sb, const char *target, int rc,
+                   const struct exclude_result *ex)
 {
     struct khib_mailbox m;
     if (rc == EXIT_OK) {
         khib_mailbox_report(sb, KHIB_MBX_SAVED, &m);
-        snprintf(m.msg, sizeof m.msg, "image saved%s on %s", o->verify_after ? " and verified" : "", target);
+        snprintf(m.msg, sizeof m.msg, "image saved%s on %s; %.300s", o->verify_after ? " and verified" : "", target,
+                 ex->line);
     } else {
         memset(&m, 0, sizeof m);
         m.status = KHIB_MBX_SAVE_FAILED;
@@ -597,6 +646,7 @@ int main(int argc, char **argv)
     struct input in;
     struct khib_superblock sb;
     memset(&sb, 0, sizeof sb);
+    struct exclude_result ex = {0};
     const char *target = o.target;
     int open_rc = open_input(&o, &in, err, sizeof err);
     if (o.report && in.core.has_note &&
@@ -615,10 +665,10 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    rc = save(&o, &in, target, level, &sb);
+    rc = save(&o, &in, target, level, &sb, &ex);
 out:
     if (mailbox.p)
-        report(&o, &sb, target, rc);
+        report(&o, &sb, target, rc, &ex);
     khib_mailbox_close(&mailbox);
     close_input(&in);
     return rc;

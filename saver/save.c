@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "faultpoint.h"
+#include "image_codec.h"
 #include "target.h"
 #include "threads.h"
 #include "walk.h"
@@ -289,11 +290,13 @@ static void *worker_main(void *arg)
         struct khib_chunk *c = &p->chunks[i];
         uint8_t *slot = p->slots + (size_t)(i % p->nslots) * p->slot_size;
         char why[500], msg[600];
-        int own = 1, rc;
+        int own = 1, rc = 0;
         uint8_t *pages = wk->bounce;
+        /* A chunk of excluded pages only is not read at all. */
+        int skip = khib_bitmap_count(c->excluded_bitmap, c->pages) == c->pages;
         if (p->in->by_mmap)
             pages = chunk_pages(wk, i, &own);
-        else if ((rc = read_chunk(wk, i, msg, sizeof msg)) != 0)
+        else if (!skip && (rc = read_chunk(wk, i, msg, sizeof msg)) != 0)
             goto failed;
         double t0 = khib_now();
         rc = own ? khib_chunk_compress_in_place(&wk->cd, pages, c, slot, p->slot_size, store, why, sizeof why)
@@ -362,9 +365,11 @@ static void collect(struct pipeline *p, struct writer *wr, struct khib_progress 
         p->consumed = i + 1;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
-        uint32_t zeros = c->pages - c->raw_len / KHIB_PAGE_SIZE;
-        tot->pages_zero += zeros;
-        tot->pages_stored += c->pages - zeros;
+        uint32_t excluded = khib_bitmap_count(c->excluded_bitmap, c->pages);
+        uint32_t stored = c->raw_len / KHIB_PAGE_SIZE;
+        tot->pages_zero += c->pages - stored - excluded;
+        tot->pages_excluded += excluded;
+        tot->pages_stored += stored;
         tot->data_bytes += c->stored_len;
         tot->chunks_stored += (c->flags & KHIB_CHUNK_STORED) != 0;
         done += (uint64_t)c->pages * KHIB_PAGE_SIZE;

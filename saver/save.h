@@ -51,6 +51,7 @@ struct save_input {
 
 struct save_totals {
     uint64_t pages_zero;
+    uint64_t pages_excluded;
     uint64_t pages_stored;
     uint64_t data_bytes;
     uint32_t chunks_stored;  /* uncompressed (KHIB_LEVEL_AUTO) */
@@ -75,8 +76,8 @@ size_t save_table_mem(uint32_t chunks, uint64_t index_bytes);
  * mapped with some segment having fewer bytes in the file than in memory. */
 int save_needs_bounce(const struct save_input *in);
 
-/* Compress chunks[0..n) (first_pfn and pages planned, tiling the input's
- * segments in order) with threads workers at level, append the frames
+/* Compress chunks[0..n) (first_pfn, pages and excluded_bitmap planned,
+ * tiling the input's segments in order; excluded pages are not read) with threads workers at level, append the frames
  * through w (writer_init done; writer_finish done here on success), fill in
  * each chunk's entry.  Once w overflows nothing more is written, but
  * everything is still compressed and counted. */

@@ -8,7 +8,7 @@ cpio gzip xz-utils e2fsprogs dmsetup util-linux coreutils xfsprogs btrfs-progs d
 flex bison bc libelf-dev libssl-dev dpkg-dev debian-archive-keyring
 makedumpfile shellcheck perl clang libclang-rt-14-dev
 debhelper lintian fakeroot debootstrap man-db groff-base file
-mtools fdisk sqlite3 grub-common"
+mtools fdisk sqlite3 grub-common grub-pc-bin grub-efi-amd64-bin xorriso ovmf"
 missing=
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"

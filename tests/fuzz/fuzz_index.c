@@ -21,7 +21,7 @@
 static void check_checked(const struct khib_superblock *sb, const struct khib_index *idx)
 {
     khib_fuzz_assert(idx->range_count == sb->range_count && idx->chunk_count == sb->chunk_count);
-    uint64_t pages = 0, zeros = 0, data_end = sb->data_offset + sb->data_bytes;
+    uint64_t pages = 0, zeros = 0, excluded = 0, data_end = sb->data_offset + sb->data_bytes;
     for (uint32_t i = 0; i < idx->range_count; i++) {
         const struct khib_range *r = &idx->ranges[i];
         khib_fuzz_assert(r->pages > 0 && r->start_pfn < (1ull << 52) && r->pages <= (1ull << 52) - r->start_pfn);
@@ -39,22 +39,26 @@ static void check_checked(const struct khib_superblock *sb, const struct khib_in
         khib_fuzz_assert(!(c->flags & KHIB_CHUNK_STORED) || c->stored_len == khib_stored_frame_len(c->raw_len));
         khib_fuzz_assert(c->first_pfn == idx->ranges[r].start_pfn + covered);
         khib_fuzz_assert(c->pages <= idx->ranges[r].pages - covered);
-        uint32_t z = khib_bitmap_count(c->zero_bitmap, c->pages);
+        uint32_t z = khib_bitmap_count(c->zero_bitmap, c->pages), x = khib_bitmap_count(c->excluded_bitmap, c->pages);
         khib_fuzz_assert(khib_bitmap_count(c->zero_bitmap, KHIB_CHUNK_PAGES_MAX) == z);
-        khib_fuzz_assert(c->raw_len == (uint64_t)(c->pages - z) * KHIB_PAGE_SIZE);
+        khib_fuzz_assert(khib_bitmap_count(c->excluded_bitmap, KHIB_CHUNK_PAGES_MAX) == x);
+        for (uint32_t b = 0; b < KHIB_BITMAP_BYTES; b++)
+            khib_fuzz_assert(!(c->zero_bitmap[b] & c->excluded_bitmap[b]));
+        khib_fuzz_assert(c->raw_len == (uint64_t)(c->pages - z - x) * KHIB_PAGE_SIZE);
         khib_fuzz_assert(c->raw_len <= KHIB_CHUNK_RAW_MAX);
         khib_fuzz_assert((c->stored_len == 0) == (c->raw_len == 0));
         khib_fuzz_assert(c->stored_len <= READER_BLOCK - 2 * KHIB_DIRECT_ALIGN);   /* one read holds it */
         khib_fuzz_assert(c->offset >= sb->data_offset && c->offset <= data_end &&
                          c->stored_len <= data_end - c->offset);
         zeros += z;
+        excluded += x;
         covered += c->pages;
         if (covered == idx->ranges[r].pages) {
             r++;
             covered = 0;
         }
     }
-    khib_fuzz_assert(r == idx->range_count && zeros == sb->pages_zero);
+    khib_fuzz_assert(r == idx->range_count && zeros == sb->pages_zero && excluded == sb->pages_excluded);
 }
 
 int khib_fuzz_index(const uint8_t *data, size_t size)

@@ -51,7 +51,8 @@ static void check_layout_ok(const struct khib_superblock *sb, uint64_t image_siz
 {
     uint64_t data_end, index_end;
     khib_fuzz_assert(sb->range_count >= 1 && sb->chunk_count >= sb->range_count);
-    khib_fuzz_assert(sb->pages_zero <= sb->pages_total && sb->pages_zero + sb->pages_stored == sb->pages_total);
+    khib_fuzz_assert(sb->pages_zero <= sb->pages_total && sb->pages_excluded <= sb->pages_total - sb->pages_zero &&
+                     sb->pages_zero + sb->pages_excluded + sb->pages_stored == sb->pages_total);
     khib_fuzz_assert(sb->data_offset == KHIB_SB_SIZE && sb->index_offset % KHIB_PAGE_SIZE == 0);
     khib_fuzz_assert(!__builtin_add_overflow(sb->data_offset, sb->data_bytes, &data_end));
     khib_fuzz_assert(data_end <= sb->index_offset);

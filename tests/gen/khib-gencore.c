@@ -235,6 +235,7 @@ static int generate(const struct genopts *o)
     note.memmap_digest = rnd(&s);
     note.level = o->level;
     snprintf(note.kernel_release, sizeof note.kernel_release, "6.12.0-khib-test");
+    snprintf(note.host_name, sizeof note.host_name, "khibtest-gen");
     note.build_id_len = 20;
     for (int i = 0; i < 20; i++)
         note.build_id[i] = (uint8_t)rnd(&s);

@@ -72,6 +72,7 @@ gen() {   # gen [VAR=VALUE...]: run 45_khib as grub-mkconfig does; sets rc, out,
         GRUB_DEVICE_BOOT=/dev/vda2 GRUB_CMDLINE_LINUX="console=ttyS0,115200 quiet" \
         GRUB_CMDLINE_LINUX_DEFAULT="loglevel=4 splash" \
         KHIB_GRUB_KHIB="$root/build/khib" KHIB_GRUB_BOOT="$boot" KHIB_GRUB_CONF="$work/khib.conf" \
+        KHIB_GRUB_STAMPS="$work/stamps" \
         "$@" sh "$script" > "$work/out" 2> "$work/err" && rc=0 || rc=$?
     out=$(cat "$work/out")
     err=$(cat "$work/err")
@@ -146,4 +147,24 @@ if command -v shellcheck > /dev/null 2>&1; then
         if msg=$(shellcheck -S warning "$f" 2>&1); then ok; else bad "shellcheck $f: $msg"; fi
     done
 fi
+# No entry where none is needed: the ordinary entry resumes.
+printf 'CONFIG_KEXEC=y\nCONFIG_KEXEC_JUMP=y\n' > "$boot/config-6.12.7-khib"
+mkdir -p "$work/stamps"
+printf 'generator=initramfs-tools\ntarget=/dev/disk/by-partlabel/khib\n' > "$work/stamps/6.12.7-khib"
+gen
+check "boot=auto, the initramfs of 6.12.7-khib has khib's hook: no entry, says why, exit 0" \
+    sh -c "[ $rc = 0 ] && ! printf '%s' \"\$1\" | grep -q menuentry" - "$out"
+check "boot=auto with the hook: the reason on stderr" err_has "no restore entry for Linux 6.12.7-khib: none needed, its ordinary entry resumes"
+rm "$work/stamps/6.12.7-khib"
+for mode in initramfs none; do
+    printf 'target=/dev/disk/by-partlabel/khib\nboot=%s\n' "$mode" > "$work/mode.conf"
+    gen KHIB_GRUB_CONF="$work/mode.conf"
+    check "boot=$mode: no entry, exit 0" sh -c "[ $rc = 0 ] && [ -z \"\$1\" ]" - "$out"
+    check "boot=$mode: says why" err_has "no restore entry: boot=$mode in $work/mode.conf"
+done
+printf 'target=/dev/disk/by-partlabel/khib\nboot=grub\n' > "$work/mode.conf"
+printf 'generator=initramfs-tools\ntarget=/dev/disk/by-partlabel/khib\n' > "$work/stamps/6.12.7-khib"
+gen KHIB_GRUB_CONF="$work/mode.conf"
+check "boot=grub: the entry, even with the initramfs hook" has "menuentry 'khib: resume (Linux 6.12.7-khib)' --class khib --class os \$menuentry_id_option 'khib-resume-6.12.7-khib' {"
+
 counts

@@ -40,6 +40,14 @@ if [ "${3:-}" = --abandon ]; then
     esac
     exit "${STUB_ABANDON:-10}"
 fi
+if [ "${3:-}" = --resumable ]; then
+    case "${STUB_PROBE:-10}" in
+        0) echo "${STUB_WINDOW:-192}" ;;
+        10) ;;
+        *) echo "khib-restore: not restoring $2: stub says exit $STUB_PROBE" >&2 ;;
+    esac
+    exit "${STUB_PROBE:-10}"
+fi
 [ "${STUB_RESTORE:-10}" = jump ] && { kill -KILL "$PPID"; exit 99; }
 echo "khib-restore: stub says exit ${STUB_RESTORE:-10}" >&2
 exit "${STUB_RESTORE:-10}"
@@ -47,6 +55,7 @@ EOF
 cat > "$work/bin/kexec" <<'EOF'
 #!/bin/sh
 { printf 'kexec'; for a; do printf ' [%s]' "$a"; done; echo; } >> "$KHIB_TEST_LOG"
+[ "$1" != -c ] || shift
 case "$1" in
     -l) exit "${STUB_KEXEC_L:-0}" ;;
     -e) [ "${STUB_KEXEC_E:-jump}" = jump ] && { kill -KILL "$PPID"; exit 99; }
@@ -64,6 +73,7 @@ chmod 755 "$work/bin/"* "$work/pathbin/kexec"
 : > "$work/image"
 : > "$work/vmlinuz"
 : > "$work/initrd"
+: > "$work/rinitrd"
 
 # --- khib-resume.sh ----------------------------------------------------------
 # resume SHELL CMDLINE [VAR=VALUE...]: run khib-resume.sh under SHELL ("sh"
@@ -80,7 +90,8 @@ resume() {
     # shellcheck disable=SC2086
     # The group's 2>&1 also catches the shell's own "Killed" after a jump.
     out=$({ cd "$work" && env KHIB_CMDLINE="$work/cmdline" KHIB_RESTORE="$work/bin/khib-restore" \
-        KHIB_KEXEC="$work/bin/kexec" KHIB_CONF="$work/no-conf" "$@" $shell "$hooks/khib-resume.sh"; } 2>&1) || rc=$?
+        KHIB_KEXEC="$work/bin/kexec" KHIB_CONF="$work/no-conf" KHIB_RINITRD="$work/rinitrd" "$@" \
+        $shell "$hooks/khib-resume.sh"; } 2>&1) || rc=$?
 }
 
 # expect NAME RC LOG [PATTERN...]: exit status RC, the log exactly LOG, and
@@ -116,7 +127,12 @@ restored="khib-restore [--image] [$work/image] [--jump]"
 # retired WHY RC [DEV]: the abandon call after a restore that exited RC
 retired() { echo "khib-restore [--image] [${3:-$work/image}] [--abandon] [a normal boot started after $1 (khib-restore exit $2)]"; }
 noimage=$(retired "the restore found no committed image" 10)
-ordinary="a normal boot started (no khib.image= on the command line)"
+probe="khib-restore [--image] [$work/image] [--resumable]"
+rwords="nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore khib.image=$work/image khib.normal=reboot"
+# unstarted: the abandon call when R could not be started; refused RC: when
+# the check refused the image with RC.
+unstarted() { echo "khib-restore [--image] [$work/image] [--abandon] [a normal boot started: the restore kernel could not be started]"; }
+refused() { echo "khib-restore [--image] [$work/image] [--abandon] [a normal boot started: the image was refused (khib-restore --resumable exit $1)]"; }
 printf 'target=%s\n' "$work/image" > "$work/khib.conf"
 kexec_l="kexec [-l] [$work/vmlinuz] [--initrd=$work/initrd] [--command-line=$base]"
 
@@ -128,36 +144,85 @@ for sh in $shells; do
     expect "$t no khib.image, no khib.conf: nothing runs, no output" 0 ""
     [ -z "$out" ] || fail "$t no khib.image, no khib.conf: silent" "$out"
 
-    # --- an ordinary boot retires the image on target= of khib.conf --------
+    # --- an ordinary boot: the check, then the restore kernel or the retiring -
     resume "$sh" "$base" KHIB_CONF="$work/khib.conf"
-    expect "$t ordinary boot, khib.conf target=: abandon with the target and the reason, nothing else" 0 \
-        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
-    if [ -z "$out" ]; then pass "$t ordinary boot, nothing to retire (10): silent"
-    else fail "$t ordinary boot, nothing to retire (10): silent" "$out"; fi
+    expect "$t ordinary boot, khib.conf target=, no committed image (10): the check only" 0 "$probe"
+    if [ -z "$out" ]; then pass "$t ordinary boot, no committed image: silent"
+    else fail "$t ordinary boot, no committed image: silent" "$out"; fi
 
-    resume "$sh" "$base" KHIB_CONF="$work/khib.conf" STUB_ABANDON=0
-    expect "$t ordinary boot, an image retired: khib-restore's one line on stderr, exit 0" 0 \
-        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]" \
-        "^khib-restore: image 00000000-stub on $work/image abandoned: a normal boot started \(no khib.image= on the command line\); it will never be restored$"
+    resume "$sh" "$base console=ttyS0,115200 loglevel=7 panic=-1 quiet $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0
+    expect "$t ordinary boot, a resumable image: R loaded confined to the window (kexec -c -l, mem-max), then kexec -e" 137 \
+        "$probe
+kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=201326591] [--command-line=$rwords console=ttyS0,115200 loglevel=7 panic=-1]
+kexec [-e]" "^khib: resuming the hibernated system from $work/image: starting the restore kernel in khib's window of 192 MiB"
 
-    resume "$sh" "$base $confine $files" KHIB_CONF="$work/khib.conf"
-    expect "$t ordinary boot, confined: retires, no kexec (only khib.image= asks for the second boot)" 0 \
-        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
+    printf 'target=%s\nrestore-append=khib.wait=10 x=$y\n' "$work/image" > "$work/conf-append"
+    resume "$sh" "$base $files" KHIB_CONF="$work/conf-append" STUB_PROBE=0 STUB_WINDOW=512
+    expect "$t ordinary boot: the image's window (512 MiB), and restore-append= of khib.conf" 137 \
+        "$probe
+kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=536870911] [--command-line=nokaslr memmap=exactmap memmap=640K@0 memmap=511M@1M khib.role=restore khib.image=$work/image khib.normal=reboot khib.wait=10 x=\$y]
+kexec [-e]"
 
-    resume "$sh" "$base" KHIB_CONF="$work/khib.conf" STUB_ABANDON=2
-    expect "$t ordinary boot, the image cannot be written (2): one line, exit 0" 0 \
-        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]" \
-        "^khib: the image on $work/image, if any, could not be retired \(khib-restore --abandon exit 2, cause above\).*file system checks" \
+    resume "$sh" "$base $confine $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0
+    expect "$t confined, no khib.image=: an ordinary boot too (the check, then R)" 137 "$probe
+kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=201326591] [--command-line=$rwords]
+kexec [-e]"
+
+    resume "$sh" "$base $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0 STUB_KEXEC_L=1 STUB_ABANDON=0
+    expect "$t ordinary boot, kexec -l of R fails: one line, the image retired, the boot goes on" 0 "$probe
+kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=201326591] [--command-line=$rwords]
+$(unstarted)" "^khib: not resuming the hibernated system on $work/image: kexec -l of the restore kernel failed \(exit 1, message above\); the boot goes on, and the image is retired$" \
+        "^khib-restore: image 00000000-stub on $work/image abandoned: a normal boot started: the restore kernel could not be started"
+
+    resume "$sh" "$base $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0 STUB_KEXEC_E=1
+    expect "$t ordinary boot, kexec -e of R returns: unloaded, one line, retired, the boot goes on" 0 "$probe
+kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=201326591] [--command-line=$rwords]
+kexec [-e]
+kexec [-u]
+$(unstarted)" "^khib: not resuming the hibernated system on $work/image: kexec -e of the restore kernel returned"
+
+    resume "$sh" "$base $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0 KHIB_RINITRD="$work/no-rinitrd"
+    expect "$t ordinary boot, R's initramfs missing: no kexec, one line naming it, retired" 0 "$probe
+$(unstarted)" "^khib: not resuming the hibernated system on $work/image: $work/no-rinitrd is missing from this initramfs \(fix: rebuild the initramfs"
+
+    resume "$sh" "$base $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0 KHIB_KEXEC="$work/no-kexec"
+    expect "$t ordinary boot, kexec missing: one line, retired" 0 "$probe
+$(unstarted)" "^khib: not resuming the hibernated system on $work/image: kexec is not in this initramfs"
+
+    resume "$sh" "$base $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0 STUB_WINDOW=lots
+    expect "$t ordinary boot, the check names no window: not resumed, retired" 0 "$probe
+$(unstarted)" "^khib: not resuming the hibernated system on $work/image: khib-restore --resumable named no window"
+
+    for code in 3 2 1; do
+        resume "$sh" "$base $files" KHIB_CONF="$work/khib.conf" STUB_PROBE="$code" STUB_ABANDON=0
+        expect "$t ordinary boot, the check refuses (exit $code): one line why, retired, no kexec, exit 0" 0 "$probe
+$(refused "$code")" "^khib: not resuming the hibernated system on $work/image: not restoring $work/image: stub says exit $code \(khib-restore --resumable exit $code\); the boot goes on, and the image is retired$" \
+            "^khib-restore: image 00000000-stub on $work/image abandoned: a normal boot started: the image was refused \(khib-restore --resumable exit $code\); it will never be restored$"
+        n=$(printf '%s\n' "$out" | wc -l)
+        if [ "$n" = 2 ]; then pass "$t refused (exit $code): the hook's line and the retiring's, nothing else"
+        else fail "$t refused (exit $code): the hook's line and the retiring's, nothing else" "$out"; fi
+    done
+
+    resume "$sh" "$base" KHIB_CONF="$work/khib.conf" STUB_PROBE=3 STUB_ABANDON=2
+    expect "$t ordinary boot, refused, the image cannot be written (2): one more line, exit 0" 0 "$probe
+$(refused 3)" "^khib: the image on $work/image, if any, could not be retired \(khib-restore --abandon exit 2, cause above\).*file system checks" \
         '^khib-restore: cannot abandon'
+
+    for word in noresume khib.noresume; do
+        resume "$sh" "$base $word $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0 STUB_ABANDON=0
+        expect "$t ordinary boot with $word: no check, no kexec: retired, the boot goes on" 0 \
+            "khib-restore [--image] [$work/image] [--abandon] [a normal boot started with noresume on the command line]" \
+            "^khib-restore: image 00000000-stub on $work/image abandoned: a normal boot started with noresume on the command line"
+    done
 
     printf 'target=%s\n' "$work/no-device" > "$work/conf-missing"
     resume "$sh" "$base khib.wait=0" KHIB_CONF="$work/conf-missing"
-    expect "$t ordinary boot, target missing: no call, one line: not retired, why" 0 "" \
-        "^khib: image device $work/no-device not found after 0 s: an image on it, if any, could not be retired.*target= in /etc/khib.conf"
+    expect "$t ordinary boot, target missing: no call, one line: neither resumed nor retired, why" 0 "" \
+        "^khib: image device $work/no-device not found after 0 s: an image on it, if any, could neither be resumed nor retired.*target= in /etc/khib.conf"
 
     resume "$sh" "$base" KHIB_CONF="$work/khib.conf" KHIB_RESTORE="$work/no-restore"
     expect "$t ordinary boot, khib-restore missing: one line" 0 "" \
-        "^khib: cannot retire an image on $work/image: $work/no-restore is missing"
+        "^khib: $work/no-restore is missing from this initramfs: an image on $work/image, if any, could neither be resumed nor retired"
 
     rm -f "$work/late"
     printf 'target=%s\n' "$work/late" > "$work/conf-late"
@@ -165,7 +230,7 @@ for sh in $shells; do
     resume "$sh" "$base khib.wait=3" KHIB_CONF="$work/conf-late"
     wait
     expect "$t ordinary boot: waits for a target that appears late" 0 \
-        "khib-restore [--image] [$work/late] [--abandon] [$ordinary]"
+        "khib-restore [--image] [$work/late] [--resumable]"
 
     # khib.conf as khib's own parser reads it: comments, blanks, last wins.
     printf '%s\n' "# target=$work/commented" "window=512M" "   # target=$work/indented-comment" \
@@ -174,15 +239,18 @@ for sh in $shells; do
     printf '%s\n' "# target=$work/image" "window=512M" "targets=$work/image" "target=" > "$work/conf-none"
     resume "$sh" "$base" KHIB_CONF="$work/conf-parse"
     expect "$t khib.conf: # comments and other keys skipped, blanks around the key and before the value, the last target= wins" 0 \
-        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
+        "$probe"
     resume "$sh" "$base" KHIB_CONF="$work/conf-nonl"
-    expect "$t khib.conf: a last line without a newline" 0 \
-        "khib-restore [--image] [$work/image] [--abandon] [$ordinary]"
+    expect "$t khib.conf: a last line without a newline" 0 "$probe"
     resume "$sh" "$base" KHIB_CONF="$work/conf-none"
     expect "$t khib.conf without a target (commented, other key, empty): nothing, silent" 0 ""
     [ -z "$out" ] || fail "$t khib.conf without a target: silent" "$out"
     resume "$sh" "$base" KHIB_CONF="$work"
     expect "$t khib.conf not a file: nothing" 0 ""
+
+    printf 'target=%s\n' "$work/other" > "$work/conf-other"
+    resume "$sh" "$base khib.image=$work/image khib.wait=0" KHIB_CONF="$work/conf-other"
+    expect "$t ordinary boot: khib.image= wins over target= of khib.conf" 0 "$probe"
 
     # --- the restore path ---------------------------------------------------
     resume "$sh" "$base $confine $img $files" STUB_RESTORE=jump
@@ -210,9 +278,6 @@ $noimage
 kexec [-l] [$work/vmlinuz] [--initrd=$work/initrd] [--command-line=BOOT_IMAGE=/vmlinuz nokaslr root=/dev/vda1 console=ttyS0,115200 * a?b nokaslr]
 kexec [-e]"
 
-    resume "$sh" "$base $img $files"
-    expect "$t no image (10), not confined: abandon (silent), no kexec, exit 0" 0 "$restored
-$noimage" "^khib: no committed image on $work/image: booting normally"
 
     # Every exit of khib-restore that is not a jump: the image is retired
     # with the exit in the reason, before the full-memory kexec.
@@ -244,13 +309,16 @@ $(retired "the restore refused it" 3)
 $kexec_l
 kexec [-e]" "^khib: the image on $work/image, if any, could not be retired \(khib-restore --abandon exit 2"
 
-    printf 'target=%s\n' "$work/other" > "$work/conf-other"
-    resume "$sh" "$base $img $files" KHIB_CONF="$work/khib.conf"
-    expect "$t khib.image= and khib.conf: the command line's image is retired, once" 0 "$restored
-$noimage"
-    resume "$sh" "$base $img $files" KHIB_CONF="$work/conf-other"
-    expect "$t khib.image= wins over target= of khib.conf" 0 "$restored
-$noimage"
+    resume "$sh" "$base $confine $img $files" KHIB_CONF="$work/khib.conf"
+    expect "$t confined, khib.image= and khib.conf: the command line's image is retired, once" 137 "$restored
+$noimage
+$kexec_l
+kexec [-e]"
+    resume "$sh" "$base $confine $img $files" KHIB_CONF="$work/conf-other"
+    expect "$t confined: khib.image= wins over target= of khib.conf" 137 "$restored
+$noimage
+$kexec_l
+kexec [-e]"
 
     resume "$sh" "$base $confine $img $files" STUB_KEXEC_L=1
     expect "$t kexec -l fails: one line, boot continues with small memory" 0 \
@@ -275,7 +343,7 @@ $noimage" "^khib: cannot boot again with full memory: kexec is not in this initr
         "$kexec_l
 kexec [-e]" "^khib: image device $work/no-device not found after 0 s: booting normally, and an image on it, if any, could not be retired.*khib.wait="
 
-    resume "$sh" "$base $img $files" KHIB_RESTORE="$work/no-restore"
+    resume "$sh" "$base $confine $img $files" KHIB_RESTORE="$work/no-restore" KHIB_KEXEC="$work/no-kexec"
     expect "$t khib-restore missing: clear message, boot continues" 0 "" \
         "^khib: $work/no-restore is missing from this initramfs: booting normally, and an image on $work/image, if any, could not be retired"
 
@@ -297,12 +365,12 @@ $noimage" "^khib: cannot boot again with full memory: the initramfs $work/no-ini
 
     rm -f "$work/late"
     (sleep 0.3 && : > "$work/late") &
-    resume "$sh" "$base khib.image=$work/late khib.wait=3" STUB_RESTORE=10
+    resume "$sh" "$base $confine khib.image=$work/late khib.wait=3" STUB_RESTORE=10 KHIB_KEXEC="$work/no-kexec"
     wait
     expect "$t waits for a device that appears late" 0 "khib-restore [--image] [$work/late] [--jump]
 $(retired "the restore found no committed image" 10 "$work/late")"
 
-    resume "$sh" "$base khib.image=$work/image khib.wait=soon"
+    resume "$sh" "$base $confine khib.image=$work/image khib.wait=soon" KHIB_KEXEC="$work/no-kexec"
     expect "$t khib.wait= not a number: says so, waits the default" 0 "$restored
 $noimage" '^khib: khib.wait=soon is not a number'
 done
@@ -359,32 +427,68 @@ WRAPPER
     else
         fail "$r a committed image to start with" "state: $(state "$work/real.img")"
     fi
+    refused_why="a normal boot started: the image was refused (khib-restore --resumable exit 3)"
+    refused_re="a normal boot started: the image was refused \\(khib-restore --resumable exit 3\\)"
     resume sh "$base" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$REAL"
-    real "$r ordinary boot: the image on target= is ABANDONED, with the reason" ABANDONED "$ordinary" \
-        "^khib-restore: image [0-9a-f-]{36} on $work/real.img abandoned: a normal boot started \(no khib.image= on the command line\); it will never be restored$"
-    if [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then pass "$r ordinary boot: exactly one line"
-    else fail "$r ordinary boot: exactly one line" "$out"; fi
+    real "$r ordinary boot: an image that cannot resume here (its window) is refused and ABANDONED, with the reason" \
+        ABANDONED "$refused_why" \
+        "^khib: not resuming the hibernated system on $work/real.img: not restoring $work/real.img: its window .* \(khib-restore --resumable exit 3\); the boot goes on, and the image is retired$"
+    if [ "$(printf '%s\n' "$out" | wc -l)" = 2 ] &&
+        printf '%s\n' "$out" | grep -Eq "^khib-restore: image [0-9a-f-]{36} on $work/real.img abandoned: $refused_re; it will never be restored$"; then
+        pass "$r ordinary boot, refused: the hook's line why, and the retiring's"
+    else fail "$r ordinary boot, refused: the hook's line why, and the retiring's" "$out"; fi
     resume sh "$base" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$REAL"
-    real "$r the next ordinary boot finds nothing to retire" ABANDONED "$ordinary" '^$'
+    real "$r the next ordinary boot finds nothing to resume or retire" ABANDONED "$refused_why" '^$'
     if [ -z "$out" ]; then pass "$r the next ordinary boot: silent"
     else fail "$r the next ordinary boot: silent" "$out"; fi
-    resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore"
-    real "$r a restore boot after it: refused as abandoned (10), the reason kept" ABANDONED "$ordinary" \
-        "^khib-restore: image [0-9a-f-]{36} on $work/real.img was abandoned on .* \(a normal boot started \(no khib.image= on the command line\)\); not restoring it"
+    resume sh "$base $confine $realimg" KHIB_RESTORE="$work/bin/real-restore" KHIB_KEXEC="$work/no-kexec"
+    real "$r a restore boot after it: refused as abandoned (10), the reason kept" ABANDONED "$refused_why" \
+        "^khib-restore: image [0-9a-f-]{36} on $work/real.img was abandoned on .* \($refused_re\); not restoring it"
     if printf '%s\n' "$out" | grep -q "^khib: no committed image on $work/real.img: booting normally"; then
         pass "$r abandoned: the hook says no committed image"
     else
         fail "$r abandoned: the hook says no committed image" "$out"
     fi
 
+    # An image saved with a 64 MiB window, its memory map digest that of a
+    # fake firmware map, its jump-back entry inside its memory: with that
+    # map (the wrapper's --memmap-dir) the check passes and R is loaded.
+    if [ -x "$TOOL" ]; then
+        mkdir -p "$work/fake-memmap/0"
+        printf '0x0\n' > "$work/fake-memmap/0/start"
+        printf '0x%x\n' $((1 << 30)) > "$work/fake-memmap/0/end"
+        printf 'System RAM\n' > "$work/fake-memmap/0/type"
+        "$GEN" --out "$work/real64.core" --size 8M --seed 2 --note --window 64M >/dev/null
+        rm -f "$work/real.img"
+        "$SAVE" --core "$work/real64.core" --target "$work/real.img" --quiet >/dev/null 2>&1 || true
+        "$TOOL" sb-set "$work/real.img" memmap_digest "$("$TOOL" memmap-digest "$work/fake-memmap")" >/dev/null &&
+            "$TOOL" sb-set "$work/real.img" jump_back_entry 0x4000000 >/dev/null
+        cat > "$work/bin/real-probe" <<WRAPPER
+#!/bin/sh
+{ printf 'khib-restore'; for a; do printf ' [%s]' "\$a"; done; echo; } >> "\$KHIB_TEST_LOG"
+exec "$REAL" "\$@" --memmap-dir "$work/fake-memmap"
+WRAPPER
+        chmod 755 "$work/bin/real-probe"
+        resume sh "$base console=ttyS0 $files" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$work/bin/real-probe"
+        expect "$r ordinary boot, a resumable image: R loaded confined to the image's 64 MiB window" 137 \
+            "khib-restore [--image] [$work/real.img] [--resumable]
+kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=67108863] [--command-line=nokaslr memmap=exactmap memmap=640K@0 memmap=63M@1M khib.role=restore khib.image=$work/real.img khib.normal=reboot console=ttyS0]
+kexec [-e]"
+        if [ "$(state "$work/real.img")" = COMMITTED ]; then pass "$r the check wrote nothing: the image stays COMMITTED for R"
+        else fail "$r the check wrote nothing: the image stays COMMITTED for R" "$(state "$work/real.img")"; fi
+        resume sh "$base $files" KHIB_CONF="$work/real.conf" KHIB_RESTORE="$REAL"
+        real "$r the same image on another machine (memory map): refused, ABANDONED" ABANDONED "$refused_why" \
+            "^khib: not resuming the hibernated system on $work/real.img: not restoring $work/real.img: the firmware memory map"
+    fi
+
     # Each way the restore returns: the image ends ABANDONED with that exit.
     commit "$work/real.img"
-    resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore" RESTORE_MEMMAP="$work/empty-memmap"
+    resume sh "$base $confine $realimg" KHIB_KEXEC="$work/no-kexec" KHIB_RESTORE="$work/bin/real-restore" RESTORE_MEMMAP="$work/empty-memmap"
     real "$r restore refused (3, memory map): ABANDONED, exit 3 in the reason" ABANDONED \
         "a normal boot started after the restore refused it (khib-restore exit 3)" \
         "^khib-restore: not restoring .*memory map"
     commit "$work/real.img"
-    resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore"
+    resume sh "$base $confine $realimg" KHIB_KEXEC="$work/no-kexec" KHIB_RESTORE="$work/bin/real-restore"
     real "$r restore returned without jumping (0): ABANDONED, exit 0 in the reason" ABANDONED \
         "a normal boot started after the restore returned without jumping (khib-restore exit 0)" \
         "^khib-restore: image [0-9a-f-]{36} on $work/real.img abandoned: "
@@ -395,7 +499,7 @@ WRAPPER
         # shellcheck disable=SC2086
         set -- $chunk
         if [ $# -ge 3 ] && "$TOOL" flip "$work/real.img" $(($2 + $3 / 2)) >/dev/null 2>&1; then
-            resume sh "$base $realimg" KHIB_RESTORE="$work/bin/real-restore"
+            resume sh "$base $confine $realimg" KHIB_KEXEC="$work/no-kexec" KHIB_RESTORE="$work/bin/real-restore"
             real "$r damaged chunk (2): ABANDONED, exit 2 in the reason" ABANDONED \
                 "a normal boot started after the restore failed (image unreadable or damaged) (khib-restore exit 2)" \
                 "the image is damaged"
@@ -415,6 +519,84 @@ WRAPPER
         pass "$r an empty target: nothing, silent"
     else
         fail "$r an empty target: nothing, silent" "exit $rc" "$out"
+    fi
+
+    # An encrypted image that stays locked (exit 11: three wrong passphrases)
+    # is kept, and marked, so that the ordinary boots after it neither
+    # start R again for it (R reboots when it does not jump: a loop) nor
+    # retire it; the mark is cleared, so a later boot checks it again.
+    KHIB=$root/build/khib
+    if [ -x "$KHIB" ]; then
+        echo 'the passphrase' > "$work/enc.pass"
+        printf 'wrong one\nwrong two\nwrong three\n' > "$work/enc.wrong"
+        truncate -s 64M "$work/enc.img"
+        printf 'target=%s\npublic-key=%s\n' "$work/enc.img" "$work/enc.pub" > "$work/enc.conf"
+        "$KHIB" setup-encryption --config "$work/enc.conf" --target "$work/enc.img" --argon2-ops 1 \
+            --argon2-mem 8M --passphrase-fd 3 3<"$work/enc.pass" >/dev/null 2>&1 || true
+        "$SAVE" --core "$work/real.core" --target "$work/enc.img" --public-key "$(cat "$work/enc.pub" 2>/dev/null)" \
+            --quiet >/dev/null 2>&1 || true
+        locked() { "$REAL" --image "$work/enc.img" --info 2>/dev/null | sed -n 's/^stayed locked: *//p'; }
+        # real_enc NAME STATE MARK: enc.img is in STATE, its locked mark set (MARK=set) or not (MARK=none)
+        real_enc() {
+            got_state=$(state "$work/enc.img") got_mark=none
+            [ -z "$(locked)" ] || got_mark="set"
+            if [ "$got_state" = "$2" ] && [ "$got_mark" = "$3" ]; then pass "$1"
+            else fail "$1" "state $got_state, mark $got_mark; expected $2, $3" "$out" "$(cat "$log")"; fi
+        }
+        cat > "$work/bin/real-locked" <<WRAPPER
+#!/bin/sh
+{ printf 'khib-restore'; for a; do printf ' [%s]' "\$a"; done; echo; } >> "\$KHIB_TEST_LOG"
+if [ "\${3:-}" = --jump ]; then
+    set -- --image "\$2" --memory-file "$work/enc.mem" --quiet --passphrase-fd 3
+    exec "$REAL" "\$@" 3<"$work/enc.wrong"
+fi
+exec "$REAL" "\$@"
+WRAPPER
+        chmod 755 "$work/bin/real-locked"
+        encimg="khib.image=$work/enc.img khib.wait=0"
+        e="real khib-restore, encrypted:"
+        real_enc "$e a committed encrypted image to start with" COMMITTED none
+        # The confined restore entry: R asks, three wrong passphrases, exit
+        # 11; kept, marked, and the full-memory boot gets khib.locked=1.
+        resume sh "$base $confine $encimg $files" KHIB_RESTORE="$work/bin/real-locked"
+        expect "$e the restore entry, locked (11): not retired, the full-memory boot gets khib.locked=1" 137 \
+            "khib-restore [--image] [$work/enc.img] [--jump]
+kexec [-l] [$work/vmlinuz] [--initrd=$work/initrd] [--command-line=$base khib.locked=1]
+kexec [-e]" "^khib: the encrypted image on $work/enc.img stays locked"
+        real_enc "$e locked by R: COMMITTED, marked" COMMITTED set
+        resume sh "$base khib.locked=1" KHIB_CONF="$work/enc.conf" KHIB_RESTORE="$work/bin/real-locked"
+        expect "$e the second boot (khib.locked=1): says so, clears the mark, no R, no retiring" 0 \
+            "khib-restore [--image] [$work/enc.img] [--clear-locked]" \
+            "^khib: the encrypted image on $work/enc.img stayed locked in the boot before: it is kept, not resumed by this boot$"
+        real_enc "$e after the second boot: COMMITTED, the mark cleared" COMMITTED none
+        # R started by an ordinary boot's hook: locked, it reboots
+        # (khib.normal=reboot); the ordinary boot that follows must not
+        # start it again.
+        "$REAL" --image "$work/enc.img" --memory-file "$work/enc.mem" --passphrase-fd 3 --quiet \
+            3<"$work/enc.wrong" >/dev/null 2>&1 && rc=0 || rc=$?
+        if [ "$rc" = 11 ]; then pass "$e three wrong passphrases: exit 11"
+        else fail "$e three wrong passphrases: exit 11" "exit $rc"; fi
+        real_enc "$e locked: COMMITTED, marked" COMMITTED set
+        expect_resumable=$("$REAL" --image "$work/enc.img" --resumable 2>&1) && rc=0 || rc=$?
+        if [ "$rc" = 11 ] && [ "$expect_resumable" = "khib-restore: not restoring $work/enc.img: the encrypted image stayed locked at the last boot: kept, not resumed by this boot" ]; then
+            pass "$e --resumable on a marked image: exit 11, one line"
+        else fail "$e --resumable on a marked image: exit 11, one line" "exit $rc" "$expect_resumable"; fi
+        resume sh "$base $files" KHIB_CONF="$work/enc.conf" KHIB_RESTORE="$work/bin/real-locked"
+        expect "$e ordinary boot after R stayed locked: the line, the mark cleared, no R (no kexec), no retiring" 0 \
+            "khib-restore [--image] [$work/enc.img] [--resumable]
+khib-restore [--image] [$work/enc.img] [--clear-locked]" \
+            "^khib: not restoring $work/enc.img: the encrypted image stayed locked at the last boot: kept, not resumed by this boot$"
+        if [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then pass "$e ordinary boot after R stayed locked: one line"
+        else fail "$e ordinary boot after R stayed locked: one line" "$out"; fi
+        real_enc "$e after that boot: COMMITTED, the mark cleared" COMMITTED none
+        # The boot after it checks the image again (here refused: its window).
+        resume sh "$base $files" KHIB_CONF="$work/enc.conf" KHIB_RESTORE="$REAL"
+        real_enc "$e the boot after: checked again, refused (its window) and retired" ABANDONED none
+        if "$REAL" --image "$work/enc.img" --clear-locked 2>/dev/null; then rc=0; else rc=$?; fi
+        if [ "$rc" = 10 ]; then pass "$e --clear-locked without a committed image: exit 10"
+        else fail "$e --clear-locked without a committed image: exit 10" "exit $rc"; fi
+    else
+        echo "note: build/khib missing: the encrypted image's checks were skipped (make)"
     fi
 else
     echo "note: build/khib-gencore, khib-save or khib-restore missing: the real khib-restore checks were skipped (make)"
@@ -457,7 +639,9 @@ sysroot=$work/sysroot
 mkdir -p "$sysroot/usr/lib/khib" "$sysroot/boot" "$sysroot/usr/lib/modules/6.12.0-test"
 cp "$work/bin/khib-restore" "$sysroot/usr/lib/khib/khib-restore"
 cp "$hooks/khib-resume.sh" "$sysroot/usr/lib/khib/khib-resume.sh"
+: > "$sysroot/usr/lib/khib/khib-initrd.img"
 : > "$sysroot/boot/vmlinuz-6.12.0-test"
+stamp=$sysroot/var/lib/khib/initramfs/6.12.0-test
 # The stub hook-functions: initramfs-tools' own when installed (so the hook
 # runs against the real file), then stub copy_exec and copy_file on top.
 cat > "$work/hook-functions" <<'EOF'
@@ -477,24 +661,31 @@ prereqs "initramfs-tools hook: prereqs" "$hooks/initramfs-tools/hooks/khib"
 mkdir -p "$sysroot/etc"
 printf 'target=/dev/disk/by-partlabel/khib\n' > "$sysroot/etc/khib.conf"
 itools "$sysroot"
-expect "initramfs-tools hook: copies khib-restore, khib-resume.sh, kexec, /etc/khib.conf, the kernel" 0 \
+expect "initramfs-tools hook: copies khib-restore, khib-resume.sh, khib's initramfs, kexec, /etc/khib.conf, the kernel" 0 \
     "copy_exec [$sysroot/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-restore]
 copy_file [script] [$sysroot/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-resume.sh]
 copy_file [script] [$sysroot/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh]
+copy_file [initramfs] [$sysroot/usr/lib/khib/khib-initrd.img] [/usr/lib/khib/khib-initrd.img]
 copy_exec [$work/pathbin/kexec] [/usr/sbin/kexec]
 copy_file [config] [$sysroot/etc/khib.conf] [/etc/khib.conf]
 copy_file [kernel] [$sysroot/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]"
-if printf '%s\n' "$out" | grep -q 'khib.conf'; then fail "initramfs-tools hook: no warning with khib.conf" "$out"
-else pass "initramfs-tools hook: no warning with khib.conf"; fi
+if [ -z "$out" ]; then pass "initramfs-tools hook: no warning with everything in place"
+else fail "initramfs-tools hook: no warning with everything in place" "$out"; fi
+if [ "$(cat "$stamp" 2>/dev/null)" = "generator=initramfs-tools
+target=/dev/disk/by-partlabel/khib" ]; then pass "initramfs-tools hook: records its build for khib check (generator, target)"
+else fail "initramfs-tools hook: records its build for khib check (generator, target)" "$(cat "$stamp" 2>&1)"; fi
 rm "$sysroot/etc/khib.conf"
 itools "$sysroot"
 expect "initramfs-tools hook: without /etc/khib.conf: a warning, exit 0, the rest copied" 0 \
     "copy_exec [$sysroot/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-restore]
 copy_file [script] [$sysroot/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-resume.sh]
 copy_file [script] [$sysroot/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh]
+copy_file [initramfs] [$sysroot/usr/lib/khib/khib-initrd.img] [/usr/lib/khib/khib-initrd.img]
 copy_exec [$work/pathbin/kexec] [/usr/sbin/kexec]
 copy_file [kernel] [$sysroot/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]" \
-    '^W: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image.*update-initramfs'
+    '^W: khib: /etc/khib.conf is missing: an ordinary boot can neither resume nor retire a hibernation image.*update-initramfs'
+if [ ! -e "$stamp" ]; then pass "initramfs-tools hook: an incomplete build leaves no record"
+else fail "initramfs-tools hook: an incomplete build leaves no record" "$(cat "$stamp")"; fi
 printf 'target=/dev/disk/by-partlabel/khib\n' > "$sysroot/etc/khib.conf"
 itools "$work/empty-root"
 expect "initramfs-tools hook: khib not installed: a warning, exit 0, nothing copied" 0 "" \
@@ -523,9 +714,13 @@ expect "mkinitcpio install: add_binary khib-restore, khib-resume.sh, kexec; the 
 add_binary [/usr/lib/khib/khib-resume.sh]
 add_file [/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh] [644]
 add_binary [kexec]
+add_file [/usr/lib/khib/khib-initrd.img] [/usr/lib/khib/khib-initrd.img] [644]
 add_file [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz] [644]
 add_file [/etc/khib.conf] [/etc/khib.conf] [644]
 add_runscript" '^help ok$'
+if [ "$(cat "$stamp" 2>/dev/null)" = "generator=mkinitcpio
+target=/dev/disk/by-partlabel/khib" ]; then pass "mkinitcpio install: records its build for khib check"
+else fail "mkinitcpio install: records its build for khib check" "$(cat "$stamp" 2>&1)"; fi
 : > "$sysroot/usr/lib/modules/6.12.0-test/vmlinuz"
 rm "$sysroot/etc/khib.conf"
 mkinitcpio_build "$sysroot" ""
@@ -534,8 +729,9 @@ expect "mkinitcpio install: without KERNELIMAGE, the kernel from /usr/lib/module
 add_binary [/usr/lib/khib/khib-resume.sh]
 add_file [/usr/lib/khib/khib-lib.sh] [/usr/lib/khib/khib-lib.sh] [644]
 add_binary [kexec]
+add_file [/usr/lib/khib/khib-initrd.img] [/usr/lib/khib/khib-initrd.img] [644]
 add_file [/usr/lib/modules/6.12.0-test/vmlinuz] [/usr/lib/khib/vmlinuz] [644]
-add_runscript" '^==> WARNING: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image'
+add_runscript" '^==> WARNING: khib: /etc/khib.conf is missing: an ordinary boot can neither resume nor retire a hibernation image'
 rm "$sysroot/usr/lib/modules/6.12.0-test/vmlinuz"
 printf 'target=/dev/disk/by-partlabel/khib\n' > "$sysroot/etc/khib.conf"
 
@@ -560,18 +756,23 @@ dracut_module() {   # dracut_module SYSROOT: check, then install; sets $rc, $out
 dracut_module "$sysroot"
 expect "dracut module: check includes it; install asks for khib-restore, khib-resume.sh, kexec, the kernel, /etc/khib.conf, the pre-mount hook" 0 \
     "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-lib.sh] [kexec]
+inst_simple [/usr/lib/khib/khib-initrd.img]
 inst_simple [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]
 inst_simple [/etc/khib.conf]
 inst_hook [pre-mount] [10] [$hooks/dracut/90khib/khib-pre-mount.sh]" '^check: include$'
+if [ "$(cat "$stamp" 2>/dev/null)" = "generator=dracut
+target=/dev/disk/by-partlabel/khib" ]; then pass "dracut module: records its build for khib check"
+else fail "dracut module: records its build for khib check" "$(cat "$stamp" 2>&1)"; fi
 if printf '%s\n' "$out" | grep -q WARNING; then fail "dracut module: no warning with khib.conf" "$out"
 else pass "dracut module: no warning with khib.conf"; fi
 rm "$sysroot/etc/khib.conf"
 dracut_module "$sysroot"
 expect "dracut module: without /etc/khib.conf: a warning, the rest installed" 0 \
     "inst_multiple [/usr/lib/khib/khib-restore] [/usr/lib/khib/khib-resume.sh] [/usr/lib/khib/khib-lib.sh] [kexec]
+inst_simple [/usr/lib/khib/khib-initrd.img]
 inst_simple [/boot/vmlinuz-6.12.0-test] [/usr/lib/khib/vmlinuz]
 inst_hook [pre-mount] [10] [$hooks/dracut/90khib/khib-pre-mount.sh]" \
-    '^dracut: WARNING: khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image'
+    '^dracut: WARNING: khib: /etc/khib.conf is missing: an ordinary boot can neither resume nor retire a hibernation image'
 dracut_module "$work/empty-root"
 expect "dracut module: check leaves it out when khib is not installed" 0 "" '^check: leave out$'
 

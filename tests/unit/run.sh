@@ -38,6 +38,7 @@ run hooks sh "$here/hooks.sh"
 run systemd sh "$here/systemd.sh"
 run grub sh "$here/grub.sh"
 run deb sh "$here/deb.sh"
+run rescue sh "$here/rescue.sh"
 echo "unit tests took $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

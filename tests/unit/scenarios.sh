@@ -61,7 +61,7 @@ expect "khib-gencore --help" 0 "^Usage: khib-gencore" "$GEN" --help
 expect "khib-save: no input" 1 "exactly one of --core" "$SAVE" --target "$work/x"
 expect "khib-save: bad option" 1 "" "$SAVE" --bogus
 expect "khib-save: bad entry" 1 "needs a hex address" "$SAVE" --core x --jump-back-entry zz
-expect "khib-restore: no image" 1 "--image PATH is required" "$RESTORE" --verify
+expect "khib-restore: no image" 1 "--image PATH .*is required" "$RESTORE" --verify
 expect "khib-restore: --jump with a memory file" 1 "needs real memory" \
     "$RESTORE" --image x --memory-file y --jump
 expect "khib-restore: --info with --consume" 1 "write nothing" "$RESTORE" --image x --info --consume

@@ -60,7 +60,7 @@ int main(void)
     snprintf(editenv, sizeof editenv, "%s/grub-editenv", dir);
     snprintf(probe, sizeof probe, "%s/grub-probe", dir);
     snprintf(fsfile, sizeof fsfile, "%s/probe-answers", dir);
-    paths = (struct boot_paths){cfg, env, script, editenv, probe, 0};
+    paths = (struct boot_paths){cfg, env, script, editenv, probe, 0, NULL};
     /* grub-editenv FILE set K=V | unset K | list, on a file of K=V lines. */
     put(editenv,
         "#!/bin/sh\nf=$1; op=$2; touch \"$f\"\n"
@@ -173,8 +173,33 @@ int main(void)
     settings_set(&s, "boot", "none", err, sizeof err);
     CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) == 0 && !plan.grub && strstr(plan.what, "boot=none"),
           "boot=none: %s", plan.what);
-    CHECK(settings_set(&s, "boot", "lilo", err, sizeof err) != 0 && strstr(err, "auto, grub or none"), "boot=lilo: %s",
-          err);
+    CHECK(settings_set(&s, "boot", "lilo", err, sizeof err) != 0 && strstr(err, "auto, initramfs, grub or none"),
+          "boot=lilo: %s", err);
+
+    /* The ordinary entry resumes: a build hook's record for the release. */
+    char stamps[600], stamp[700];
+    snprintf(stamps, sizeof stamps, "%s/stamps", dir);
+    snprintf(stamp, sizeof stamp, "%s/6.12.7-khib", stamps);
+    mkdir(stamps, 0755);
+    paths.stamps = stamps;
+    settings_set(&s, "boot", "initramfs", err, sizeof err);
+    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) != 0 && strstr(plan.what, "has no khib hook") &&
+              strstr(plan.fix, "update-initramfs -u"),
+          "boot=initramfs without a record: FAIL: %s / %s", plan.what, plan.fix);
+    put(stamp, "generator=dracut\ntarget=/dev/vdb\n", 0644);
+    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) == 0 && !plan.grub && strstr(plan.what, "none needed") &&
+              strstr(plan.what, "dracut for target=/dev/vdb"),
+          "boot=initramfs with the record: %s", plan.what);
+    CHECK(boot_arm(&paths, &plan, err, sizeof err) == 0, "arming the initramfs way sets nothing: %s", err);
+    settings_set(&s, "boot", "auto", err, sizeof err);
+    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) == 0 && !plan.grub && strstr(plan.what, "none needed"),
+          "auto with the record: the initramfs wins over GRUB's entry: %s", plan.what);
+    CHECK(boot_plan(&paths, &s, "6.1.0-other", &plan) == 0 || !strstr(plan.what, "none needed"),
+          "another release has no record: not the initramfs way: %s", plan.what);
+    settings_set(&s, "target", "/dev/vdc", err, sizeof err);
+    CHECK(boot_plan(&paths, &s, "6.12.7-khib", &plan) != 0 && strstr(plan.what, "built for target=/dev/vdb") &&
+              strstr(plan.fix, "update-initramfs -u"),
+          "target changed since the initramfs was built: FAIL: %s / %s", plan.what, plan.fix);
 
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -29,6 +29,7 @@ static struct khib_superblock sample_sb(void)
     fill(sb.uuid, 16, 1);
     sb.created_ns = 0x1111222233334444ULL;
     snprintf(sb.kernel_release, sizeof sb.kernel_release, "6.12.0-test");
+    snprintf(sb.host_name, sizeof sb.host_name, "khibtest");
     sb.build_id_len = 20;
     fill(sb.build_id, 20, 9);
     sb.memmap_digest = 0xabcdef0123456789ULL;
@@ -83,9 +84,14 @@ static void sample_index(struct sample *s)
     khib_bitmap_set(s->c[1].zero_bitmap, 43);
     khib_bitmap_set(s->c[3].zero_bitmap, 0);
     khib_bitmap_set(s->c[3].zero_bitmap, 1);
-    uint64_t zeros = 0, stored = 0;
+    /* chunk 1: page 40 excluded (free in the saved kernel) */
+    khib_bitmap_set(s->c[1].excluded_bitmap, 40);
+    uint64_t zeros = 0, stored = 0, excluded = 0;
     for (int i = 0; i < 4; i++) {
         uint32_t z = khib_bitmap_count(s->c[i].zero_bitmap, s->c[i].pages);
+        uint32_t x = khib_bitmap_count(s->c[i].excluded_bitmap, s->c[i].pages);
+        z += x;
+        excluded += x;
         s->c[i].raw_len = (s->c[i].pages - z) * KHIB_PAGE_SIZE;
         s->c[i].stored_len = s->c[i].raw_len ? 1000u + (uint32_t)i : 0;
         s->c[i].offset = off;
@@ -97,7 +103,8 @@ static void sample_index(struct sample *s)
     s->sb.range_count = 2;
     s->sb.chunk_count = 4;
     s->sb.pages_total = 310;
-    s->sb.pages_zero = zeros;
+    s->sb.pages_zero = zeros - excluded;
+    s->sb.pages_excluded = excluded;
     s->sb.pages_stored = stored;
     s->sb.data_offset = KHIB_SB_SIZE;
     s->sb.data_bytes = off - KHIB_SB_SIZE;
@@ -111,7 +118,8 @@ static void test_superblock(void)
     struct khib_superblock sb = sample_sb(), back;
     sb.pages_total = 100;
     sb.pages_zero = 40;
-    sb.pages_stored = 60;
+    sb.pages_stored = 53;
+    sb.pages_excluded = 7;
     uint8_t buf[KHIB_SB_SIZE];
     char err[400] = "";
     khib_superblock_encode(&sb, buf);
@@ -123,6 +131,7 @@ static void test_superblock(void)
     CHECK(buf[113] == 20 && buf[114] == sb.build_id[0], "build id at 113/114");
     CHECK(khib_get32(buf + 256) == (uint32_t)-3, "level at 256");
     CHECK(khib_get32(buf + 8) == KHIB_VERSION, "version at 8");
+    CHECK(khib_get64(buf + 3752) == 7, "pages_excluded at 3752");
     CHECK(memcmp(buf + 272, "vda1", 5) == 0 && memcmp(buf + 272 + 64, "/", 2) == 0, "first fs record at 272");
     CHECK(khib_get32(buf + 272 + 128) == KHIB_FS_EXT && khib_get32(buf + 272 + 132) == 254 &&
               khib_get64(buf + 272 + 144) == 1ULL << 30 && buf[272 + 152] == 77,
@@ -132,10 +141,18 @@ static void test_superblock(void)
           "second fs record at 480, its flags");
     CHECK(khib_get64(buf + 3600) == sb.mailbox_nonce, "mailbox_nonce at 3600");
     CHECK(khib_get64(buf + 4088) == khib_hash64(buf, 4088, 0), "checksum at 4088 over [0, 4088)");
+    CHECK(memcmp(buf + 3960, "khibtest", 9) == 0, "host_name at 3960");
     int zero_tail = 1;
-    for (int i = 3752; i < 4088; i++)
-        zero_tail &= buf[i] == 0;
-    CHECK(zero_tail, "bytes 3752..4087 zero");
+    for (int i = 3760; i < 4088; i++)
+        zero_tail &= (i >= 3960 && i < 3960 + 9) || buf[i] == 0;
+    CHECK(zero_tail, "bytes 3760..3959 and 3969..4087 zero");
+    sb.locked_ns = 0x1122334455667788ULL;
+    khib_superblock_encode(&sb, buf);
+    CHECK(khib_get64(buf + 4024) == sb.locked_ns, "locked_ns at 4024");
+    CHECK(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_OK && back.locked_ns == sb.locked_ns,
+          "locked_ns read back");
+    sb.locked_ns = 0;
+    khib_superblock_encode(&sb, buf);
 
     int rc = khib_superblock_decode(buf, &back, err, sizeof err);
     CHECK(rc == KHIB_SB_OK, "decode: %s", err);
@@ -158,6 +175,9 @@ static void test_superblock(void)
     v.version = KHIB_VERSION + 1;
     khib_superblock_encode(&v, buf);
     CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "is not supported");
+    v.version = 2;
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "written by an older khib");
     v.version = 1;
     khib_superblock_encode(&v, buf);
     CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "written by an older khib");
@@ -170,6 +190,14 @@ static void test_superblock(void)
               back.abandoned_ns == 77 && !strcmp(back.abandon_reason, "a normal boot") &&
               khib_get64(buf + 3616) == 77 && !memcmp(buf + 3624, "a normal boot", 14),
           "ABANDONED with its time at 3616 and reason at 3624: %s", err);
+    khib_superblock_encode(&sb, buf);
+    memset(buf + 3960, 'x', KHIB_HOST_LEN);
+    khib_put64(buf + 4088, khib_hash64(buf, 4088, 0));
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "host name is not NUL-terminated");
+    memset(buf + 3960, 0, KHIB_HOST_LEN);
+    khib_put64(buf + 4088, khib_hash64(buf, 4088, 0));
+    CHECK(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_OK && !back.host_name[0],
+          "an image without a host name (older khib) decodes: %s", err);
     v = sb;
     v.fs[1].kind = 9;
     khib_superblock_encode(&v, buf);
@@ -209,20 +237,20 @@ static void test_index(void)
     CHECK(khib_index_check(&s.sb, &s.idx, err, sizeof err) == 0, "index check: %s", err);
 
     size_t len = khib_index_size(2, 4);
-    CHECK(len == 16 + 2 * 16 + 4 * 72, "index size");
+    CHECK(len == 16 + 2 * 16 + 4 * 104, "index size");
     uint8_t *buf = malloc(len);
     khib_index_encode(&s.idx, buf);
     CHECK(memcmp(buf, "KHIBIDX1", 8) == 0 && khib_get32(buf + 8) == 2 && khib_get32(buf + 12) == 4, "index header");
     CHECK(khib_get64(buf + 16) == 0x10000 && khib_get64(buf + 24) == 300, "first range at 16");
-    const uint8_t *c1 = buf + 16 + 32 + 72;
-    CHECK(khib_get64(c1) == 0x10100 && khib_get32(c1 + 8) == 44 && khib_get32(c1 + 28) == 42 * 4096 &&
-              c1[40] == 1 && c1[45] == 0x08, "chunk 1 fields at their offsets");
+    const uint8_t *c1 = buf + 16 + 32 + 104;
+    CHECK(khib_get64(c1) == 0x10100 && khib_get32(c1 + 8) == 44 && khib_get32(c1 + 28) == 41 * 4096 &&
+              c1[40] == 1 && c1[45] == 0x08 && c1[72 + 5] == 0x01, "chunk 1 fields at their offsets");
     struct khib_index back;
     CHECK(khib_index_decode(buf, len, &back, err, sizeof err) == 0, "decode: %s", err);
     CHECK(back.range_count == 2 && back.chunk_count == 4 && memcmp(back.ranges, s.r, sizeof s.r) == 0 &&
               memcmp(back.chunks, s.c, sizeof s.c) == 0, "index round trip");
     khib_index_free(&back);
-    CHECK_ERR(khib_index_decode(buf, len - 1, &back, err, sizeof err) != 0, err, "but is 335 bytes long (they need 336)");
+    CHECK_ERR(khib_index_decode(buf, len - 1, &back, err, sizeof err) != 0, err, "but is 463 bytes long (they need 464)");
     /* "index says 5 ranges but is 40 bytes long" */
     uint8_t small[40] = "KHIBIDX1";
     khib_put32(small + 8, 5);
@@ -250,12 +278,17 @@ static void test_index(void)
     BROKEN((t.c[1].pages = 45, t.c[1].raw_len += 4096), "crosses the end of range 0");
     BROKEN(t.c[3].flags = 2, "unknown flags");
     BROKEN(t.c[0].flags = KHIB_CHUNK_STORED, "stored_len");
-    BROKEN(khib_bitmap_set(t.c[2].zero_bitmap, 9), "marks page 9 zero but has only 8 pages");
+    BROKEN(khib_bitmap_set(t.c[2].zero_bitmap, 9), "marks page 9 zero or excluded but has only 8 pages");
     BROKEN(t.c[0].raw_len -= 4096, "raw_len");
     BROKEN(t.c[3].stored_len = 5, "stored_len 5 for raw_len 0");
     BROKEN(t.c[2].offset += 1, "chunk 2 is at offset");
     BROKEN(t.sb.data_bytes += 1, "the chunks hold");
     BROKEN((t.sb.pages_zero += 1, t.sb.pages_stored -= 1), "zero pages but the superblock says");
+    BROKEN((t.sb.pages_excluded += 1, t.sb.pages_stored -= 1), "excluded pages but the superblock says");
+    BROKEN(khib_bitmap_set(t.c[1].excluded_bitmap, 44), "marks page 44 zero or excluded but has only 44 pages");
+    BROKEN((khib_bitmap_set(t.c[1].excluded_bitmap, 43), t.c[1].raw_len = t.c[1].raw_len),
+           "marks a page both zero and excluded");
+    BROKEN((khib_bitmap_set(t.c[0].excluded_bitmap, 3)), "has 255 stored pages but raw_len");
     BROKEN((t.idx.chunk_count = 3, t.sb.chunk_count = 3), "range 1 is not covered");
     BROKEN(t.sb.chunk_count = 5, "the superblock says 2 and 5");
     /* A chunk past the last range: extend the table by one. */
@@ -279,7 +312,7 @@ static void test_index(void)
     BAD_LAYOUT((void)0, 8192, "but only 8192 bytes are there");
     BAD_LAYOUT(t.sb.index_offset += 8, 1 << 20, "not page-aligned");
     BAD_LAYOUT(t.sb.index_offset = 4096, 1 << 20, "lies inside the data");
-    BAD_LAYOUT(t.sb.index_bytes = 40, 1 << 20, "index is 40 bytes long but 2 ranges and 4 chunks need 336");
+    BAD_LAYOUT(t.sb.index_bytes = 40, 1 << 20, "index is 40 bytes long but 2 ranges and 4 chunks need 464");
     BAD_LAYOUT(t.sb.data_offset = 0, 1 << 20, "data offset 0");
     BAD_LAYOUT(t.sb.range_count = 0, 1 << 20, "inconsistent");
     BAD_LAYOUT(t.sb.pages_zero += 1, 1 << 20, "page counts do not add up");
@@ -306,14 +339,19 @@ static void test_note_and_mailbox(void)
     n.fs[0].kind = KHIB_FS_BTRFS;
     uint8_t buf[KHIB_NOTE_SIZE];
     char err[300] = "";
-    CHECK(KHIB_NOTE_SIZE == 3600, "note size 3600");
+    snprintf(n.host_name, sizeof n.host_name, "laptop");
+    CHECK(KHIB_NOTE_SIZE == 3680, "note size 3680");
     khib_note_encode(&n, buf);
     CHECK(khib_get64(buf + 40) == n.nonce && khib_get32(buf + 136) == 7 && memcmp(buf + 144, "/dev/vdb", 8) == 0 &&
-              memcmp(buf + 272, "vda2", 5) == 0 && khib_get32(buf + 272 + 128) == KHIB_FS_BTRFS,
+              memcmp(buf + 272, "vda2", 5) == 0 && khib_get32(buf + 272 + 128) == KHIB_FS_BTRFS &&
+              memcmp(buf + 3600, "laptop", 7) == 0,
           "note field offsets");
     CHECK(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) == 0, "note decode: %s", err);
     CHECK(memcmp(&n, &back, sizeof n) == 0, "note round trip");
     CHECK_ERR(khib_note_decode(buf, 100, &back, err, sizeof err) != 0, err, "100 bytes long");
+    memset(buf + 3600, 'x', KHIB_HOST_LEN);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "host name is not NUL-terminated");
+    khib_note_encode(&n, buf);
     khib_put32(buf, 9);
     CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "version 9");
     n.mailbox_addr = 0x7654001;

@@ -329,8 +329,12 @@ static void cross_check(struct fake *f)
     struct khib_freepages fp;
     CHECK_ERR(find(f, NULL, NULL, NULL, &fp) == -1 && fp.nrun == 0 && fp.run == NULL, fp.reason,
               "A's NR_FREE_PAGES (zone vm_stat) is 7587: off by 5000, more than the margin 1099");
-    /* The caller's count wins over the zones'. */
-    struct khib_freepages_opts o = {.expected_free = (int64_t)pages + 1024};
+    /* The caller's count and the zones' must both match. */
+    struct khib_freepages_opts o = {.expected_free = (int64_t)pages};
+    CHECK_ERR(find(f, NULL, NULL, &o, &fp) == -1, fp.reason,
+              "A's NR_FREE_PAGES (zone vm_stat) is 7587: off by 5000, more than the margin 1099");
+    set_zone_free(f, 0, (int64_t)pages);
+    o.expected_free = (int64_t)pages + 1024;
     CHECK(find(f, NULL, NULL, &o, &fp) == 0 && strcmp(fp.expected_from, "caller") == 0 && fp.margin == 1024 + 36,
           "caller's count within the default margin: %s", fp.reason);
     khib_freepages_free(&fp);
@@ -342,12 +346,20 @@ static void cross_check(struct fake *f)
     khib_freepages_free(&fp);
     o = (struct khib_freepages_opts){.expected_free = 0, .margin_pages = 0, .margin_permille = 500};
     CHECK_ERR(find(f, NULL, NULL, &o, &fp) == -1, fp.reason, "margin 0");
+    /* The caller's count may lack up to the slack (per-cpu lists freed by the jump), never more. */
+    o = (struct khib_freepages_opts){.expected_free = (int64_t)pages - 1500, .expected_slack = 500};
+    CHECK(find(f, NULL, NULL, &o, &fp) == 0, "1500 short, a slack of 500: %s", fp.reason);
+    khib_freepages_free(&fp);
+    o.expected_slack = 0;
+    CHECK_ERR(find(f, NULL, NULL, &o, &fp) == -1, fp.reason, "(caller) is 1087: off by 1500");
+    o = (struct khib_freepages_opts){.expected_free = (int64_t)pages + 1100, .expected_slack = 5000};
+    CHECK_ERR(find(f, NULL, NULL, &o, &fp) == -1, fp.reason, "is 3687 and more: off by 1100");
     /* Negative zone counters (per-cpu differences not folded) sum, then clamp at 0. */
     set_zone_free(f, 0, -20);
     set_zone_free(f, 1, 10);
     o = (struct khib_freepages_opts){.expected_free = (int64_t)pages};
-    CHECK(find(f, NULL, NULL, &o, &fp) == 0 && fp.zone_free == 0, "clamped zone sum %" PRId64, fp.zone_free);
-    khib_freepages_free(&fp);
+    CHECK(find(f, NULL, NULL, &o, &fp) == -1 && fp.zone_free == 0, "clamped zone sum %" PRId64, fp.zone_free);
+    CHECK_ERR(fp.zone_free == 0, fp.reason, "(zone vm_stat) is 0");
     /* No zone information: a count must come from the caller. */
     CHECK_ERR(find(f, "SYMBOL(node_data)", NULL, NULL, &fp) == -1, fp.reason,
               "neither SYMBOL(node_data) nor SYMBOL(contig_page_data), and no count was given");

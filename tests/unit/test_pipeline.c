@@ -7,6 +7,7 @@
 #include "t.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "image.h"
 #include "jump_back.h"
 #include "physmem.h"
+#include "poison.h"
 #include "reader.h"
 #include "walk.h"
 
@@ -66,9 +68,18 @@ struct saved {
     uint32_t n;
 };
 
-/* The whole save path: plan, commit_begin, save_chunks, commit_index,
+/* The pages test_excluded leaves out as if free: every pfn % 5 == 4, and
+ * all of range 1 (a chunk of excluded pages only). */
+static int excluded_pfn(uint64_t pfn)
+{
+    return pfn % 5 == 4 || pfn >= ranges[1].start_pfn;
+}
+
+/* The whole save path: plan (with exclude, the pages of excluded_pfn
+ * marked excluded), commit_begin, save_chunks, commit_index,
  * commit_finish. */
-static int save_image(struct khib_physmem *src, int by_mmap, unsigned threads, int level, struct saved *sv)
+static int save_image_x(struct khib_physmem *src, int by_mmap, unsigned threads, int level, int exclude,
+                        struct saved *sv)
 {
     char err[600];
     memset(sv, 0, sizeof *sv);
@@ -89,6 +100,10 @@ static int save_image(struct khib_physmem *src, int by_mmap, unsigned threads, i
     memset(sb->uuid, 0x5a, 16);
     CHECK(khib_plan_chunks(ranges, 2, 256, &sv->chunks, &sv->n, err, sizeof err) == 0, "plan: %s", err);
     sb->chunk_count = sv->n;
+    for (uint32_t i = 0; exclude && i < sv->n; i++)
+        for (uint32_t p = 0; p < sv->chunks[i].pages; p++)
+            if (excluded_pfn(sv->chunks[i].first_pfn + p))
+                khib_bitmap_set(sv->chunks[i].excluded_bitmap, p);
     uint64_t index_bytes = khib_index_size(2, sv->n);
     struct commit cm;
     int rc = commit_begin(&cm, img_path, sb, index_bytes, err, sizeof err);
@@ -107,8 +122,9 @@ static int save_image(struct khib_physmem *src, int by_mmap, unsigned threads, i
     int overflow = w.overflow;
     writer_free(&w);
     if (rc == 0) {
-        CHECK(tot.pages_zero + tot.pages_stored == sb->pages_total, "every page counted");
+        CHECK(tot.pages_zero + tot.pages_stored + tot.pages_excluded == sb->pages_total, "every page counted");
         sb->pages_zero = tot.pages_zero;
+        sb->pages_excluded = tot.pages_excluded;
         sb->pages_stored = tot.pages_stored;
         sb->data_bytes = tot.data_bytes;
         struct khib_index idx = {2, sv->n, (struct khib_range *)ranges, sv->chunks};
@@ -121,6 +137,11 @@ static int save_image(struct khib_physmem *src, int by_mmap, unsigned threads, i
     }
     commit_close(&cm);
     return rc;
+}
+
+static int save_image(struct khib_physmem *src, int by_mmap, unsigned threads, int level, struct saved *sv)
+{
+    return save_image_x(src, by_mmap, threads, level, 0, sv);
 }
 
 static int open_image(struct khib_image *img)
@@ -228,6 +249,108 @@ static void test_round_trips(int memfd)
             khib_image_close(&img);
         }
         free(sv.chunks);
+    }
+    khib_physmem_close(&src);
+    free(seg);
+}
+
+/* Pages 0xee in the file at path, poison, or as in the memory saved. */
+static void count_pages(const char *path, int memfd, uint64_t *as_saved, uint64_t *untouched, uint64_t *poison,
+                        uint64_t *wrong)
+{
+    int fd = open(path, O_RDONLY);
+    uint8_t a[KHIB_PAGE_SIZE], b[KHIB_PAGE_SIZE], ee[KHIB_PAGE_SIZE];
+    memset(ee, 0xee, sizeof ee);
+    *as_saved = *untouched = *poison = *wrong = 0;
+    for (uint32_t r = 0; r < 2; r++)
+        for (uint64_t pfn = ranges[r].start_pfn; pfn < ranges[r].start_pfn + ranges[r].pages; pfn++) {
+            off_t off = (off_t)(pfn << KHIB_PAGE_SHIFT);
+            if (pread(fd, a, sizeof a, off) != (ssize_t)sizeof a || pread(memfd, b, sizeof b, off) != (ssize_t)sizeof b) {
+                (*wrong)++;
+                continue;
+            }
+            int x = excluded_pfn(pfn);
+            if (x && !memcmp(a, ee, sizeof a))
+                (*untouched)++;
+            else if (x && khib_page_is_poison(a, pfn))
+                (*poison)++;
+            else if (!x && !memcmp(a, b, sizeof a))
+                (*as_saved)++;
+            else
+                (*wrong)++;
+        }
+    close(fd);
+}
+
+/* Excluded pages: counted, not stored, never written or compared by the
+ * walker, poisoned on request. */
+static void test_excluded(int memfd)
+{
+    struct khib_segment *seg = khib_segments_identity(ranges, 2);
+    struct khib_physmem src;
+    char err[600];
+    CHECK(khib_physmem_open(&src, memfd, mem_path, seg, 2, 0, KHIB_PHYSMEM_WINDOW, err, sizeof err) == 0,
+          "physmem open: %s", err);
+    uint64_t want = 0, total = ranges[0].pages + ranges[1].pages;
+    for (uint32_t r = 0; r < 2; r++)
+        for (uint64_t p = 0; p < ranges[r].pages; p++)
+            want += (uint64_t)excluded_pfn(ranges[r].start_pfn + p);
+    for (int by_mmap = 0; by_mmap <= 1; by_mmap++) {
+        struct saved sv, full;
+        if (save_image(&src, 1, 2, 1, &full) != 0)
+            break;
+        free(full.chunks);
+        struct stat st;
+        off_t full_size = stat(img_path, &st) == 0 ? st.st_size : 0;
+        if (save_image_x(&src, by_mmap, 2, 1, 1, &sv) != 0)
+            break;
+        CHECK(sv.sb.pages_excluded == want && sv.sb.pages_zero + sv.sb.pages_stored + want == total &&
+                  stat(img_path, &st) == 0 && st.st_size < full_size,
+              "%s: %" PRIu64 " pages excluded of %" PRIu64 " (want %" PRIu64 "), image %lld bytes, %lld without",
+              by_mmap ? "mapped" : "read", sv.sb.pages_excluded, total, want, (long long)st.st_size,
+              (long long)full_size);
+        uint32_t last = sv.n - 1;
+        CHECK(sv.chunks[last].raw_len == 0 && sv.chunks[last].stored_len == 0,
+              "a chunk of excluded pages only stores nothing");
+        free(sv.chunks);
+        struct khib_image img;
+        if (open_image(&img) != KHIB_IMG_OK)
+            break;
+        /* An excluded page that changed after the save is not compared. */
+        uint8_t b = 0x77, old;
+        off_t at = (off_t)((259ull << KHIB_PAGE_SHIFT) + 9);   /* pfn 0x103: 259 % 5 == 4 */
+        CHECK(pread(memfd, &old, 1, at) == 1 && pwrite(memfd, &b, 1, at) == 1, "change an excluded page");
+        struct khib_walk_memory cmp = {.fd = memfd, .name = mem_path, .by_mmap = 1, .seg = seg, .nseg = 2};
+        CHECK(khib_walk(&img, KHIB_WALK_COMPARE, &cmp, 2, NULL, NULL, err, sizeof err) == KHIB_IMG_OK,
+              "compare skips excluded pages: %s", err);
+        CHECK(pwrite(memfd, &old, 1, at) == 1, "change it back");
+        /* Written into memory that holds 0xee: excluded pages keep it. */
+        int fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        uint8_t *ee = malloc(9 * MIB);
+        memset(ee, 0xee, 9 * MIB);
+        CHECK(fd >= 0 && pwrite(fd, ee, 9 * MIB, 0) == 9 * MIB, "memory file of 0xee");
+        free(ee);
+        struct khib_walk_memory dst = {.fd = fd, .name = out_path, .by_mmap = by_mmap, .seg = seg, .nseg = 2,
+                                       .zero_from = UINT64_MAX};
+        CHECK(khib_walk(&img, KHIB_WALK_WRITE, &dst, 2, NULL, NULL, err, sizeof err) == KHIB_IMG_OK,
+              "write: %s", err);
+        uint64_t same, untouched, poison, wrong;
+        count_pages(out_path, memfd, &same, &untouched, &poison, &wrong);
+        CHECK(same == total - want && untouched == want && poison == 0 && wrong == 0,
+              "%s write: %" PRIu64 " pages as saved, %" PRIu64 " excluded left alone, %" PRIu64 " wrong",
+              by_mmap ? "mmap" : "pwrite", same, untouched, wrong);
+        struct khib_physmem pm;
+        int64_t n = -1;
+        if (khib_physmem_open(&pm, fd, out_path, seg, 2, 1, KHIB_PHYSMEM_WINDOW, err, sizeof err) == 0) {
+            n = khib_poison_excluded(&pm, img.idx.chunks, img.idx.chunk_count, err, sizeof err);
+            khib_physmem_close(&pm);
+        }
+        count_pages(out_path, memfd, &same, &untouched, &poison, &wrong);
+        CHECK(n == (int64_t)want && poison == want && same == total - want && wrong == 0,
+              "poison: %" PRId64 " pages poisoned, %" PRIu64 " poison, %" PRIu64 " as saved, %" PRIu64 " wrong", n,
+              poison, same, wrong);
+        close(fd);
+        khib_image_close(&img);
     }
     khib_physmem_close(&src);
     free(seg);
@@ -351,6 +474,7 @@ int main(void)
     CHECK(memfd >= 0, "memory file");
     if (memfd >= 0) {
         test_round_trips(memfd);
+        test_excluded(memfd);
         test_damaged();
         test_commit();
         test_physmem(memfd);

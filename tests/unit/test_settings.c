@@ -47,7 +47,7 @@ static void test_keys(void)
               !strcmp(s.ignore_fs[0], "/srv"), "ignore-fs");
     CHECK_ERR(settings_set(&s, "ignore-fs", "srv", err, sizeof err) != 0, err, "not a mount point");
     CHECK(settings_set(&s, "boot", "none", err, sizeof err) == 0 && s.boot == BOOT_NONE, "boot none");
-    CHECK_ERR(settings_set(&s, "boot", "lilo", err, sizeof err) != 0, err, "not auto, grub or none");
+    CHECK_ERR(settings_set(&s, "boot", "lilo", err, sizeof err) != 0, err, "not auto, initramfs, grub or none");
     char longv[600];
     memset(longv, 'a', sizeof longv - 1);
     longv[sizeof longv - 1] = 0;

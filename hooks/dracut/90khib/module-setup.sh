@@ -15,9 +15,11 @@
 # looked up on this system.
 # shellcheck disable=SC2154
 
-# Included whenever khib and kexec are installed: at boot the hook restores
-# only when the command line names an image (khib.image=); otherwise it at
-# most retires the image on target= of /etc/khib.conf (copied in below).
+# Included whenever khib and kexec are installed: at boot the hook checks the
+# image on target= of /etc/khib.conf (copied in below) and, when it holds a
+# committed image that can be restored, starts the restore kernel; an image
+# it refuses it retires.  What it built is recorded in
+# /var/lib/khib/initramfs/$kernel for khib check (docs/hooks.md).
 check() {
     [[ -x ${KHIB_SYSROOT-}/usr/lib/khib/khib-restore ]] || return 1
     require_binaries kexec || return 1
@@ -29,10 +31,19 @@ depends() {
 }
 
 install() {
-    local image='' candidate
+    local image='' candidate complete=1 target='' stamp
+    local root=${KHIB_SYSROOT-}${dracutsysrootdir-}
     inst_multiple /usr/lib/khib/khib-restore /usr/lib/khib/khib-resume.sh /usr/lib/khib/khib-lib.sh kexec
-    # The kernel this initramfs is for, kexec'd by khib-resume.sh to boot
-    # again with full memory when there is no image to restore.
+    # The restore kernel's initramfs (khib's own, built by the package).
+    if [[ -f $root/usr/lib/khib/khib-initrd.img ]]; then
+        inst_simple /usr/lib/khib/khib-initrd.img
+    else
+        complete=
+        dwarn "khib: /usr/lib/khib/khib-initrd.img is missing: the ordinary boot cannot start the restore kernel (build it: dpkg-reconfigure khib, or make install)"
+    fi
+    # The kernel this initramfs is for: khib-resume.sh kexecs it as the
+    # restore kernel (and to boot again with full memory after the confined
+    # restore entry).
     for candidate in "/lib/modules/$kernel/vmlinuz" "/usr/lib/modules/$kernel/vmlinuz" "/boot/vmlinuz-$kernel"; do
         if [[ -f ${KHIB_SYSROOT-}${dracutsysrootdir-}$candidate ]]; then
             image=$candidate
@@ -42,14 +53,24 @@ install() {
     if [[ -n $image ]]; then
         inst_simple "$image" /usr/lib/khib/vmlinuz
     else
-        dwarn "khib: no kernel image for $kernel: khib.kernel= must name one for the full-memory boot"
+        complete=
+        dwarn "khib: no kernel image for $kernel: khib.kernel= must name the restore kernel"
     fi
-    # khib's configuration: an ordinary boot (no khib.image=) retires the
-    # image on its target= before anything is mounted.
-    if [[ -f ${KHIB_SYSROOT-}${dracutsysrootdir-}/etc/khib.conf ]]; then
+    # khib's configuration: an ordinary boot resumes or retires the image on
+    # its target= before anything is mounted.
+    if [[ -f $root/etc/khib.conf ]]; then
         inst_simple /etc/khib.conf
+        target=$(sed -n 's/^[[:space:]]*target[[:space:]]*=[[:space:]]*//p' "$root/etc/khib.conf" | tail -n 1)
     else
-        dwarn "khib: /etc/khib.conf is missing: an ordinary boot cannot retire a hibernation image (write target= there, then rebuild the initramfs)"
+        complete=
+        dwarn "khib: /etc/khib.conf is missing: an ordinary boot can neither resume nor retire a hibernation image (write target= there, then rebuild the initramfs)"
     fi
     inst_hook pre-mount 10 "$moddir/khib-pre-mount.sh"
+    stamp=$root/var/lib/khib/initramfs/$kernel
+    if [[ -n $complete && -n $target ]]; then
+        mkdir -p "${stamp%/*}" && printf 'generator=dracut\ntarget=%s\n' "$target" > "$stamp" ||
+            dwarn "khib: could not write $stamp: khib check cannot tell that the ordinary boot resumes"
+    else
+        rm -f "$stamp"
+    fi
 }

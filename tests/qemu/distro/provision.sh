@@ -19,7 +19,13 @@ depmod "$krel"
 echo "grub-pc grub-pc/install_devices multiselect /dev/vda" | debconf-set-selections
 apt-get install -y -q --no-install-recommends --no-download grub-pc
 grub-install /dev/vda
-update-initramfs -c -k "$krel"
+# The guest's own initramfs generator: initramfs-tools, or dracut in the
+# bookworm-dracut variant (initrd.img-VERSION, the name GRUB's 10_linux finds).
+if command -v dracut > /dev/null; then
+    dracut -q -f "/boot/initrd.img-$krel" "$krel"
+else
+    update-initramfs -c -k "$krel"
+fi
 update-grub
 grep -q "vmlinuz-$krel" /boot/grub/grub.cfg
 sync

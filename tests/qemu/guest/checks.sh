@@ -68,7 +68,15 @@ verify_resumed() {   # verify_resumed LABEL
     check "$1: process counter advancing" counter_advancing
 }
 
+# POISON: "khib.poison=1" when this kernel's command line has it (the host's
+# cycle.sh and roundtrip.sh), else empty.  khib_hibernate then hands it to
+# the transient kernel, which poisons the pages it left out of the image
+# (khib-save --poison-excluded); a caller's own --append must repeat it.
+POISON=
+case " $(cat /proc/cmdline) " in *" khib.poison=1 "*) POISON=khib.poison=1 ;; esac
+
 # khib hibernate with the test guest's files and target.
 khib_hibernate() {
+    [ -n "$POISON" ] && set -- --append "$POISON" "$@"
     khib hibernate --target /dev/vda --kernel /boot/khib/vmlinuz --initrd /usr/lib/khib/khib-initrd.img "$@"
 }

@@ -149,6 +149,25 @@ show_log() {
     echo "----- end of serial log -----"
 }
 
+# check_exclusion LOG N [M]: the transient kernel left free pages out of the
+# image in N saves (khib-save: excluded K free pages, K > 0), they were
+# poisoned M times (default N; khib.poison=1: by khib-save and by
+# khib-restore), and no save fell back for another reason than
+# exclude-free=no.
+check_exclusion() {
+    tr -d '\r' < "$1" | grep -o 'khib-save: excluded [0-9]* free pages ([0-9]* MiB)' > "$1.excluded" || true
+    excluded=$(grep -c 'excluded [1-9]' "$1.excluded" || true)
+    poisoned=$(tr -d '\r' < "$1" | grep -c 'poisoned [1-9][0-9]* excluded pages' || true)
+    others=$(tr -d '\r' < "$1" | grep 'free pages not excluded' | grep -v 'exclude-free=no' || true)
+    log "free pages excluded: $(sed 's/khib-save: excluded //' "$1.excluded" | tr '\n' ';')"
+    log "$(tr -d '\r' < "$1" | grep -m 1 -o 'khib-save: excluded .*' || true)"
+    if [ "$excluded" = "$2" ] && [ "$poisoned" = "${3:-$2}" ] && [ -z "$others" ]; then
+        pass "free pages left out of $2 images and poisoned ${3:-$2} times before the saved system ran again"
+    else
+        fail "free pages left out of $excluded images, poisoned $poisoned times, want $2 and ${3:-$2}${others:+; fallback: $others}"
+    fi
+}
+
 # The restore kernel's command line: confined to the default 192 MiB window,
 # like the transient kernel (frontend/hibernate.c transient_cmdline()).
 R_BASE="nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore"

@@ -3,6 +3,9 @@
 # are, the result lines on the console, small helpers.
 C=/var/lib/khibtest/ctl         # the control disk's files
 S=/var/lib/khibtest             # state that the host reads afterwards
+# The control disk's settings for this guest (distro.sh): CYCLES, REFUSE.
+# shellcheck source=/dev/null
+[ ! -f "$C/settings" ] || . "$C/settings"
 CYCLES=${CYCLES:-2}
 export DEBIAN_FRONTEND=noninteractive
 pass() { echo "KHIBTEST: PASS $*"; }

@@ -51,15 +51,40 @@ check "CanHibernate is no while khib check fails (no target yet): $answer" sh -c
 # --- configure the target, as docs/install.md says --------------------------
 sed -i -e 's|^#target=.*|target=/dev/vda3|' -e 's|^#append=.*|append=console=ttyS0|' /etc/khib.conf
 check "khib.conf names the target" grep -qx 'target=/dev/vda3' /etc/khib.conf
-quiet update-initramfs -u
+krel=$(uname -r)
+if command -v dracut > /dev/null; then
+    check "dracut rebuilds the initramfs" quiet dracut -f "/boot/initrd.img-$krel" "$krel"
+    gen=dracut
+else
+    check "update-initramfs -u rebuilds the initramfs" quiet update-initramfs -u
+    gen=initramfs-tools
+fi
+check "the $gen build hook recorded its build for target=/dev/vda3" \
+    grep -qx 'target=/dev/vda3' "/var/lib/khib/initramfs/$krel"
 check "update-grub runs" quiet update-grub
-check "update-grub generated the khib resume entry" grep -q "khib: resume" /boot/grub/grub.cfg
+check "update-grub wrote no khib entry: none is needed, the ordinary entry resumes" \
+    sh -c "! grep -q 'khib-resume-' /boot/grub/grub.cfg"
+
 khib check > "$S/check.log" 2>&1
 rc=$?
 check "khib check passes (exit $rc)" test "$rc" = 0
 check "every khib check line is PASS, then 'ready to hibernate'" \
     sh -c "! grep -v '^PASS' '$S/check.log' | grep -vqx 'khib check: ready to hibernate'"
 grep -v '^PASS' "$S/check.log" | sed 's/^/    /'
+check "khib check: no boot entry needed, the ordinary one resumes ($gen)" \
+    grep -q "^PASS.*boot entry: none needed: the ordinary boot entry resumes.*by $gen for target=/dev/vda3" "$S/check.log"
+# The refusal scenario (REFUSE=1 in the control disk's settings): a
+# committed image that cannot resume on this machine (khib-gencore's core,
+# whose firmware memory map is not this one): the next boot's hook must
+# refuse it, retire it, and boot on.
+if [ -n "${REFUSE:-}" ]; then
+    "$C/khib-gencore" --out "$S/refuse.core" --size 8M --seed 1 --note --window 192M > /dev/null &&
+        /usr/lib/khib/khib-save --core "$S/refuse.core" --target /dev/vda3 --quiet > /dev/null 2>&1
+    rm -f "$S/refuse.core"
+    check "a committed image that cannot resume here is on the target" \
+        sh -c "/usr/lib/khib/khib-restore --image /dev/vda3 --info | grep -q '^state: *COMMITTED'"
+    echo refuse > "$S/expect"
+fi
 # The package says to reboot once: logind reads the environment khib's
 # drop-in gives it only when it starts, and Debian never restarts logind
 # (docs/systemd.md).
