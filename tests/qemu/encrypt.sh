@@ -7,7 +7,9 @@
 # nowhere on the raw target; the restore kernel asks the passphrase on its serial console,
 # where the host types three wrong ones: it boots normally and the image
 # stays COMMITTED; on the next boot the host types the right one and the
-# system resumes.  Three boots.
+# system resumes.  Three boots.  R marks the locked image (locked_ns, checked
+# from the host: --resumable exits 11 on it), and the restore entry still
+# tries a marked image.
 set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -92,6 +94,19 @@ expect "$work/locked.log" "stays locked: 3 wrong passphrases" "restorer: three w
 expect "$work/locked.log" "booting normally, the image is kept" "restore kernel boots normally"
 state=$("$KHIB_TOP/build/khib-restore" --image "$work/target.img" --info 2>/dev/null | sed -n 's/^state: *//p')
 if [ "$state" = COMMITTED ]; then pass "host: the image is still COMMITTED"; else fail "host: image state $state"; fi
+# R marked it: an ordinary boot's hook would not start R again for it.
+if "$KHIB_TOP/build/khib-restore" --image "$work/target.img" --info 2>/dev/null | grep -q '^stayed locked: '; then
+    pass "host: R marked the image as stayed locked"
+else
+    fail "host: R did not mark the image as stayed locked"
+fi
+rc=0
+out=$("$KHIB_TOP/build/khib-restore" --image "$work/target.img" --resumable 2>&1) || rc=$?
+if [ "$rc" = 11 ] && printf '%s\n' "$out" | grep -q 'stayed locked at the last boot: kept, not resumed by this boot'; then
+    pass "host: --resumable on the marked image exits 11 (an ordinary boot does not start R again)"
+else
+    fail "host: --resumable on the marked image: exit $rc ($out)"
+fi
 [ "$FAILED" = 0 ] || show_log "$work/locked.log"
 
 log "restore boot 2: the right passphrase"

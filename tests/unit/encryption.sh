@@ -170,7 +170,7 @@ awk -v seed="$seed" -v n="$FLIPS" -v d0="$data_off" -v dl="$data_len" -v io="$in
         }
     }
 }' > "$work/flips"
-tries=0 refused=0 accepted=0 wrote=0
+tries=0 refused=0 accepted=0 wrote=0 kept=0
 flip() {   # flip KIND BIT: the same call flips it back (and forges the checksums back)
     if [ "$1" = forge ]; then "$SEAL" flipbit "$T" "$2" forge; else "$SEAL" flipbit "$T" "$2"; fi
 }
@@ -190,8 +190,14 @@ while read -r region kind bit; do
         echo "WROTE MEMORY: $region $kind bit $bit (exit $rc): $(tail -1 "$work/out")" >&2
     fi
     flip "$kind" "$bit"
+    # Kept locked (11: e.g. forged Argon2id parameters beyond R's bounds):
+    # khib-restore marked it (locked_ns); forget that for the comparison.
+    if [ "$rc" = 11 ]; then
+        kept=$((kept + 1))
+        "$RESTORE" --image "$T" --clear-locked || echo "CLEAR-LOCKED FAILED: $region $kind bit $bit" >&2
+    fi
 done < "$work/flips"
-echo "bit flips: $tries tries, $refused refused, $accepted accepted, $wrote wrote memory"
+echo "bit flips: $tries tries, $refused refused ($kept of them kept locked, exit 11), $accepted accepted, $wrote wrote memory"
 check "at least 300 bit flips tried ($tries)" [ "$tries" -ge 300 ]
 check "every flip refused ($refused of $tries)" [ "$refused" = "$tries" ] && [ "$accepted" = 0 ]
 check "no refused flip wrote memory ($wrote)" [ "$wrote" = 0 ]
