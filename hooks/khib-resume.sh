@@ -53,6 +53,9 @@
 #                     command line, Linux >= 6.8)
 #   khib.wait=SECONDS how long to wait for DEV (or target=) to appear
 #                     (default 5)
+#   khib.locked=1     (added by this script for the full-memory boot after
+#                     R's exit 11) the encrypted image stayed locked: kept,
+#                     its mark cleared, nothing resumed
 #   noresume, khib.noresume  an ordinary boot does not resume: it retires a
 #                     committed image (the way out when R hangs at every boot)
 #
