@@ -8,6 +8,8 @@ override CFLAGS += -std=c11 -Wall -Wextra -Werror -pthread
 LDFLAGS ?=
 override LDFLAGS += -pthread
 ZSTD_A  ?= /usr/lib/x86_64-linux-gnu/libzstd.a
+# The image encryption (lib/seal.c, lib/keyheader.c; docs/encryption.md).
+SODIUM_A ?= /usr/lib/x86_64-linux-gnu/libsodium.a
 
 # The engine library every program links; other rules may use $(LIBKHIB).
 LIBKHIB := lib/libkhib.a
@@ -69,26 +71,26 @@ $(PROGRAM_A):
 
 # Static and stripped: they run from a minimal initramfs.
 build/khib-save: $(SAVE_MAIN) $(SAVE_A) $(LIBKHIB)
-	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A)
+	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A) $(SODIUM_A)
 
 build/khib-restore: $(RESTORE_MAIN) $(RESTORE_A) $(LIBKHIB)
-	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A)
+	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A) $(SODIUM_A)
 
 build/khib: $(FRONT_MAIN) $(FRONT_A) $(LIBKHIB)
-	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A)
+	$(CC) $(LDFLAGS) -static -s -o $@ $^ $(ZSTD_A) $(SODIUM_A)
 
 # Test tools: the core generator and the unit test programs.
 build/khib-gencore: $(GEN_OBJ) $(LIBKHIB)
-	$(CC) $(LDFLAGS) -o $@ $(GEN_OBJ) $(LIBKHIB) $(ZSTD_A)
+	$(CC) $(LDFLAGS) -o $@ $(GEN_OBJ) $(LIBKHIB) $(ZSTD_A) $(SODIUM_A)
 
 # The free page finder over a QEMU memory dump (tests/qemu/freepages.sh).
 build/khib-freepages: build/obj/tests/qemu/khib-freepages.o $(LIBKHIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBKHIB) $(ZSTD_A)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBKHIB) $(ZSTD_A) $(SODIUM_A)
 
 # The unit tests link the programs' archives and the library.
 build/tests/%: build/obj/tests/unit/%.o $(PROGRAM_A) $(LIBKHIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(ZSTD_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ZSTD_A) $(SODIUM_A)
 
 check-unit: all $(UNIT_BIN)
 	@sh tests/unit/run.sh
@@ -116,6 +118,7 @@ install: $(PROGRAMS) build/khib-initrd.img
 	install -D -m 755 build/khib-restore $(DESTDIR)$(PREFIX)/lib/khib/khib-restore
 	install -D -m 644 build/khib-initrd.img $(DESTDIR)$(PREFIX)/lib/khib/khib-initrd.img
 	install -D -m 644 docs/khib.md $(DESTDIR)$(PREFIX)/share/doc/khib/khib.md
+	install -D -m 644 docs/encryption.md $(DESTDIR)$(PREFIX)/share/doc/khib/encryption.md
 	install -D -m 644 systemd/khib-retire.service $(DESTDIR)/usr/lib/systemd/system/khib-retire.service
 
 # The restore step in a distribution's own initramfs (docs/hooks.md): opt-in,

@@ -8,14 +8,18 @@
 # bench-qemu).  For each: a save table (cat to /dev/null as the I/O
 # ceiling, khib-save at level 1 (the comparison with zstd -1) and at level
 # auto (its default), zstd -1/-3 -T0 on the raw memory bytes, makedumpfile's
-# compressions on the core) and a restore table (khib-restore into a memory
-# file, zstd -d -T0 into a file).
+# compressions on the core, khib-save --public-key with each cipher the CPU
+# has) and a restore table (khib-restore into a memory file, of the images
+# in clear and encrypted, zstd -d -T0 into a file).
 # Throughput is memory bytes / wall time (monotonic clock) to a durable
 # output (khib-save syncs its image; the other tools' output is synced with
 # sync FILE), the median of $KHIB_BENCH_REPS (default 3) runs, with the page
 # cache dropped before each run when that is allowed.  The last line
 # compares khib with zstd on the generated core:
 #   save_vs_zstd1=<ratio> restore_vs_zstd=<ratio> size_vs_zstd1=<ratio>
+#   encrypt_cost=<ratio> restore_encrypt_cost=<ratio>
+# (the encrypted save's and restore's time over the ones in clear, both at
+# level 1 with XChaCha20-Poly1305; docs/encryption.md).
 #
 # Environment: KHIB_BENCH_SIZE, KHIB_BENCH_REPS, KHIB_BENCH_DIR (work
 # directory's parent; default /var/tmp, else /tmp), KHIB_BENCH_LEVELS (extra
@@ -25,6 +29,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 SAVE=$root/build/khib-save
 RESTORE=$root/build/khib-restore
 GEN=$root/build/khib-gencore
+KHIB=$root/build/khib
+# Encrypted rows (docs/encryption.md): x XChaCha20-Poly1305, a AES-256-GCM.
+CIPHERS=x
+grep -qw aes /proc/cpuinfo && CIPHERS="x a"
+cipher_name() { if [ "$1" = a ]; then echo aes256gcm; else echo xchacha20poly1305; fi; }
 SIZE=${KHIB_BENCH_SIZE:-2G}
 REPS=${KHIB_BENCH_REPS:-3}
 LEVELS=${KHIB_BENCH_LEVELS:-}
@@ -213,6 +222,18 @@ bench_input() {
         fi
     done
 
+    # Encrypted images go to targets with a key header (fixed size: room
+    # for the memory in clear); Argon2id made cheap, the restore rows are
+    # about the data.
+    echo 'bench passphrase' > "$work/pass"
+    for c in $CIPHERS; do
+        rm -f "$work/enc$c"
+        truncate -s "$((bytes + bytes / 8 + (64 << 20)))" "$work/enc$c"
+        "$KHIB" setup-encryption --config /dev/null --target "$work/enc$c" --public-key "$work/pub$c" \
+            --argon2-ops 1 --argon2-mem 8M --passphrase-fd 3 3<"$work/pass" > /dev/null ||
+            die "khib setup-encryption failed"
+    done
+
     i=0
     while [ "$i" -lt "$REPS" ]; do
         # shellcheck disable=SC2016 # $1 is for the inner shell
@@ -224,6 +245,10 @@ bench_input() {
         once save1 "$work/img1" "$SAVE" --core "$core" --target "$work/img1" --quiet --level 1 --threads 1
         once savemmap "$work/imgm" "$SAVE" --core "$core" --target "$work/imgm" --quiet --level 1 --mmap
         once saveauto "$work/imgauto" "$SAVE" --core "$core" --target "$work/imgauto" --quiet --level auto
+        for c in $CIPHERS; do
+            once "save$c" - "$SAVE" --core "$core" --target "$work/enc$c" --quiet --level 1 \
+                --public-key "$(cat "$work/pub$c")" --cipher "$(cipher_name "$c")"
+        done
         for l in $LEVELS; do
             once "level$l" "$work/img$l" "$SAVE" --core "$core" --target "$work/img$l" --quiet --level "$l"
         done
@@ -257,6 +282,11 @@ bench_input() {
     for l in $LEVELS; do
         result "level$l" "khib-save --level $l" "$bytes" "$work/img$l"
     done
+    savex_mbs=0
+    for c in $CIPHERS; do
+        result "save$c" "khib-save --public-key, $(cipher_name "$c")" "$bytes"
+        [ "$c" = a ] || savex_mbs=$mbs
+    done
     result zstd1 "zstd -1 -T0 (raw bytes)" "$bytes" "$work/raw.zst1"
     zstd1_mbs=$mbs
     zst1_bytes=$(fsize "$work/raw.zst1")
@@ -287,6 +317,11 @@ bench_input() {
         if [ "$auto_bytes" != 0 ]; then
             once restoreauto "$work/mem" "$RESTORE" --image "$work/auto" --memory-file "$work/mem" --quiet
         fi
+        for c in $CIPHERS; do
+            # shellcheck disable=SC2016 # for the inner shell
+            once "restore$c" "$work/mem" sh -c '"$1" --image "$2" --memory-file "$3" --quiet --passphrase-fd 3 3<"$4"' \
+                sh "$RESTORE" "$work/enc$c" "$work/mem" "$work/pass"
+        done
         i=$((i + 1))
     done
     header restore "input MiB"
@@ -298,12 +333,18 @@ bench_input() {
         result zstdd "zstd -d -T0 (of zstd -1) into a file" "$bytes" "$work/raw.zst1"
         zstdd_mbs=$mbs
         [ "$auto_bytes" = 0 ] || result restoreauto "khib-restore of the level auto image" "$bytes" "$work/auto"
+        restorex_mbs=0
+        for c in $CIPHERS; do
+            result "restore$c" "khib-restore, encrypted ($(cipher_name "$c"))" "$bytes"
+            [ "$c" = a ] || restorex_mbs=$mbs
+        done
     else
         fail_row "khib-restore" "no image to restore"
         restore_mbs=0
         zstdd_mbs=1
     fi
-    rm -f "$work/mem" "$work/out" "$work/img" "$work/auto" "$work/raw" "$work/raw.zst1" "$work/aligned.core"
+    rm -f "$work/mem" "$work/out" "$work/img" "$work/auto" "$work/raw" "$work/raw.zst1" "$work/aligned.core" \
+        "$work"/enc? "$work"/pub?
 }
 
 "$GEN" --out "$work/probe.core" --size 1M --note > /dev/null || die "khib-gencore failed"
@@ -313,6 +354,7 @@ bench_input "generated core (khib-gencore --size $SIZE --seed 42: zero, repeated
     "$work/gen.core"
 rm -f "$work/gen.core"
 g_save=$save_mbs g_zstd1=$zstd1_mbs g_restore=$restore_mbs g_zstdd=$zstdd_mbs g_img=$img_bytes g_zst1=$zst1_bytes
+g_savex=$savex_mbs g_restorex=$restorex_mbs
 
 # The guest memory images bench/qemu.sh dumps, one per workload.
 for g in "$CACHE"/guest-memory-*.core; do
@@ -337,6 +379,7 @@ awk -v b0="$busy0" -v b1="$(cpu_busy)" -v t="$ticks" -v o="$ours" -v w0="$wall0"
     printf "\nother processes (and the kernel'"'"'s own work) used %.0f of the %.0f CPU-seconds the run had (%.0f %%)%s\n",
         other, cap, 100 * other / cap, (other / cap > 0.1 ? ": the figures are lower and noisier than on an idle machine" : "") }'
 echo
-awk -v s="$g_save" -v z="$g_zstd1" -v r="$g_restore" -v d="$g_zstdd" -v i="$g_img" -v o="$g_zst1" 'BEGIN {
-    printf "save_vs_zstd1=%.2f restore_vs_zstd=%.2f size_vs_zstd1=%.3f\n",
-        (z > 0 ? s / z : 0), (d > 0 ? r / d : 0), (o > 0 ? i / o : 0) }'
+awk -v s="$g_save" -v z="$g_zstd1" -v r="$g_restore" -v d="$g_zstdd" -v i="$g_img" -v o="$g_zst1" \
+    -v sx="$g_savex" -v rx="$g_restorex" 'BEGIN {
+    printf "save_vs_zstd1=%.2f restore_vs_zstd=%.2f size_vs_zstd1=%.3f encrypt_cost=%.2f restore_encrypt_cost=%.2f\n",
+        (z > 0 ? s / z : 0), (d > 0 ? r / d : 0), (o > 0 ? i / o : 0), (sx > 0 ? s / sx : 0), (rx > 0 ? r / rx : 0) }'

@@ -1,6 +1,7 @@
 #include "bootargs.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 void window_words(uint64_t window, char *out, size_t len)
 {
@@ -16,8 +17,10 @@ int restore_words(const struct settings *s, char *out, size_t len, char *err, si
     }
     char win[128];
     window_words(s->window, win, sizeof win);
-    int n = snprintf(out, len, "%s khib.role=restore khib.image=%s khib.normal=reboot%s%s", win, s->target,
-                     s->restore_append[0] ? " " : "", s->restore_append);
+    /* Encryption set up: R refuses an image in clear (docs/encryption.md). */
+    int encrypted = s->encrypt != ENCRYPT_NO && access(s->public_key, F_OK) == 0;
+    int n = snprintf(out, len, "%s khib.role=restore khib.image=%s khib.normal=reboot%s%s%s", win, s->target,
+                     encrypted ? " khib.encrypted=1" : "", s->restore_append[0] ? " " : "", s->restore_append);
     if (n < 0 || (size_t)n >= len) {
         snprintf(err, errlen, "the restore entry's command line is too long");
         return -1;

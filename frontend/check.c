@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bootentry.h"
+#include "encryption.h"
 #include "kexec_tools.h"
 #include "mounts.h"
 #include "sysfacts.h"
@@ -103,6 +104,27 @@ static void check_target(struct report *r, const struct settings *s)
            swap ? "an active swap area" : "not in use as swap");
 }
 
+/* Whether the image will be encrypted (encryption.h). */
+static void check_encryption(struct report *r, const struct settings *s)
+{
+    struct encryption_state st;
+    encryption_probe(s, &st);
+    char why[900];
+    int d = encryption_decide(s, &st, why, sizeof why);
+    if (d > 0)
+        result(r, 1, NULL, "encryption is set up: images are sealed to the public key in %s (key header on %s:"
+               " Argon2id, %llu passes over %llu MiB)", s->public_key, s->target,
+               (unsigned long long)st.kh.opslimit, (unsigned long long)(st.kh.memlimit >> 20));
+    else if (d < 0)
+        result(r, 0, "run 'khib setup-encryption', or set encrypt=auto or encrypt=no in " KHIB_CONF,
+               "encryption: %s", why);
+    else if (why[0])
+        result(r, 1, NULL, "encryption: images are written in clear: %s", why);
+    else
+        result(r, 1, NULL, "encryption: %s", s->encrypt == ENCRYPT_NO ? "off (encrypt=no): images are written in clear"
+               : "not set up: images are written in clear ('khib setup-encryption' encrypts them)");
+}
+
 static void mount_result(void *ctx, int ok, const char *fix, const char *what)
 {
     result(ctx, ok, fix, "%s", what);
@@ -151,6 +173,7 @@ int run_checks(const struct settings *s, int verbose, struct khib_fs_record *fs,
     result(&r, access(s->initrd, R_OK) == 0, "run 'make install' or set initrd= in " KHIB_CONF,
            "khib initramfs %s %s", s->initrd, access(s->initrd, R_OK) == 0 ? "found" : "missing");
     check_target(&r, s);
+    check_encryption(&r, s);
     struct utsname u;
     struct boot_plan plan;
     int boot_ok = uname(&u) == 0 && boot_plan(&boot_paths_system, s, u.release, &plan) == 0;

@@ -34,6 +34,7 @@
 #include "console_note.h"
 #include "cpio.h"
 #include "elfcore.h"
+#include "encryption.h"
 #include "handoff.h"
 #include "handoff_codec.h"
 #include "image.h"
@@ -136,8 +137,8 @@ static void post_free_pages(struct mailbox_page *mb)
 }
 
 /* B's command line: the window (bootargs.h), A's console, and khib's
- * parameters. */
-static void transient_cmdline(const struct settings *s, char *out, size_t len)
+ * parameters (with public_key, not NULL, B encrypts to it). */
+static void transient_cmdline(const struct settings *s, const char *public_key, char *out, size_t len)
 {
     char cmdline[4096];
     kernel_cmdline(cmdline, sizeof cmdline);
@@ -150,8 +151,9 @@ static void transient_cmdline(const struct settings *s, char *out, size_t len)
     khib_level_format(s->level, level, sizeof level);
     if (used < len)
         used += (size_t)snprintf(out + used, len - used,
-                                 " panic=10 khib.role=save khib.target=%s khib.test=%d khib.level=%s%s%s",
-                                 s->target, s->test, level, s->append[0] ? " " : "", s->append);
+                                 " panic=10 khib.role=save khib.target=%s khib.test=%d khib.level=%s%s%s%s%s",
+                                 s->target, s->test, level, public_key ? " khib.pubkey=" : "",
+                                 public_key ? public_key : "", s->append[0] ? " " : "", s->append);
 }
 
 static int write_transient_initrd(const struct settings *s, const void *hdr, size_t hdrlen, char *path,
@@ -308,6 +310,18 @@ int khib_hibernate(const struct settings *s)
         fprintf(stderr, "khib: not hibernating: fix the failures above ('khib check' lists every check)\n");
         return 3;
     }
+    /* Encrypted or not (encryption.h): encrypt=yes refuses rather than
+     * write an image in clear. */
+    struct encryption_state enc;
+    char why[900];
+    encryption_probe(s, &enc);
+    int encrypt = encryption_decide(s, &enc, why, sizeof why);
+    if (encrypt < 0) {
+        fprintf(stderr, "khib: not hibernating: %s\n", why);
+        return 3;
+    }
+    if (!encrypt && why[0])
+        fprintf(stderr, "khib: warning: the image is written in clear: %s\n", why);
     char err[512];
     struct khib_range_list ram;
     if (khib_memmap_ram(KHIB_MEMMAP_DIR, s->window, &ram, err, sizeof err) != 0) {
@@ -357,7 +371,7 @@ int khib_hibernate(const struct settings *s)
         return 3;
     }
     char initrd[64], cmdline[4096];
-    transient_cmdline(s, cmdline, sizeof cmdline);
+    transient_cmdline(s, encrypt ? enc.hex : NULL, cmdline, sizeof cmdline);
     int rc = 3;
     if (write_transient_initrd(s, hdr, hdrlen, initrd, sizeof initrd) != 0)
         goto out;

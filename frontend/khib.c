@@ -13,6 +13,7 @@
 #include "logind.h"
 #include "retire.h"
 #include "settings.h"
+#include "setup_encryption.h"
 #include "sleep.h"
 
 static void usage(FILE *out)
@@ -32,6 +33,8 @@ static void usage(FILE *out)
             "  rescue-stick DEV|FILE  write khib's rescue stick (BIOS and UEFI): resume the hibernated\n"
             "               system of the machine it boots, or boot its installed system\n"
             "               (khib rescue-stick --help, khib-rescue-stick(8))\n"
+            "  setup-encryption  once: the key pair that encrypts the images, the passphrase\n"
+            "               (khib setup-encryption --help; docs/encryption.md)\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
             "  --target DEV      block device that receives the image (no default)\n"
@@ -204,6 +207,8 @@ int main(int argc, char **argv)
         return khib_sleep_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "rescue-stick"))
         return rescue_stick(argv + 1);
+    if (!strcmp(cmd, "setup-encryption"))
+        return khib_setup_encryption_main(argc - 1, argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);
     return 1;
 }

@@ -93,6 +93,18 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         *(key[0] == 't' ? &s->trim : &s->exclude_free) = !strcmp(value, "yes");
         return 0;
     }
+    if (!strcmp(key, "encrypt")) {
+        static const char *const names[] = {"auto", "yes", "no"};
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(value, names[i])) {
+                s->encrypt = i;
+                return 0;
+            }
+        snprintf(err, errlen, "encrypt: '%s' is not auto, yes or no", value);
+        return -1;
+    }
+    if (!strcmp(key, "public-key"))
+        return copy(s->public_key, sizeof s->public_key, key, value, err, errlen);
     if (!strcmp(key, "ignore-fs")) {
         if (value[0] != '/' || s->ignore_fs_count >= KHIB_IGNORE_FS_MAX) {
             snprintf(err, errlen, "ignore-fs: '%s' is not a mount point (an absolute path), or more than %d are given",
@@ -105,7 +117,7 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         return 0;
     }
     snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level, trim,"
-             " exclude-free, ignore-fs, boot, restore-append)", key);
+             " exclude-free, ignore-fs, boot, restore-append, encrypt, public-key)", key);
     return -1;
 }
 
@@ -120,6 +132,7 @@ int settings_load(struct settings *s, const char *conf, char *err, size_t errlen
         snprintf(s->kernel, sizeof s->kernel, "/boot/vmlinuz-%s", u.release);
     snprintf(s->initrd, sizeof s->initrd, "%s", KHIB_DEFAULT_INITRD);
     snprintf(s->kexec, sizeof s->kexec, "/usr/sbin/kexec");
+    snprintf(s->public_key, sizeof s->public_key, "%s", KHIB_DEFAULT_PUBLIC_KEY);
     const char *path = conf ? conf : KHIB_CONF;
     FILE *f = fopen(path, "r");
     if (!f) {

@@ -29,7 +29,12 @@ struct settings {
     int exclude_free;        /* B leaves A's free pages out of the image (docs/freepages.md) */
     char ignore_fs[KHIB_IGNORE_FS_MAX][256]; /* mount points not checked before a resume (mounts.h) */
     unsigned ignore_fs_count;
+    int encrypt;             /* ENCRYPT_*: encrypt the image (encryption.h) */
+    char public_key[256];    /* the owner's public key file (khib setup-encryption) */
 };
+
+enum { ENCRYPT_AUTO, ENCRYPT_YES, ENCRYPT_NO };
+#define KHIB_DEFAULT_PUBLIC_KEY "/etc/khib/khib.pub"
 
 /* Defaults, then KHIB_CONF (or conf if not NULL) when it exists.  Returns 0,
  * or -1 with err for an unreadable or malformed file. */

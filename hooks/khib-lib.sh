@@ -48,17 +48,26 @@ khib_abandon() {
 
 # khib_restore RESTORE DEV: restore the image on DEV and jump into the saved
 # system; returns only when that did not happen, with khib-restore's exit
-# status in $khib_rc and what happened in $khib_why.  khib.poison=1 on the
-# command line (tests only) poisons the pages the image left out as free
-# first (khib-restore --poison-excluded).
+# status in $khib_rc and what happened in $khib_why.  An encrypted image's
+# passphrase is asked on the console (docs/encryption.md): the key header
+# from khib.keyfile= when the command line has it (a file or a device,
+# waited for), each try within khib.passphrase_timeout= seconds; with
+# khib.encrypted=1 an image in clear is refused.  khib.poison=1 (tests only)
+# poisons the pages the image left out as free first (--poison-excluded).
 # shellcheck disable=SC2034 # khib_why is the caller's
 khib_restore() {
     khib_rc=0
-    if [ "$(khib_arg khib.poison || true)" = 1 ]; then
-        "$1" --image "$2" --jump --poison-excluded >&2 || khib_rc=$?
-    else
-        "$1" --image "$2" --jump >&2 || khib_rc=$?
+    set -- "$1" --image "$2" --jump
+    if khib_keyfile=$(khib_arg khib.keyfile); then
+        khib_wait_for "$khib_keyfile" 5 || echo "khib: the key file $khib_keyfile is not there (yet)" >&2
+        set -- "$@" --key-file "$khib_keyfile"
     fi
+    if khib_timeout=$(khib_arg khib.passphrase_timeout); then
+        set -- "$@" --passphrase-timeout "$khib_timeout"
+    fi
+    [ "$(khib_arg khib.encrypted || true)" = 1 ] && set -- "$@" --require-encryption
+    [ "$(khib_arg khib.poison || true)" = 1 ] && set -- "$@" --poison-excluded
+    "$@" >&2 || khib_rc=$?
     case "$khib_rc" in
         10) khib_why="the restore found no committed image" ;;
         0) khib_why="the restore returned without jumping" ;;
@@ -66,6 +75,7 @@ khib_restore() {
         3) khib_why="the restore refused it" ;;
         4) khib_why="the restore could not write memory" ;;
         5) khib_why="the jump into the saved system failed" ;;
+        11) khib_why="the encrypted image stayed locked (no right passphrase)" ;;
         *) khib_why="the restore did not jump" ;;
     esac
 }

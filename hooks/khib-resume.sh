@@ -16,6 +16,15 @@
 #                            image's window, with plain kexec (-l, then -e:
 #                            this kernel's memory does not matter); R
 #                            restores and jumps into the saved system;
+#   11 (an encrypted image   R exited 11 at the last boot (three wrong
+#      stayed locked)        passphrases, none in time) and marked the image
+#                            (locked_ns): one line says so, the mark is
+#                            cleared (khib-restore --clear-locked), the image
+#                            is kept, not retired, and the boot goes on.
+#                            Without the mark every boot would start R,
+#                            which asks again and reboots (khib.normal=reboot);
+#                            a later boot may try again, and refuses the
+#                            image once the file systems changed;
 #   anything else            refused: one line says why, the image is
 #                            retired, the boot goes on.
 # Retiring: whenever this boot goes on normally, it is about to mount and
@@ -44,6 +53,9 @@
 #                     command line, Linux >= 6.8)
 #   khib.wait=SECONDS how long to wait for DEV (or target=) to appear
 #                     (default 5)
+#   khib.locked=1     (added by this script for the full-memory boot after
+#                     R's exit 11) the encrypted image stayed locked: kept,
+#                     its mark cleared, nothing resumed
 #   noresume, khib.noresume  an ordinary boot does not resume: it retires a
 #                     committed image (the way out when R hangs at every boot)
 #
@@ -165,6 +177,7 @@ full_memory() {   # boot this kernel again without the window's confinement
         return 0
     fi
     clean=$(clean_cmdline)
+    [ "$khib_rc" = 11 ] && clean="$clean khib.locked=1"
     say "booting this kernel again with full memory (kexec $kernel)"
     rc=0
     "$kexec" -l "$kernel" --initrd="$initrd" --command-line="$clean" || rc=$?
@@ -224,6 +237,11 @@ restore_kernel() {
 nl='
 '
 
+clear_locked() {   # clear_locked DEV: a later boot may try the locked image again
+    "$restore" --image "$1" --clear-locked ||
+        say "could not clear the locked mark of the image on $1 (khib-restore --clear-locked exit $?, cause above): the next boots do not resume it either (fix: khib-restore --image $1 --clear-locked)"
+}
+
 # ordinary IMAGE: an ordinary boot's check of the configured image.
 ordinary() {
     if ! khib_wait_for "$1" "$wait_s"; then
@@ -240,10 +258,24 @@ ordinary() {
         retire "$1" "a normal boot started with noresume on the command line"
         return 0
     fi
+    if [ "$(khib_arg khib.locked || true)" = 1 ]; then
+        # The confined restore entry's second boot: the image stayed locked.
+        say "the encrypted image on $1 stayed locked in the boot before: it is kept, not resumed by this boot"
+        clear_locked "$1"
+        return 0
+    fi
     rc=0
     out=$("$restore" --image "$1" --resumable 2>&1) || rc=$?
     case "$rc" in
         10) return 0 ;;   # no committed image: not a word, the boot goes on
+        11)
+            # R exited 11 at the last boot and marked the image: not R
+            # again (it would reboot into this boot and ask again, at
+            # every boot); kept, and the mark cleared: a later boot may try.
+            cause=${out##*"$nl"}
+            say "${cause#khib-restore: }"
+            clear_locked "$1"
+            ;;
         0)
             mib=${out##*"$nl"}
             case "$mib" in
@@ -272,6 +304,7 @@ if ! confined || ! image=$(khib_arg khib.image); then
 fi
 
 # The confined restore entry: this kernel is R.
+khib_rc=0   # khib-restore's exit status, once it ran
 if ! khib_wait_for "$image" "$wait_s"; then
     say "image device $image not found after ${wait_s} s: booting normally, and an image on it, if any, could not be retired (fix: check khib.image= on the restore entry, or give a slow disk more time with khib.wait=SECONDS)"
 elif [ ! -x "$restore" ]; then
@@ -281,12 +314,15 @@ else
     khib_restore "$restore" "$image"
     case "$khib_rc" in
         10) say "no committed image on $image: booting normally" ;;
+        11) say "the encrypted image on $image stays locked (no right passphrase): booting normally; the image is kept, the next boot of the restore entry may try again" ;;
         0) say "khib-restore returned without jumping into the saved system (exit 0): booting normally (fix: read khib-restore's messages above; khib-restore --image $image --info shows the image's state)" ;;
         *) say "restore refused or failed (khib-restore exit $khib_rc, cause above): booting normally, so the image is retired (fix: the cause above, then hibernate again; khib-restore --image $image --info shows the image)" ;;
     esac
     # Before the full-memory kexec: this boot goes on to mount the disks.
     # (The second boot is not confined; its check finds nothing to resume.)
-    retire "$image" "a normal boot started after $khib_why (khib-restore exit $khib_rc)"
+    # A locked image is kept (khib.locked=1 on the second boot's command
+    # line): the owner may try again on a later boot.
+    [ "$khib_rc" = 11 ] || retire "$image" "a normal boot started after $khib_why (khib-restore exit $khib_rc)"
 fi
 full_memory
 exit 0

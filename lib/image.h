@@ -18,10 +18,13 @@
 #define KHIB_IMG_BAD  (-1)  /* damaged or inconsistent */
 #define KHIB_IMG_IO   (-2)  /* cannot read or write the target */
 
+struct khib_seal;
+
 struct khib_image {
     struct khib_target t;
     struct khib_superblock sb;
     struct khib_index idx;   /* after khib_image_load_index */
+    const struct khib_seal *seal; /* an encrypted image's keys, the caller's (seal.h); NULL: none */
 };
 
 /* Open path and decode its superblock (any state).  For KHIB_IMG_NONE err

@@ -173,6 +173,10 @@ void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
     khib_put64(p + 3752, sb->pages_excluded);
     memcpy(p + 3960, sb->host_name, KHIB_HOST_LEN);
     p[3960 + KHIB_HOST_LEN - 1] = 0;
+    khib_put64(p + 4024, sb->locked_ns);
+    khib_put32(p + 3840, sb->cipher);                       /* encryption: docs/encryption.md */
+    memcpy(p + 3848, sb->sealed_key, KHIB_SEALED_KEY_LEN);
+    memcpy(p + 3928, sb->mac, KHIB_MAC_LEN);
     khib_put64(p + SB_CHECKSUM_OFF, khib_hash64(p, SB_CHECKSUM_OFF, 0));
 }
 
@@ -259,6 +263,10 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
     memcpy(sb->abandon_reason, p + 3624, KHIB_ABANDON_LEN);
     sb->pages_excluded = khib_get64(p + 3752);
     memcpy(sb->host_name, p + 3960, KHIB_HOST_LEN);
+    sb->locked_ns = khib_get64(p + 4024);
+    sb->cipher = khib_get32(p + 3840);                      /* encryption: docs/encryption.md */
+    memcpy(sb->sealed_key, p + 3848, KHIB_SEALED_KEY_LEN);
+    memcpy(sb->mac, p + 3928, KHIB_MAC_LEN);
     sb->checksum = want;
 
     if (sb->version != KHIB_VERSION) {
@@ -294,6 +302,10 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
         snprintf(err, errlen, "superblock abandon reason or host name is not NUL-terminated");
         return KHIB_SB_BAD;
     }
+    if (sb->cipher > KHIB_CIPHER_AES256GCM) {
+        snprintf(err, errlen, "cipher %" PRIu32 " is unknown (1 = XChaCha20-Poly1305, 2 = AES-256-GCM)", sb->cipher);
+        return KHIB_SB_BAD;
+    }
     return KHIB_SB_OK;
 }
 
@@ -312,8 +324,10 @@ int khib_superblock_check_layout(const struct khib_superblock *sb, uint64_t imag
                  sb->pages_excluded);
         return -1;
     }
-    if (sb->data_offset != KHIB_SB_SIZE) {
-        snprintf(err, errlen, "data offset %" PRIu64 " is not %u", sb->data_offset, KHIB_SB_SIZE);
+    /* KHIB_DATA_OFFSET_KEYED: a key header lies between (docs/encryption.md). */
+    if (sb->data_offset != KHIB_SB_SIZE && sb->data_offset != KHIB_DATA_OFFSET_KEYED) {
+        snprintf(err, errlen, "data offset %" PRIu64 " is not %u (or %u after a key header)", sb->data_offset,
+                 KHIB_SB_SIZE, KHIB_DATA_OFFSET_KEYED);
         return -1;
     }
     if (sb->index_offset % KHIB_PAGE_SIZE) {
@@ -514,9 +528,13 @@ int khib_index_check(const struct khib_superblock *sb, const struct khib_index *
                      i, c->pages - z - x, c->raw_len);
             return -1;
         }
-        if ((c->raw_len == 0) != (c->stored_len == 0) ||
-            c->stored_len > c->raw_len + c->raw_len / 128 + 4096 ||
-            ((c->flags & KHIB_CHUNK_STORED) && c->stored_len != khib_stored_frame_len(c->raw_len))) {
+        /* An encrypted frame carries its checksum and tag (docs/encryption.md). */
+        uint32_t frame_len = c->stored_len;
+        if (sb->cipher && c->stored_len)
+            frame_len = c->stored_len > KHIB_SEAL_OVERHEAD ? c->stored_len - KHIB_SEAL_OVERHEAD : 0;
+        if ((c->raw_len == 0) != (frame_len == 0) || (sb->cipher && c->stored_len && c->checksum) ||
+            frame_len > c->raw_len + c->raw_len / 128 + 4096 ||
+            ((c->flags & KHIB_CHUNK_STORED) && frame_len != khib_stored_frame_len(c->raw_len))) {
             snprintf(err, errlen, "chunk %" PRIu32 " has stored_len %" PRIu32 " for raw_len %" PRIu32, i,
                      c->stored_len, c->raw_len);
             return -1;

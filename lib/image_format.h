@@ -9,7 +9,9 @@
  * Layout of an image (on a raw partition, a file, or a file's extents):
  *
  *   [0, 4096)                     superblock
- *   [4096, data_end)              chunks: independent zstd frames, back to back
+ *   [4096, 8192)                  the key header, on a target set up for
+ *                                 encryption (then data_offset is 8192)
+ *   [data_offset, data_end)       chunks: independent zstd frames, back to back
  *   [index_offset, +index_bytes)  index: range table, then chunk table
  *
  * Commit protocol (see docs/image-format.md for why each step is ordered so):
@@ -30,7 +32,7 @@
 #define KHIB_MAGIC           "KHIBIMG1"      /* 8 bytes, no NUL */
 #define KHIB_INDEX_MAGIC     "KHIBIDX1"
 #define KHIB_VERSION         3u      /* 1: khib before the per-type file system records;
-                                        2: before the excluded (free) pages */
+                                        2: before the excluded (free) pages and encryption */
 #define KHIB_SB_SIZE         4096u
 #define KHIB_PAGE_SIZE       4096u
 #define KHIB_PAGE_SHIFT      12
@@ -44,6 +46,24 @@
 #define KHIB_FS_STATE_WORDS  5u
 #define KHIB_ABANDON_LEN     128u
 #define KHIB_HOST_LEN        64u             /* utsname.nodename, cut to 63 bytes */
+#define KHIB_SEALED_KEY_LEN  80u             /* crypto_box_SEALBYTES + 32 */
+#define KHIB_MAC_LEN         32u
+
+/* Encryption (docs/encryption.md): a target set up for it holds a key
+ * header (lib/keyheader.h) in its second block; every image on it then has
+ * its data from KHIB_DATA_OFFSET_KEYED on.  An encrypted chunk's frame is
+ * followed by its checksum and the AEAD tag, both inside stored_len
+ * (KHIB_SEAL_OVERHEAD), and its index checksum is 0. */
+#define KHIB_KEYHDR_OFFSET   4096u
+#define KHIB_KEYHDR_SIZE     4096u
+#define KHIB_DATA_OFFSET_KEYED (KHIB_KEYHDR_OFFSET + KHIB_KEYHDR_SIZE)
+#define KHIB_SEAL_OVERHEAD   24u             /* 8-byte checksum + 16-byte tag */
+
+enum khib_cipher {
+    KHIB_CIPHER_NONE = 0,
+    KHIB_CIPHER_XCHACHA20POLY1305 = 1,
+    KHIB_CIPHER_AES256GCM = 2,
+};
 
 enum khib_state {
     KHIB_STATE_EMPTY = 0,     /* never written, or wiped */
@@ -135,9 +155,18 @@ struct khib_superblock {
     uint64_t abandoned_ns;          /* 3616: CLOCK_REALTIME when a normal boot marked it ABANDONED */
     char     abandon_reason[KHIB_ABANDON_LEN]; /* 3624: why, NUL-padded */
     uint64_t pages_excluded;        /* 3752: A's free pages, neither stored nor restored */
-    /* 3760 .. 3959 zero */
+    /* 3760 .. 3839 zero */
+    /* Encryption (docs/encryption.md, lib/seal.h): */
+    uint32_t cipher;                /* 3840: enum khib_cipher (0: not encrypted) */
+    /* 3844 .. 3847 zero */
+    uint8_t  sealed_key[KHIB_SEALED_KEY_LEN]; /* 3848: the image key, sealed to the owner's public key */
+    uint8_t  mac[KHIB_MAC_LEN];     /* 3928: keyed BLAKE2b-256 of superblock and index */
     char     host_name[KHIB_HOST_LEN]; /* 3960: A's host name (uname -n), NUL-padded */
-    /* 4024 .. 4087 zero */
+    uint64_t locked_ns;             /* 4024: CLOCK_REALTIME when R last exited 11 (an encrypted
+                                       image stayed locked); 0 when not, or cleared
+                                       (khib-restore --unmark-locked).  Rewritten without the
+                                       key, like state: outside the MAC (docs/encryption.md) */
+    /* 4032 .. 4087 zero */
     uint64_t checksum;              /* 4088: khib_hash64 of bytes [0, 4088) */
 };
 

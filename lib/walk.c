@@ -10,6 +10,7 @@
 #include "faultpoint.h"
 #include "physmem.h"
 #include "reader.h"
+#include "seal.h"
 #include "target.h"
 #include "threads.h"
 
@@ -55,6 +56,7 @@ struct walk {
     uint32_t n;
     enum khib_walk_action action;
     const struct khib_walk_memory *mem;
+    const struct khib_seal *seal;   /* encrypted image: its keys (img->seal) */
     struct block *blk;
     unsigned nblk;
     pthread_mutex_t mu;
@@ -187,6 +189,20 @@ static int walk_chunk(struct worker *wk, uint32_t i, const uint8_t *frame, char 
             return KHIB_WALK_MEM_ERROR;
         }
     }
+    /* Encrypted (docs/encryption.md): the frame is authenticated and
+     * decrypted in place, in the block that only this worker reads it from. */
+    struct khib_chunk opened;
+    if (p->seal && c->stored_len) {
+        opened = *c;
+        if (khib_open_chunk(p->seal, i, c, (uint8_t *)frame, &opened.stored_len, &opened.checksum, why,
+                            sizeof why) != 0) {
+            snprintf(msg, msglen, "%s: %s", name, why);
+            return KHIB_IMG_BAD;
+        }
+        c = &opened;
+    }
+    if (p->action == KHIB_WALK_AUTH)
+        return KHIB_IMG_OK;
     /* Writing without zero pages: the frame expands straight into memory. */
     int direct = p->action == KHIB_WALK_WRITE && mem && c->raw_len == bytes;
     if (khib_chunk_expand(&wk->dd, c, frame, direct ? mem : wk->raw, why, sizeof why) != 0) {
@@ -316,6 +332,7 @@ int khib_walk(struct khib_image *img, enum khib_walk_action action, const struct
     p.n = img->idx.chunk_count;
     p.action = action;
     p.mem = mem;
+    p.seal = img->seal;
     p.nblk = reader_blocks(threads);
     if (action == KHIB_WALK_WRITE)
         p.half = (img->sb.pages_total * KHIB_PAGE_SIZE + 1) / 2;

@@ -8,7 +8,12 @@
  *                      (/dev/mem), pwrite into a memory file; chunks are
  *                      disjoint, so the workers write directly, in any order;
  *   KHIB_WALK_COMPARE  compared with the memory they were saved from
- *                      (khib-save --verify-after).
+ *                      (khib-save --verify-after);
+ *   KHIB_WALK_AUTH     an encrypted image's chunks authenticated only (its
+ *                      AEAD tags: khib-restore's pass before it writes).
+ *
+ * An encrypted image's frames (img->seal set) are authenticated and
+ * decrypted first (seal.h).
  *
  *   the caller         reads the frames in order into READER_BLOCK-byte
  *                      blocks, up to reader_blocks() blocks ahead of the
@@ -29,7 +34,7 @@
 
 #define KHIB_WALK_MEM_ERROR (-4)    /* the memory could not be mapped or written */
 
-enum khib_walk_action { KHIB_WALK_CHECK, KHIB_WALK_WRITE, KHIB_WALK_COMPARE };
+enum khib_walk_action { KHIB_WALK_CHECK, KHIB_WALK_WRITE, KHIB_WALK_COMPARE, KHIB_WALK_AUTH };
 
 /* The memory written to or compared with (lib/physmem.h's segments). */
 struct khib_walk_memory {

@@ -6,6 +6,7 @@
 
 #include "chunk_codec.h"
 #include "fsrecord.h"
+#include "seal.h"
 #include "uuid.h"
 
 static void line(FILE *out, const char *name, const char *value)
@@ -31,6 +32,10 @@ void print_info(FILE *out, const struct khib_image *img)
         khib_fmt_time_ns(sb->abandoned_ns, a, sizeof a);
         snprintf(v, sizeof v, "%s (%s)", a, sb->abandon_reason[0] ? sb->abandon_reason : "no reason given");
         line(out, "abandoned:", v);
+    }
+    if (sb->locked_ns) {
+        khib_fmt_time_ns(sb->locked_ns, v, sizeof v);
+        line(out, "stayed locked:", v);
     }
     line(out, "host name:", sb->host_name[0] ? sb->host_name : "-");
     line(out, "kernel release:", sb->kernel_release[0] ? sb->kernel_release : "-");
@@ -59,6 +64,10 @@ void print_info(FILE *out, const struct khib_image *img)
     snprintf(v, sizeof v, "%" PRIu32 " of up to %" PRIu32 " pages, zstd level %s", sb->chunk_count,
              sb->chunk_pages, level);
     line(out, "chunks:", v);
+    snprintf(v, sizeof v, "%s%s", khib_cipher_name(sb->cipher), sb->cipher ? " (docs/encryption.md)" : "");
+    line(out, "encryption:", v);
+    snprintf(v, sizeof v, "%" PRIu64, sb->data_offset);
+    line(out, "data offset:", v);
     snprintf(v, sizeof v, "[0x%" PRIx64 ", 0x%" PRIx64 ")", sb->window_start, sb->window_start + sb->window_size);
     line(out, "window:", v);
     snprintf(v, sizeof v, "0x%" PRIx64, sb->jump_back_entry);

@@ -26,6 +26,7 @@
 #include "progress.h"
 #include "scan.h"
 #include "threads.h"
+#include "unlock.h"
 #include "uuid.h"
 #include "walk.h"
 
@@ -39,7 +40,10 @@ enum {
     EXIT_MEMORY = 4,    /* memory could not be written */
     EXIT_JUMP = 5,      /* the jump failed; the image stays COMMITTED */
     EXIT_NONE = 10,     /* no committed image: boot normally */
+    EXIT_LOCKED = 11,   /* encrypted, no right passphrase: boot normally, keep the image */
 };
+
+#define PASSPHRASE_TIMEOUT 120u   /* seconds per try */
 
 struct options {
     const char *image;
@@ -50,8 +54,11 @@ struct options {
     const char *sys_block; /* --sys-block DIR */
     int info, verify, jump, consume, quiet, scan;
     int resumable;        /* --resumable: the checks only, in the normal kernel's initramfs */
+    int clear_locked;     /* --clear-locked: forget that the image stayed locked */
     unsigned threads;   /* 0: khib_default_threads() */
     int mmap;           /* write a memory file through mmap windows */
+    struct unlock_options unlock;   /* an encrypted image (unlock.h) */
+    int require_encryption;         /* refuse an image in clear */
     int poison;         /* --poison-excluded (tests) */
 };
 
@@ -59,6 +66,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: khib-restore --image PATH (--info | --verify | --abandon REASON | --resumable |\n"
+            "                    --clear-locked |\n"
             "                    [--mem DEV] [--jump] | --memory-file FILE [--consume]) [options]\n"
             "       khib-restore --scan [PATH...]\n"
             "Inspect, verify or restore a khib image.\n"
@@ -76,7 +84,12 @@ static void usage(FILE *out)
             "  --resumable         run every check a restore with --jump runs before it\n"
             "                      touches memory, and write nothing: exit 0 (and print the\n"
             "                      window's size in MiB, for the restore kernel's command\n"
-            "                      line) when a restore would start, else as below\n"
+            "                      line) when a restore would start, else as below; 11\n"
+            "                      when the encrypted image stayed locked at the last boot\n"
+            "                      (R exited 11 and marked it: the boot goes on, the image\n"
+            "                      is kept, not resumed by this boot)\n"
+            "  --clear-locked      forget that mark, so that a later boot may try again;\n"
+            "                      exit 10 when there is no committed image\n"
             "  --mem DEV           restore into physical memory through DEV (default /dev/mem)\n"
             "  --memory-file FILE  restore into FILE at offset = physical address (tests);\n"
             "                      skips the memory-map check unless --memmap-dir is given\n"
@@ -87,6 +100,14 @@ static void usage(FILE *out)
             "  --threads N         decompression threads (default: the CPUs, at most %u)\n"
             "  --mmap              write a memory file through mmap windows, as a memory\n"
             "                      device always is, instead of pwrite (tests)\n"
+            "  --key-file FILE     an encrypted image's key header from FILE (khib.keyfile=)\n"
+            "                      instead of the target's\n"
+            "  --console DEV       where to ask an encrypted image's passphrase (default\n"
+            "                      /dev/tty, else /dev/console): echo off, %u tries\n"
+            "  --passphrase-fd N   (tests) read the passphrases from N, one line per try\n"
+            "  --passphrase-timeout S  seconds to wait for each try (default %u; 0: forever)\n"
+            "  --require-encryption  refuse an image that is not encrypted (khib.encrypted=1:\n"
+            "                      whoever can write the target could choose its memory)\n"
             "  --poison-excluded   (tests) after restoring, fill every page the image left out\n"
             "                      as free with a poison pattern, so that a page wrongly left\n"
             "                      out shows in the resumed system\n"
@@ -95,14 +116,18 @@ static void usage(FILE *out)
             "\n"
             "Everything is checked before memory is touched: superblock and index checksums,\n"
             "state COMMITTED, no range inside the restore kernel's window, the memory map,\n"
-            "the file systems the saved system had mounted.\n"
+            "the file systems the saved system had mounted; for an encrypted image also the\n"
+            "MAC of superblock and index and every chunk's tag (docs/encryption.md).\n"
             "\n"
             "Exit status: 0 done; 1 usage error; 2 image unreadable or damaged (a bad chunk\n"
             "is named); 3 image refused for this machine (memory map, window, file systems);\n"
             "4 memory could not be written; 5 the jump failed (the image stays COMMITTED);\n"
             "10 no committed image (none, unfinished, abandoned, or already restored): boot\n"
-            "normally; with --scan: 0 a committed image listed, 10 none, 2 the devices cannot be listed.\n",
-            KHIB_THREADS_DEFAULT_MAX);
+            "normally; 11 an encrypted image stays locked (%u wrong passphrases, none in\n"
+            "time, no console, too little memory): boot normally, but keep the image for\n"
+            "the next boot; with --scan: 0 a committed image listed, 10 none, 2 the\n"
+            "devices cannot be listed.\n",
+            KHIB_THREADS_DEFAULT_MAX, UNLOCK_TRIES, PASSPHRASE_TIMEOUT, UNLOCK_TRIES);
 }
 
 static void on_sigbus(int sig)
@@ -124,11 +149,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"jump", no_argument, 0, 'j'},              {"consume", no_argument, 0, 'c'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"threads", required_argument, 0, 'T'},     {"mmap", no_argument, 0, 'M'},
+        {"key-file", required_argument, 0, 'K'},    {"console", required_argument, 0, 'C'},
+        {"passphrase-fd", required_argument, 0, 'F'}, {"passphrase-timeout", required_argument, 0, 'W'},
+        {"require-encryption", no_argument, 0, 'E'},
         {"abandon", required_argument, 0, 'A'},     {"resumable", no_argument, 0, 'R'},
         {"scan", no_argument, 0, 'S'},              {"sys-block", required_argument, 0, 'B'},
-        {"poison-excluded", no_argument, 0, 'P'},
+        {"poison-excluded", no_argument, 0, 'X'},  {"clear-locked", no_argument, 0, 'L'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
+    o->unlock.passphrase_fd = -1;
+    o->unlock.timeout_s = PASSPHRASE_TIMEOUT;
+    char *end;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -147,10 +178,29 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'M': o->mmap = 1; break;
         case 'A': o->abandon = optarg; break;
+        case 'K': o->unlock.key_file = optarg; break;
+        case 'E': o->require_encryption = 1; break;
+        case 'C': o->unlock.console = optarg; break;
+        case 'F':
+        case 'W': {
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || v > 1000000) {
+                fprintf(stderr, PROG ": --%s needs a number, not '%s'\n",
+                        c == 'F' ? "passphrase-fd" : "passphrase-timeout", optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 'F')
+                o->unlock.passphrase_fd = (int)v;
+            else
+                o->unlock.timeout_s = (unsigned)v;
+            break;
+        }
         case 'R': o->resumable = 1; break;
         case 'S': o->scan = 1; break;
         case 'B': o->sys_block = optarg; break;
-        case 'P': o->poison = 1; break;
+        case 'X': o->poison = 1; break;
+        case 'L': o->clear_locked = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -158,7 +208,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     const char *why = NULL;
     if (o->scan) {
         if (o->image || o->info || o->verify || o->abandon || o->memory_file || o->mem || o->jump || o->consume ||
-            o->mmap || o->resumable)
+            o->mmap || o->resumable || o->clear_locked)
             why = "--scan only lists: no --image, --info, --verify, --abandon, --mem, --memory-file, --jump";
         else if (o->sys_block && optind < argc)
             why = "--sys-block lists the block devices when no PATH is given";
@@ -168,17 +218,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         why = "unexpected argument";
     else if (!o->image && !o->scan)
         why = "--image PATH is required (or --scan)";
-    else if (o->info + o->verify + !!o->abandon + o->resumable > 1)
-        why = "--info, --verify, --abandon and --resumable exclude each other";
+    else if (o->info + o->verify + !!o->abandon + o->resumable + o->clear_locked > 1)
+        why = "--info, --verify, --abandon, --resumable and --clear-locked exclude each other";
     else if (o->resumable && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
         why = "--resumable writes nothing: no --mem, --memory-file, --mmap, --jump or --consume";
-    else if (o->abandon && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
-        why = "--abandon restores nothing: no --mem, --memory-file, --mmap, --jump or --consume";
+    else if ((o->abandon || o->clear_locked) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap))
+        why = "--abandon and --clear-locked restore nothing: no --mem, --memory-file, --mmap, --jump or --consume";
     else if ((o->info || o->verify) && (o->memory_file || o->mem || o->jump || o->consume || o->mmap || o->poison))
         why = "--info and --verify write nothing: no --mem, --memory-file, --mmap, --jump, --consume or"
               " --poison-excluded";
-    else if (o->abandon && o->poison)
-        why = "--abandon restores nothing: no --poison-excluded";
+    else if ((o->abandon || o->clear_locked) && o->poison)
+        why = "--abandon and --clear-locked restore nothing: no --poison-excluded";
     else if (o->memory_file && o->mem)
         why = "--memory-file and --mem exclude each other";
     else if (o->memory_file && o->jump)
@@ -246,6 +296,49 @@ static int open_committed(const struct options *o, struct khib_image *img)
     return EXIT_OK;
 }
 
+/* An encrypted image: the passphrase, the keys into img->seal (*seal to
+ * free), the MAC of superblock and index; then, unless the walk that
+ * follows only checks, every chunk's tag, before any memory is written. */
+static int unlock(const struct options *o, struct khib_image *img, enum khib_walk_action then, struct khib_seal **seal)
+{
+    char err[600];
+    int rc = unlock_image(img, &o->unlock, seal, err, sizeof err);
+    if (rc == UNLOCK_LOCKED) {
+        fprintf(stderr, PROG ": the encrypted image on %s stays locked: %s; not restoring, the image is kept"
+                " (COMMITTED) for the next boot\n", o->image, err);
+        return EXIT_LOCKED;
+    }
+    if (rc == UNLOCK_ERROR) {
+        /* Not the image's fault (no console, too little memory for
+         * Argon2id): keep it for a boot that can unlock it. */
+        fprintf(stderr, PROG ": the encrypted image on %s cannot be unlocked here: %s; not restoring, the image is"
+                " kept (COMMITTED) for the next boot\n", o->image, err);
+        return EXIT_LOCKED;
+    }
+    if (rc != UNLOCK_OK) {
+        fprintf(stderr, PROG ": %s; not restoring\n", err);
+        return EXIT_IMAGE;
+    }
+    img->seal = *seal;
+    if (then == KHIB_WALK_CHECK)
+        return EXIT_OK;
+    double t0 = khib_now();
+    struct khib_progress prog;
+    khib_progress_start(&prog, PROG " (authenticating)", img->sb.pages_total * KHIB_PAGE_SIZE, o->quiet);
+    rc = khib_walk(img, KHIB_WALK_AUTH, NULL, o->threads, &prog, NULL, err, sizeof err);
+    if (rc != KHIB_IMG_OK) {
+        fprintf(stderr, PROG ": %s; not restoring, no memory was written\n", err);
+        khib_seal_free(*seal);
+        *seal = NULL;
+        img->seal = NULL;
+        return EXIT_IMAGE;
+    }
+    printf(PROG ": every chunk of the encrypted image authenticated in %.2f s, before any memory is written\n",
+           khib_now() - t0);
+    fflush(stdout);
+    return EXIT_OK;
+}
+
 /* "khib-restore: using 2 threads and 22.3 MiB of buffers" on stdout. */
 static void print_buffers(const struct options *o, enum khib_walk_action action, const struct khib_walk_memory *dst)
 {
@@ -258,10 +351,16 @@ static void print_buffers(const struct options *o, enum khib_walk_action action,
 static int verify(const struct options *o, struct khib_image *img)
 {
     char err[600], uuid[40];
+    struct khib_seal *seal = NULL;
+    int rc = img->sb.cipher ? unlock(o, img, KHIB_WALK_CHECK, &seal) : EXIT_OK;
+    if (rc != EXIT_OK)
+        return rc;
     struct khib_progress prog;
     khib_progress_start(&prog, PROG, img->sb.pages_total * KHIB_PAGE_SIZE, o->quiet);
     print_buffers(o, KHIB_WALK_CHECK, NULL);
-    int rc = khib_walk(img, KHIB_WALK_CHECK, NULL, o->threads, &prog, NULL, err, sizeof err);
+    rc = khib_walk(img, KHIB_WALK_CHECK, NULL, o->threads, &prog, NULL, err, sizeof err);
+    khib_seal_free(seal);
+    img->seal = NULL;
     if (rc != KHIB_IMG_OK) {
         fprintf(stderr, PROG ": %s\n", err);
         return EXIT_IMAGE;
@@ -278,6 +377,11 @@ static int verify(const struct options *o, struct khib_image *img)
 static int preflight(const struct options *o, const struct khib_image *img)
 {
     char err[600];
+    if (o->require_encryption && !img->sb.cipher) {
+        snprintf(err, sizeof err, "it is not encrypted, and this restore requires encryption (khib.encrypted=1):"
+                 " whoever can write the target could have chosen its memory");
+        goto refused;
+    }
     if (check_window(img, err, sizeof err) != 0)
         goto refused;
     if ((!o->memory_file || o->memmap_dir) &&
@@ -422,17 +526,52 @@ static int finish(const struct options *o, struct khib_image *img, const char *m
     return EXIT_JUMP;
 }
 
+static int restore_unlocked(const struct options *o, struct khib_image *img);
+
+/* The image stays locked (exit 11) and is kept: recorded in locked_ns, so
+ * that the ordinary boot that follows does not start R for it again.  R
+ * started by that boot's hook reboots when it does not jump
+ * (khib.normal=reboot, hooks/khib-resume.sh): without the mark every boot
+ * would start R and ask again. */
+static void mark_locked(const struct options *o, struct khib_image *img)
+{
+    char err[600];
+    struct khib_superblock sb = img->sb;
+    sb.locked_ns = khib_realtime_ns();
+    if (khib_superblock_write(img->t.fd, img->t.path, &sb, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": cannot record on %s that the image stayed locked: %s; the next ordinary boot"
+                " starts the restore kernel again (fix: boot once with khib.noresume, which retires the image)\n",
+                o->image, err);
+        return;
+    }
+    img->sb = sb;
+}
+
 static int restore(const struct options *o, struct khib_image *img)
 {
     int rc = preflight(o, img);
     if (rc != EXIT_OK)
         return rc;
+    struct khib_seal *seal = NULL;
+    if (img->sb.cipher && (rc = unlock(o, img, KHIB_WALK_WRITE, &seal)) != EXIT_OK) {
+        if (rc == EXIT_LOCKED)
+            mark_locked(o, img);
+        return rc;
+    }
+    rc = restore_unlocked(o, img);
+    khib_seal_free(seal);
+    img->seal = NULL;
+    return rc;
+}
+
+static int restore_unlocked(const struct options *o, struct khib_image *img)
+{
     khib_faultpoint(KHIB_FP_RESTORE_VALIDATED);
     int fd = -1;
     struct khib_progress prog = {.console_fd = -1};
     const char *memdev;
     struct khib_walk_memory dst;
-    rc = open_memory(o, img, &fd, &memdev, &dst);
+    int rc = open_memory(o, img, &fd, &memdev, &dst);
     struct khib_segment *seg = NULL;
     char err[600];
     if (rc != EXIT_OK)
@@ -502,6 +641,11 @@ out:
 static int resumable(const struct options *o, const struct khib_image *img)
 {
     const struct khib_superblock *sb = &img->sb;
+    if (sb->locked_ns) {
+        fprintf(stderr, PROG ": not restoring %s: the encrypted image stayed locked at the last boot: kept, not"
+                " resumed by this boot\n", o->image);
+        return EXIT_LOCKED;
+    }
     if (sb->window_start != 0 || sb->window_size < (64ULL << 20) || sb->window_size % (1ULL << 20)) {
         fprintf(stderr, PROG ": not restoring %s: its window [0x%" PRIx64 ", +0x%" PRIx64 ") does not start at 0"
                 " or is not a whole number of MiB of at least 64: no restore kernel can be confined to it\n",
@@ -531,6 +675,30 @@ static int abandon(const struct options *o)
     return EXIT_OK;
 }
 
+/* Forget that the image stayed locked (--resumable then checks it again). */
+static int clear_locked(const struct options *o)
+{
+    char err[600];
+    struct khib_image img;
+    int rc = khib_image_open(&img, o->image, KHIB_OPEN_WRITE, err, sizeof err);
+    if (rc == KHIB_IMG_OK && img.sb.state == KHIB_STATE_COMMITTED) {
+        rc = EXIT_OK;
+        struct khib_superblock sb = img.sb;
+        sb.locked_ns = 0;
+        if (img.sb.locked_ns && khib_superblock_write(img.t.fd, img.t.path, &sb, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": cannot clear the locked mark on %s: %s\n", o->image, err);
+            rc = EXIT_IMAGE;
+        }
+    } else if (rc == KHIB_IMG_OK || rc == KHIB_IMG_NONE || rc == KHIB_IMG_BAD) {
+        rc = EXIT_NONE;
+    } else {
+        fprintf(stderr, PROG ": %s\n", err);
+        rc = EXIT_IMAGE;
+    }
+    khib_image_close(&img);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -539,6 +707,8 @@ int main(int argc, char **argv)
         return rc;
     if (o.abandon)
         return abandon(&o);
+    if (o.clear_locked)
+        return clear_locked(&o);
     if (o.scan) {
         int n = scan_images(stdout, argv + optind, argc - optind, o.sys_block ? o.sys_block : KHIB_SYS_BLOCK);
         return n < 0 ? EXIT_IMAGE : n > 0 ? EXIT_OK : EXIT_NONE;

@@ -62,7 +62,8 @@ uint64_t commit_image_bytes(const struct khib_superblock *sb)
 int commit_index(struct commit *c, struct khib_superblock *sb, const struct khib_index *idx, int overflow,
                  char *err, size_t errlen)
 {
-    sb->index_offset = align_page(KHIB_SB_SIZE + sb->data_bytes);
+    sb->index_offset = align_page(sb->data_offset + sb->data_bytes);
+    c->idx = *idx;
     sb->index_bytes = c->index_bytes;
     if (overflow || commit_image_bytes(sb) > c->t.capacity) {
         too_small(err, errlen, c->path, commit_image_bytes(sb), c->t.capacity, 0);
@@ -101,6 +102,8 @@ int commit_finish(struct commit *c, struct khib_superblock *sb, char *err, size_
 {
     sb->state = KHIB_STATE_COMMITTED;
     sb->saved_ns = khib_realtime_ns();
+    if (c->seal && khib_seal_superblock(c->seal, sb, &c->idx, err, errlen) != 0)
+        return -1;
     if (khib_superblock_write(c->t.fd, c->path, sb, err, errlen) != 0)
         return -1;
     khib_faultpoint(KHIB_FP_SAVE_COMMITTED);

@@ -20,12 +20,15 @@
 #include <stdint.h>
 
 #include "image_codec.h"
+#include "seal.h"
 #include "target.h"
 
 struct commit {
     struct khib_target t;
     const char *path;
     uint64_t index_bytes;
+    const struct khib_seal *seal;   /* encrypted: commit_finish sets the MAC (seal.h) */
+    struct khib_index idx;          /* as commit_index wrote it (the caller's tables) */
 };
 
 /* Step 1 for sb (state WRITING; index of index_bytes bytes). */
@@ -40,7 +43,8 @@ uint64_t commit_data_limit(const struct commit *c);
 int commit_index(struct commit *c, struct khib_superblock *sb, const struct khib_index *idx, int overflow,
                  char *err, size_t errlen);
 
-/* Step 3: COMMITTED (sb->state and saved_ns set here).  A failure may or
+/* Step 3: COMMITTED (sb->state and saved_ns set here, and with c->seal
+ * the MAC of superblock and index).  A failure may or
  * may not have reached the disk: the caller revokes the commit. */
 int commit_finish(struct commit *c, struct khib_superblock *sb, char *err, size_t errlen);
 

@@ -18,6 +18,7 @@
 #include "commit.h"
 #include "elfcore.h"
 #include "exclude.h"
+#include "encrypt.h"
 #include "faultpoint.h"
 #include "fsrecord.h"
 #include "image.h"
@@ -35,7 +36,7 @@
 #define DEFAULT_LEVEL KHIB_LEVEL_AUTO
 #define CHUNK_PAGES 256u
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3, EXIT_FS = 4, EXIT_JUMP = 5 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3, EXIT_FS = 4, EXIT_JUMP = 5, EXIT_KEY = 6 };
 
 struct options {
     const char *core;
@@ -51,6 +52,8 @@ struct options {
     int report;         /* --report: the outcome into the saved system's mailbox */
     int jump_back;      /* --return: only jump back to the saved system */
     int poison;         /* --poison-excluded (tests) */
+    const char *public_key; /* --public-key HEX: encrypt (docs/encryption.md) */
+    uint32_t cipher;
 };
 
 /* The saved system's mailbox, mapped and checked before the save (--report),
@@ -108,13 +111,19 @@ static void usage(FILE *out)
             "  --poison-excluded      (tests) after the save, fill every page left out as free\n"
             "                         with a poison pattern in the saved system's memory, so\n"
             "                         that a page wrongly left out shows when it runs again\n"
+            "  --public-key HEX       encrypt the image to this X25519 public key (64 hex\n"
+            "                         digits, /etc/khib/khib.pub); the target's key header\n"
+            "                         (khib setup-encryption) must hold the same key\n"
+            "  --cipher NAME          xchacha20poly1305 (the default) or aes256gcm (AES-NI)\n"
             "  --quiet                no progress lines\n"
             "  --help                 this text\n"
             "\n"
             "Exit status: 0 saved and committed; 1 usage error; 2 input error (bad core\n"
             "header, unreadable memory); 3 target error (too small, I/O error, verification\n"
             "failed); 4 a file system the saved system had mounted cannot be recorded (not\n"
-            "found, or not readable: nothing was written); 5 (--return) the jump back failed.\n"
+            "found, or not readable: nothing was written); 5 (--return) the jump back failed;\n"
+            "6 the image cannot be encrypted (no or another key header on the target; nothing\n"
+            "was written).\n"
             "After any failure the target holds no committed image.\n",
             level, KHIB_THREADS_DEFAULT_MAX);
 }
@@ -155,7 +164,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"verify-after", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
         {"threads", required_argument, 0, 'T'},      {"mmap", no_argument, 0, 'M'},
         {"report", no_argument, 0, 'R'},            {"return", no_argument, 0, 'B'},
-        {"poison-excluded", no_argument, 0, 'P'},
+        {"poison-excluded", no_argument, 0, 'X'},
+        {"public-key", required_argument, 0, 'P'},   {"cipher", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -190,7 +200,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'q': o->quiet = 1; break;
         case 'R': o->report = 1; break;
         case 'B': o->jump_back = 1; break;
-        case 'P': o->poison = 1; break;
+        case 'X': o->poison = 1; break;
+        case 'P': o->public_key = optarg; break;
+        case 'C':
+            if (khib_cipher_parse(optarg, &o->cipher) != 0) {
+                fprintf(stderr, PROG ": --cipher needs xchacha20poly1305 or aes256gcm, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -217,6 +234,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (!o->mem)
         o->mem = "/dev/mem";
+    if (!o->cipher)
+        o->cipher = KHIB_CIPHER_XCHACHA20POLY1305;
     if (!o->threads)
         o->threads = khib_default_threads();
     return EXIT_OK;
@@ -363,10 +382,13 @@ static int init_superblock(const struct options *o, const struct input *in, int 
 /* Level auto stores chunks uncompressed only with room for all of the
  * memory as it is: storing must never make an image overflow a target that
  * the compressed image would fit.  Returns the level to use. */
-static int fitting_level(int level, uint64_t data_limit, const struct input *in, const struct plan *pl)
+static int fitting_level(int level, uint64_t data_limit, const struct input *in, const struct plan *pl,
+                         const struct khib_superblock *sb)
 {
     uint64_t worst = in->core.total_bytes + (uint64_t)pl->count * (khib_stored_frame_len(KHIB_CHUNK_RAW_MAX) -
-                                                                   KHIB_CHUNK_RAW_MAX);
+                                                                   KHIB_CHUNK_RAW_MAX +
+                                                                   (sb->cipher ? KHIB_SEAL_OVERHEAD : 0));
+    data_limit = data_limit > sb->data_offset ? data_limit - sb->data_offset : 0;
     if (level != KHIB_LEVEL_AUTO || data_limit >= worst)
         return level;
     char have[32], need[32];
@@ -383,11 +405,11 @@ static int save_data(const struct options *o, struct input *in, struct commit *c
 {
     char err[600];
     struct writer w = {0};
-    if (writer_init(&w, cm->t.fd, cm->path, KHIB_SB_SIZE, commit_data_limit(cm), err, sizeof err) != 0) {
+    if (writer_init(&w, cm->t.fd, cm->path, sb->data_offset, commit_data_limit(cm), err, sizeof err) != 0) {
         error("%s", err);
         return EXIT_TARGET;
     }
-    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device};
+    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device, .seal = cm->seal};
     char bufs[32], table[32];
     khib_fmt_size(save_mem(&sin, o->threads, sb->level), bufs, sizeof bufs);
     khib_fmt_size(save_table_mem(pl->count, pl->index_bytes), table, sizeof table);
@@ -427,7 +449,7 @@ static int verify_after(const struct options *o, struct input *in, struct commit
     struct khib_progress vprog;
     khib_progress_start(&vprog, PROG " (verify)", in->core.total_bytes, o->quiet);
     double v0 = khib_now();
-    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device};
+    struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device, .seal = cm->seal};
     if (save_verify(cm->path, sb->uuid, &sin, o->threads, &vprog, err, sizeof err) != KHIB_IMG_OK) {
         error("verification after the save failed: %s", err);
         if (commit_revoke(cm, sb, err, sizeof err) != 0)
@@ -449,8 +471,9 @@ static void print_summary(const struct input *in, const char *target, const stru
     khib_fmt_size(in->core.total_bytes, total, sizeof total);
     khib_fmt_size(image_bytes, stored, sizeof stored);
     khib_level_format(sb->level, lv, sizeof lv);
-    printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %s\n", uuid, target, total,
-           stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, lv);
+    printf(PROG ": saved image %s on %s: %s of memory in %s (ratio %.2f), zstd level %s%s%s\n", uuid, target,
+           total, stored, image_bytes ? (double)in->core.total_bytes / (double)image_bytes : 0.0, lv,
+           sb->cipher ? ", encrypted with " : "", sb->cipher ? khib_cipher_name(sb->cipher) : "");
     printf(PROG ": pages: %" PRIu64 " total, %" PRIu64 " zero, %" PRIu64 " excluded, %" PRIu64 " stored in %"
            PRIu32 " chunks (%" PRIu32 " of them uncompressed)\n", sb->pages_total, sb->pages_zero,
            sb->pages_excluded, sb->pages_stored, sb->chunk_count, tot->chunks_stored);
@@ -519,13 +542,21 @@ static int save(const struct options *o, struct input *in, const char *target, i
     }
     khib_coder_free(&cd);
 
+    /* The key header and the image key, before anything is written. */
+    struct khib_seal *seal = NULL;
+    if (save_encryption(target, o->public_key, o->cipher, sb, &seal, err, sizeof err) != 0) {
+        error("%s; not saving", err);
+        free(pl.chunks);
+        return EXIT_KEY;
+    }
     int rc = EXIT_TARGET;
     struct commit cm;
     if (commit_begin(&cm, target, sb, pl.index_bytes, err, sizeof err) != 0) {
         error("%s", err);
         goto out;
     }
-    sb->level = fitting_level(level, commit_data_limit(&cm), in, &pl);
+    cm.seal = seal;
+    sb->level = fitting_level(level, commit_data_limit(&cm), in, &pl, sb);
     double t0 = khib_now();
     struct save_totals tot;
     int fell_back = 0;
@@ -550,6 +581,7 @@ static int save(const struct options *o, struct input *in, const char *target, i
     rc = EXIT_OK;
 out:
     commit_close(&cm);
+    khib_seal_free(seal);
     free(pl.chunks);
     return rc;
 }

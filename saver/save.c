@@ -39,7 +39,7 @@ int save_needs_bounce(const struct save_input *in)
 
 size_t save_mem(const struct save_input *in, unsigned threads, int level)
 {
-    return (size_t)save_slots(threads) * khib_frame_bound() +
+    return (size_t)save_slots(threads) * (khib_frame_bound() + KHIB_SEAL_OVERHEAD) +
            (size_t)threads * (khib_coder_mem(level) + (save_needs_bounce(in) ? KHIB_CHUNK_RAW_MAX : 0)) +
            writer_mem();
 }
@@ -302,6 +302,9 @@ static void *worker_main(void *arg)
         rc = own ? khib_chunk_compress_in_place(&wk->cd, pages, c, slot, p->slot_size, store, why, sizeof why)
                  : khib_chunk_compress(&wk->cd, pages, c, slot, p->slot_size, store, why, sizeof why);
         double took = khib_now() - t0;
+        /* Encrypted: the frame and its checksum, sealed in the slot. */
+        if (rc == 0 && p->in->seal)
+            rc = khib_seal_chunk(p->in->seal, i, c, slot, c->stored_len, why, sizeof why);
         if (rc != 0) {
             char name[80];
             khib_chunk_name(i, c, name, sizeof name);
@@ -390,7 +393,7 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
     p.threads = threads;
     p.level = level;
     p.nslots = save_slots(threads);
-    p.slot_size = khib_frame_bound();
+    p.slot_size = khib_frame_bound() + KHIB_SEAL_OVERHEAD;
     int bounce = save_needs_bounce(in);
     struct worker *wk = calloc(threads, sizeof *wk);
     p.slots = malloc((size_t)p.nslots * p.slot_size);
@@ -485,6 +488,14 @@ int save_verify(const char *path, const uint8_t uuid[16], const struct save_inpu
     } else {
         rc = khib_image_load_index(&img, err, errlen);
     }
+    img.seal = in->seal;
+    if (rc == KHIB_IMG_OK && img.sb.cipher != (in->seal ? in->seal->cipher : KHIB_CIPHER_NONE)) {
+        snprintf(err, errlen, "%s does not hold the image just committed (cipher %s)", path,
+                 khib_cipher_name(img.sb.cipher));
+        rc = KHIB_IMG_BAD;
+    }
+    if (rc == KHIB_IMG_OK && img.sb.cipher)
+        rc = khib_seal_check_image(in->seal, img.t.fd, path, &img.sb, &img.idx, err, errlen) ? KHIB_IMG_BAD : 0;
     if (rc == KHIB_IMG_OK) {
         const struct khib_physmem *src = in->src;
         struct khib_walk_memory mem = {.fd = src->fd, .name = src->name, .by_mmap = 1, .seg = src->seg,

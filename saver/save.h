@@ -29,6 +29,7 @@
 #include "image.h"
 #include "physmem.h"
 #include "progress.h"
+#include "seal.h"
 #include "writer.h"
 
 /* save_chunks() results besides 0. */
@@ -45,6 +46,7 @@
 struct save_input {
     const struct khib_physmem *src;
     int by_mmap;
+    const struct khib_seal *seal;   /* encrypt every frame (seal.h); NULL: in clear */
 };
 
 struct save_totals {

@@ -2,7 +2,7 @@
 # Install the Debian packages khib's build, tests, demo and benchmarks need.
 # Runs as root on Debian 12; idempotent.
 set -eu
-packages="build-essential libzstd-dev zstd kexec-tools busybox-static klibc-utils
+packages="build-essential libzstd-dev libsodium-dev zstd kexec-tools busybox-static klibc-utils
 qemu-system-x86 qemu-system-data seabios ipxe-qemu qemu-utils
 cpio gzip xz-utils e2fsprogs dmsetup util-linux coreutils xfsprogs btrfs-progs dosfstools
 flex bison bc libelf-dev libssl-dev dpkg-dev debian-archive-keyring

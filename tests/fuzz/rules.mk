@@ -35,7 +35,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_SRC:%.c=build/fuzz/obj/%.o)
 
 build/fuzz/fuzz_%: tests/fuzz/entry.c build/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -std=c11 -Wall -Wextra -Werror -Ilib \
-		-DKHIB_FUZZ_TARGET=khib_fuzz_$* -o $@ $^ $(ZSTD_A) -pthread
+		-DKHIB_FUZZ_TARGET=khib_fuzz_$* -o $@ $^ $(ZSTD_A) $(SODIUM_A) -pthread
 
 # The crashers' replay: a unit test (plain $(CC), no libFuzzer) that also
 # links the harnesses and the restorer code they call.
@@ -43,7 +43,7 @@ FUZZ_REPLAY_OBJ := $(FUZZ_SRC:%.c=build/obj/%.o)
 
 build/tests/test_fuzz_replay: build/obj/tests/unit/test_fuzz_replay.o $(FUZZ_REPLAY_OBJ) $(LIBKHIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(FUZZ_REPLAY_OBJ) $(LIBKHIB) $(ZSTD_A) -pthread
+	$(CC) $(LDFLAGS) -o $@ $< $(FUZZ_REPLAY_OBJ) $(LIBKHIB) $(ZSTD_A) $(SODIUM_A) -pthread
 
 check-fuzz: all
 	@sh tests/fuzz/run.sh

@@ -520,6 +520,84 @@ kexec [-e]"
     else
         fail "$r an empty target: nothing, silent" "exit $rc" "$out"
     fi
+
+    # An encrypted image that stays locked (exit 11: three wrong passphrases)
+    # is kept, and marked, so that the ordinary boots after it neither
+    # start R again for it (R reboots when it does not jump: a loop) nor
+    # retire it; the mark is cleared, so a later boot checks it again.
+    KHIB=$root/build/khib
+    if [ -x "$KHIB" ]; then
+        echo 'the passphrase' > "$work/enc.pass"
+        printf 'wrong one\nwrong two\nwrong three\n' > "$work/enc.wrong"
+        truncate -s 64M "$work/enc.img"
+        printf 'target=%s\npublic-key=%s\n' "$work/enc.img" "$work/enc.pub" > "$work/enc.conf"
+        "$KHIB" setup-encryption --config "$work/enc.conf" --target "$work/enc.img" --argon2-ops 1 \
+            --argon2-mem 8M --passphrase-fd 3 3<"$work/enc.pass" >/dev/null 2>&1 || true
+        "$SAVE" --core "$work/real.core" --target "$work/enc.img" --public-key "$(cat "$work/enc.pub" 2>/dev/null)" \
+            --quiet >/dev/null 2>&1 || true
+        locked() { "$REAL" --image "$work/enc.img" --info 2>/dev/null | sed -n 's/^stayed locked: *//p'; }
+        # real_enc NAME STATE MARK: enc.img is in STATE, its locked mark set (MARK=set) or not (MARK=none)
+        real_enc() {
+            got_state=$(state "$work/enc.img") got_mark=none
+            [ -z "$(locked)" ] || got_mark="set"
+            if [ "$got_state" = "$2" ] && [ "$got_mark" = "$3" ]; then pass "$1"
+            else fail "$1" "state $got_state, mark $got_mark; expected $2, $3" "$out" "$(cat "$log")"; fi
+        }
+        cat > "$work/bin/real-locked" <<WRAPPER
+#!/bin/sh
+{ printf 'khib-restore'; for a; do printf ' [%s]' "\$a"; done; echo; } >> "\$KHIB_TEST_LOG"
+if [ "\${3:-}" = --jump ]; then
+    set -- --image "\$2" --memory-file "$work/enc.mem" --quiet --passphrase-fd 3
+    exec "$REAL" "\$@" 3<"$work/enc.wrong"
+fi
+exec "$REAL" "\$@"
+WRAPPER
+        chmod 755 "$work/bin/real-locked"
+        encimg="khib.image=$work/enc.img khib.wait=0"
+        e="real khib-restore, encrypted:"
+        real_enc "$e a committed encrypted image to start with" COMMITTED none
+        # The confined restore entry: R asks, three wrong passphrases, exit
+        # 11; kept, marked, and the full-memory boot gets khib.locked=1.
+        resume sh "$base $confine $encimg $files" KHIB_RESTORE="$work/bin/real-locked"
+        expect "$e the restore entry, locked (11): not retired, the full-memory boot gets khib.locked=1" 137 \
+            "khib-restore [--image] [$work/enc.img] [--jump]
+kexec [-l] [$work/vmlinuz] [--initrd=$work/initrd] [--command-line=$base khib.locked=1]
+kexec [-e]" "^khib: the encrypted image on $work/enc.img stays locked"
+        real_enc "$e locked by R: COMMITTED, marked" COMMITTED set
+        resume sh "$base khib.locked=1" KHIB_CONF="$work/enc.conf" KHIB_RESTORE="$work/bin/real-locked"
+        expect "$e the second boot (khib.locked=1): says so, clears the mark, no R, no retiring" 0 \
+            "khib-restore [--image] [$work/enc.img] [--clear-locked]" \
+            "^khib: the encrypted image on $work/enc.img stayed locked in the boot before: it is kept, not resumed by this boot$"
+        real_enc "$e after the second boot: COMMITTED, the mark cleared" COMMITTED none
+        # R started by an ordinary boot's hook: locked, it reboots
+        # (khib.normal=reboot); the ordinary boot that follows must not
+        # start it again.
+        "$REAL" --image "$work/enc.img" --memory-file "$work/enc.mem" --passphrase-fd 3 --quiet \
+            3<"$work/enc.wrong" >/dev/null 2>&1 && rc=0 || rc=$?
+        if [ "$rc" = 11 ]; then pass "$e three wrong passphrases: exit 11"
+        else fail "$e three wrong passphrases: exit 11" "exit $rc"; fi
+        real_enc "$e locked: COMMITTED, marked" COMMITTED set
+        expect_resumable=$("$REAL" --image "$work/enc.img" --resumable 2>&1) && rc=0 || rc=$?
+        if [ "$rc" = 11 ] && [ "$expect_resumable" = "khib-restore: not restoring $work/enc.img: the encrypted image stayed locked at the last boot: kept, not resumed by this boot" ]; then
+            pass "$e --resumable on a marked image: exit 11, one line"
+        else fail "$e --resumable on a marked image: exit 11, one line" "exit $rc" "$expect_resumable"; fi
+        resume sh "$base $files" KHIB_CONF="$work/enc.conf" KHIB_RESTORE="$work/bin/real-locked"
+        expect "$e ordinary boot after R stayed locked: the line, the mark cleared, no R (no kexec), no retiring" 0 \
+            "khib-restore [--image] [$work/enc.img] [--resumable]
+khib-restore [--image] [$work/enc.img] [--clear-locked]" \
+            "^khib: not restoring $work/enc.img: the encrypted image stayed locked at the last boot: kept, not resumed by this boot$"
+        if [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then pass "$e ordinary boot after R stayed locked: one line"
+        else fail "$e ordinary boot after R stayed locked: one line" "$out"; fi
+        real_enc "$e after that boot: COMMITTED, the mark cleared" COMMITTED none
+        # The boot after it checks the image again (here refused: its window).
+        resume sh "$base $files" KHIB_CONF="$work/enc.conf" KHIB_RESTORE="$REAL"
+        real_enc "$e the boot after: checked again, refused (its window) and retired" ABANDONED none
+        if "$REAL" --image "$work/enc.img" --clear-locked 2>/dev/null; then rc=0; else rc=$?; fi
+        if [ "$rc" = 10 ]; then pass "$e --clear-locked without a committed image: exit 10"
+        else fail "$e --clear-locked without a committed image: exit 10" "exit $rc"; fi
+    else
+        echo "note: build/khib missing: the encrypted image's checks were skipped (make)"
+    fi
 else
     echo "note: build/khib-gencore, khib-save or khib-restore missing: the real khib-restore checks were skipped (make)"
 fi

@@ -160,8 +160,10 @@ if [ "$(id -u)" = 0 ] && [ -n "$busybox" ] && [ -n "$chroot" ] && ! ldd "$busybo
     cat >> "$ir/bin/khib-restore" <<'STUB'
 case "$1" in --scan) cat /scan; exit "$(cat /scan.rc)" ;; esac
 [ "$3" = --abandon ] && exit 0
-echo "khib-restore: stub says exit 3"
-exit 3
+rc=3
+[ ! -f /restore.rc ] || rc=$(cat /restore.rc)
+echo "khib-restore: stub says exit $rc"
+exit "$rc"
 STUB
     chmod 755 "$ir/init" "$ir/bin/"*
     img() { printf '%s\t%s\t%s\t6.12.117-khib\t2026-12-01 10:00:00 UTC\tuuid\n' "$1" "$2" "$3"; }
@@ -200,6 +202,16 @@ STUB
         pass "init rescue: one committed image: resumed without a question; refused (3): retired, the installed system offered"
     else
         fail "init rescue: one committed image" "$calls" "$out"
+    fi
+    # An encrypted image that stays locked (11): kept, not retired.
+    echo 11 > "$ir/restore.rc"
+    rescue "$base" 0 ""
+    rm -f "$ir/restore.rc"
+    if [ "$calls" = "$(jump /dev/vdb1; echo "reboot [-f]")" ] &&
+        printf '%s\n' "$out" | grep -q "^khib-init: the image stays locked (no right passphrase): nothing resumed, the image is kept$"; then
+        pass "init rescue: the image stays locked (11): kept, not retired, the installed system offered"
+    else
+        fail "init rescue: the image stays locked (11)" "$calls" "$out"
     fi
     { img /dev/vda COMMITTED khib-a; img /dev/vdb1 COMMITTED khib-b; } > "$ir/scan"
     rescue "$base" 0 "x

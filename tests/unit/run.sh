@@ -24,7 +24,7 @@ run() {   # run NAME COMMAND...
         printf '%s\n' "$out" | sed 's/^/    /'
     else
         # Informative lines (throughput) go through; the counts line does not.
-        printf '%s\n' "$out" | grep -E '^(big round trip|khib-(save|restore): (using|saved|restored|pages|time))' |
+        printf '%s\n' "$out" | grep -E '^(big round trip|bit flips|encrypted|in clear|khib-(save|restore): (using|saved|restored|pages|time))' |
             sed 's/^/    /' || true
     fi
 }
@@ -33,6 +33,7 @@ for t in "$root"/build/tests/test_*; do
     run "$(basename "$t")" "$t"
 done
 run scenarios sh "$here/scenarios.sh"
+run encryption sh "$here/encryption.sh"
 run hooks sh "$here/hooks.sh"
 run systemd sh "$here/systemd.sh"
 run grub sh "$here/grub.sh"

@@ -130,7 +130,7 @@ static void test_superblock(void)
     CHECK(khib_get64(buf + 144) == sb.jump_back_entry, "jump_back_entry at 144");
     CHECK(buf[113] == 20 && buf[114] == sb.build_id[0], "build id at 113/114");
     CHECK(khib_get32(buf + 256) == (uint32_t)-3, "level at 256");
-    CHECK(khib_get32(buf + 8) == 3, "version 3 at 8");
+    CHECK(khib_get32(buf + 8) == KHIB_VERSION, "version at 8");
     CHECK(khib_get64(buf + 3752) == 7, "pages_excluded at 3752");
     CHECK(memcmp(buf + 272, "vda1", 5) == 0 && memcmp(buf + 272 + 64, "/", 2) == 0, "first fs record at 272");
     CHECK(khib_get32(buf + 272 + 128) == KHIB_FS_EXT && khib_get32(buf + 272 + 132) == 254 &&
@@ -146,6 +146,13 @@ static void test_superblock(void)
     for (int i = 3760; i < 4088; i++)
         zero_tail &= (i >= 3960 && i < 3960 + 9) || buf[i] == 0;
     CHECK(zero_tail, "bytes 3760..3959 and 3969..4087 zero");
+    sb.locked_ns = 0x1122334455667788ULL;
+    khib_superblock_encode(&sb, buf);
+    CHECK(khib_get64(buf + 4024) == sb.locked_ns, "locked_ns at 4024");
+    CHECK(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_OK && back.locked_ns == sb.locked_ns,
+          "locked_ns read back");
+    sb.locked_ns = 0;
+    khib_superblock_encode(&sb, buf);
 
     int rc = khib_superblock_decode(buf, &back, err, sizeof err);
     CHECK(rc == KHIB_SB_OK, "decode: %s", err);
@@ -165,9 +172,9 @@ static void test_superblock(void)
 
     /* Valid checksum, bad content. */
     struct khib_superblock v = sb;
-    v.version = 4;
+    v.version = KHIB_VERSION + 1;
     khib_superblock_encode(&v, buf);
-    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "version 4 is not supported");
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "is not supported");
     v.version = 2;
     khib_superblock_encode(&v, buf);
     CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "written by an older khib");

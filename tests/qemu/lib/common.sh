@@ -110,7 +110,8 @@ guest_rootdisk() {
 # KERNEL "" from the disks (the firmware and the bootloader on them).
 # Its serial console goes to LOG, each line prefixed with the host's clock
 # ("[1795391156.087] text") so that phases can be timed across the guest's
-# boots.  Returns QEMU's status (124 on timeout).
+# boots; its input comes from GUEST_STDIN (default /dev/null: a FIFO lets a
+# test type on the console).  Returns QEMU's status (124 on timeout).
 run_guest() {
     glog=$1 gkernel=$2 ginitrd=$3 gappend=$4
     shift 4
@@ -120,7 +121,7 @@ run_guest() {
         -machine pc -accel tcg -m "${GUEST_MEM:-1G}" -smp "${GUEST_CPUS:-2}" \
         -display none -no-reboot -monitor none -serial stdio \
         ${gkernel:+-kernel} ${gkernel:+"$gkernel"} ${ginitrd:+-initrd} ${ginitrd:+"$ginitrd"} \
-        ${gkernel:+-append} ${gkernel:+"console=ttyS0 panic=-1 $gappend"} "$@" </dev/null 2>"$glog.qemu"
+        ${gkernel:+-append} ${gkernel:+"console=ttyS0 panic=-1 $gappend"} "$@" <"${GUEST_STDIN:-/dev/null}" 2>"$glog.qemu"
     echo "$?" > "$glog.rc"
     } | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } s/\r//g; printf "[%.3f] %s", time, $_' >> "$glog"
     grc=$(cat "$glog.rc")
