@@ -1,10 +1,12 @@
 /* Trimming A's memory just before the jump: drop the clean caches and,
  * where khib-save cannot leave A's free pages out of the image (no
  * /sys/kernel/vmcoreinfo, or exclude-free=no), zero the free pages, so
- * that khib-save finds them zero and stores nothing for them.  The kernel's own hibernation saves no free pages either, and frees
- * memory down to image_size first (kernel/power/snapshot.c,
- * hibernate_preallocate_memory()); khib-save sees physical memory, not the
- * kernel's free lists, so free pages must be zero to cost nothing.
+ * that khib-save finds them zero and stores nothing for them.  The
+ * kernel's own hibernation saves no free pages either, and frees memory
+ * down to image_size first (kernel/power/snapshot.c,
+ * hibernate_preallocate_memory()); without VMCOREINFO khib-save sees
+ * physical memory, not the kernel's free lists, so free pages must be zero
+ * to cost nothing.
  *
  * A freed page keeps its contents (unless the kernel runs with
  * init_on_free=1), while an anonymous page is zeroed when it is first

@@ -294,9 +294,11 @@ done:
         out->nrun = 0;
         return -1;
     }
-    snprintf(out->reason, sizeof out->reason,
-             "%" PRIu64 " free pages in %" PRIu64 " runs, A's NR_FREE_PAGES (%s) %" PRId64 ", margin %" PRIu64,
-             out->free_pages, out->nrun, out->expected_from, out->expected, out->margin);
+    int n = snprintf(out->reason, sizeof out->reason,
+                     "%" PRIu64 " free pages in %" PRIu64 " runs, A's NR_FREE_PAGES (%s) %" PRId64 ", margin %" PRIu64,
+                     out->free_pages, out->nrun, out->expected_from, out->expected, out->margin);
+    if (out->zone_free >= 0 && out->expected_from[0] == 'c')
+        snprintf(out->reason + n, sizeof out->reason - (size_t)n, ", zones' %" PRId64, out->zone_free);
     return 0;
 }
 

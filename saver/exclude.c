@@ -17,20 +17,17 @@
 
 #define READ_MAX (1u << 20)   /* bytes mapped per piece of a read */
 
-/* A's memory outside the window, as B sees it: the core's segments. */
-struct rawmem {
-    struct khib_physmem pm;
-};
-
+/* A's memory outside the window as it is (ctx: a struct khib_physmem over
+ * the core's segments): a read callback of kvtop.h. */
 static int raw_read(void *ctx, uint64_t paddr, void *buf, size_t len)
 {
-    struct rawmem *r = ctx;
+    struct khib_physmem *pm = ctx;
     uint8_t *out = buf;
     while (len > 0) {
         const struct khib_segment *s = NULL;
-        for (uint32_t i = 0; i < r->pm.nseg && !s; i++)
-            if (paddr >= r->pm.seg[i].paddr && paddr - r->pm.seg[i].paddr < r->pm.seg[i].size)
-                s = &r->pm.seg[i];
+        for (uint32_t i = 0; i < pm->nseg && !s; i++)
+            if (paddr >= pm->seg[i].paddr && paddr - pm->seg[i].paddr < pm->seg[i].size)
+                s = &pm->seg[i];
         if (!s)
             return -1;
         uint64_t left = s->paddr + s->size - paddr;
@@ -41,7 +38,7 @@ static int raw_read(void *ctx, uint64_t paddr, void *buf, size_t len)
         size_t off = (size_t)(paddr - base);
         size_t span = (off + n + KHIB_PAGE_SIZE - 1) & ~(size_t)(KHIB_PAGE_SIZE - 1);
         char err[300];
-        const uint8_t *p = khib_physmem_map(&r->pm, base, span, err, sizeof err);
+        const uint8_t *p = khib_physmem_map(pm, base, span, err, sizeof err);
         if (!p)
             return -1;
         memcpy(out, p + off, n);
@@ -65,18 +62,17 @@ static int none(struct exclude_result *r, const char *fmt, ...)
     return -1;
 }
 
-/* Set the excluded bits of the chunks (sorted by pfn) for the runs (sorted). */
-static uint64_t mark(const struct khib_freepages *fp, struct khib_chunk *chunks, uint32_t n)
+uint64_t exclude_mark_runs(const struct khib_pfn_run *run, uint64_t nrun, struct khib_chunk *chunks, uint32_t n)
 {
     uint64_t marked = 0, k = 0;
-    for (uint32_t i = 0; i < n && k < fp->nrun; i++) {
+    for (uint32_t i = 0; i < n && k < nrun; i++) {
         struct khib_chunk *c = &chunks[i];
         uint64_t a = c->first_pfn, b = a + c->pages;
-        while (k < fp->nrun && fp->run[k].start + fp->run[k].count <= a)
+        while (k < nrun && run[k].start + run[k].count <= a)
             k++;
-        for (uint64_t j = k; j < fp->nrun && fp->run[j].start < b; j++) {
-            uint64_t s = fp->run[j].start > a ? fp->run[j].start : a;
-            uint64_t e = fp->run[j].start + fp->run[j].count < b ? fp->run[j].start + fp->run[j].count : b;
+        for (uint64_t j = k; j < nrun && run[j].start < b; j++) {
+            uint64_t s = run[j].start > a ? run[j].start : a;
+            uint64_t e = run[j].start + run[j].count < b ? run[j].start + run[j].count : b;
             for (uint64_t p = s; p < e; p++)
                 khib_bitmap_set(c->excluded_bitmap, (uint32_t)(p - a));
             marked += e - s;
@@ -100,9 +96,9 @@ int exclude_free_pages(const struct exclude_input *in, struct khib_chunk *chunks
     if (!in->entry)
         return none(r, "no jump-back entry, so no kexec swap list to read the window from");
 
-    struct rawmem raw;
+    struct khib_physmem raw;
     char err[500];
-    if (khib_physmem_open(&raw.pm, in->fd, in->name, in->seg, in->nseg, 0, KHIB_PHYSMEM_WINDOW, err, sizeof err) != 0)
+    if (khib_physmem_open(&raw, in->fd, in->name, in->seg, in->nseg, 0, KHIB_PHYSMEM_WINDOW, err, sizeof err) != 0)
         return none(r, "%s", err);
     struct khib_backup_map map;
     uint8_t *note = NULL;
@@ -141,7 +137,7 @@ int exclude_free_pages(const struct exclude_input *in, struct khib_chunk *chunks
         goto out;
     }
     r->found = fp.free_pages;
-    r->pages = mark(&fp, chunks, n);
+    r->pages = exclude_mark_runs(fp.run, fp.nrun, chunks, n);
     r->seconds = khib_now() - t0;
     snprintf(r->line, sizeof r->line,
              "excluded %" PRIu64 " free pages (%" PRIu64 " MiB) of the saved kernel: %s; %s layout, %" PRIu64
@@ -154,6 +150,6 @@ out:
     free(note);
     khib_backup_map_free(&map);
 out_raw:
-    khib_physmem_close(&raw.pm);
+    khib_physmem_close(&raw);
     return rc;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "elfcore.h"
+#include "freepages.h"
 #include "handoff.h"
 #include "image_format.h"
 
@@ -44,5 +45,10 @@ struct exclude_result {
  * Never a failure of the save. */
 int exclude_free_pages(const struct exclude_input *in, struct khib_chunk *chunks, uint32_t n,
                        struct exclude_result *r);
+
+/* Set the excluded bits of chunks[0..n) (sorted by pfn) for the free runs
+ * (sorted, disjoint): the parts of runs outside every chunk (the window,
+ * holes) are ignored.  Returns the pages marked. */
+uint64_t exclude_mark_runs(const struct khib_pfn_run *run, uint64_t nrun, struct khib_chunk *chunks, uint32_t n);
 
 #endif

@@ -575,8 +575,14 @@ static int save(const struct options *o, struct input *in, const char *target, i
     double t_total = khib_now() - t0;
     if (o->verify_after && verify_after(o, in, &cm, sb) != EXIT_OK)
         goto out;
-    if (o->poison && poison(o, in, &pl) != EXIT_OK)
+    if (o->poison && (rc = poison(o, in, &pl)) != EXIT_OK) {
+        /* Failed after the commit: take it back, as --verify-after does. */
+        if (commit_revoke(&cm, sb, err, sizeof err) != 0)
+            error("cannot invalidate the image: %s", err);
+        else
+            error("the image was invalidated (state WRITING)");
         goto out;
+    }
     print_summary(in, target, sb, &tot, t_total, t_data, fell_back);
     rc = EXIT_OK;
 out:

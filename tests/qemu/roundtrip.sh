@@ -15,7 +15,6 @@
 # follow; each of the five saves that may leave pages out must have left
 # some out and poisoned them.
 set -eu
-QEMU_TIMEOUT=${QEMU_TIMEOUT:-420}
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../../saver/commit.h"
+#include "../../saver/exclude.h"
 #include "../../saver/save.h"
 #include "chunk_codec.h"
 #include "image.h"
@@ -356,6 +357,39 @@ static void test_excluded(int memfd)
     free(seg);
 }
 
+/* Free runs into the chunks' excluded bitmaps: runs across chunk and range
+ * ends, before, between and after the ranges. */
+static void test_mark_runs(void)
+{
+    struct khib_chunk *c;
+    uint32_t n;
+    char err[200];
+    if (khib_plan_chunks(ranges, 2, 256, &c, &n, err, sizeof err) != 0)
+        return;
+    static const struct khib_pfn_run run[] = {
+        {0, 300},          /* before range 0, then its first 44 pages */
+        {0x1ff, 3},        /* across chunk 1's end into chunk 2 */
+        {1270, 10},        /* range 0's last 10 pages and beyond */
+        {2000, 49},        /* between the ranges, then range 1's first page */
+        {2050, 100},       /* range 1's last page and after */
+    };
+    uint64_t m = exclude_mark_runs(run, 5, c, n);
+    uint64_t want = 0, got = 0, bad = 0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t p = 0; p < c[i].pages; p++) {
+            uint64_t pfn = c[i].first_pfn + p;
+            int in = 0;
+            for (int k = 0; k < 5; k++)
+                in |= pfn >= run[k].start && pfn < run[k].start + run[k].count;
+            want += (uint64_t)in;
+            got += (uint64_t)khib_bitmap_test(c[i].excluded_bitmap, p);
+            bad += (uint64_t)(in != khib_bitmap_test(c[i].excluded_bitmap, p));
+        }
+    CHECK(m == want && got == want && bad == 0 && want == 44 + 3 + 10 + 1 + 1,
+          "runs marked: %" PRIu64 " pages, %" PRIu64 " bits, %" PRIu64 " wrong, want %" PRIu64, m, got, bad, want);
+    free(c);
+}
+
 /* A damaged frame stops every action with the chunk named. */
 static void test_damaged(void)
 {
@@ -475,6 +509,7 @@ int main(void)
     if (memfd >= 0) {
         test_round_trips(memfd);
         test_excluded(memfd);
+        test_mark_runs();
         test_damaged();
         test_commit();
         test_physmem(memfd);

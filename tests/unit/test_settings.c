@@ -43,6 +43,10 @@ static void test_keys(void)
     CHECK(settings_set(&s, "trim", "no", err, sizeof err) == 0 && s.trim == 0, "trim no");
     CHECK(settings_set(&s, "trim", "yes", err, sizeof err) == 0 && s.trim == 1, "trim yes");
     CHECK_ERR(settings_set(&s, "trim", "maybe", err, sizeof err) != 0, err, "trim: 'maybe' is not yes or no");
+    CHECK(settings_set(&s, "exclude-free", "no", err, sizeof err) == 0 && s.exclude_free == 0 && s.trim == 1,
+          "exclude-free no");
+    CHECK(settings_set(&s, "exclude-free", "yes", err, sizeof err) == 0 && s.exclude_free == 1, "exclude-free yes");
+    CHECK_ERR(settings_set(&s, "exclude-free", "1", err, sizeof err) != 0, err, "exclude-free: '1' is not yes or no");
     CHECK(settings_set(&s, "ignore-fs", "/srv", err, sizeof err) == 0 && s.ignore_fs_count == 1 &&
               !strcmp(s.ignore_fs[0], "/srv"), "ignore-fs");
     CHECK_ERR(settings_set(&s, "ignore-fs", "srv", err, sizeof err) != 0, err, "not a mount point");
@@ -71,7 +75,7 @@ static void test_file(void)
     CHECK(settings_load(&s, path, err, sizeof err) == 0, "load: %s", err);
     CHECK(!strcmp(s.target, "/dev/vdc") && s.window == 128ull << 20 && s.level == KHIB_LEVEL_STORE &&
               !strcmp(s.append, "quiet loglevel=3"), "key and value trimmed in front, '=' kept in a value");
-    CHECK(s.trim == 1 && !strcmp(s.kexec, "/usr/sbin/kexec") && !strcmp(s.initrd, KHIB_DEFAULT_INITRD) &&
+    CHECK(s.trim == 1 && s.exclude_free == 1 && !strcmp(s.kexec, "/usr/sbin/kexec") && !strcmp(s.initrd, KHIB_DEFAULT_INITRD) &&
               !strncmp(s.kernel, "/boot/vmlinuz-", 14), "defaults for the keys not given");
     FILE *f = fopen(path, "w");
     CHECK(f != NULL, "rewrite");
