@@ -141,7 +141,8 @@ boot_checks() {
         else
             fail "$rel: boot $b: the restore kernel's command line: $(grep "Command line:" "$l" | sed -n 2p)"
         fi
-        n=$(grep -c "Linux version" "$l")
+        # (Up to the resume: boot 3 hibernates again, and B's boot follows.)
+        n=$(upto "$l" "khib: resumed from image" | grep -c "Linux version")
         qcheck "$rel: boot $b: two kernel boots: the ordinary one and R (Linux version: $n)" test "$n" = 2
         p=$(grep -E "khib-restore: [0-9]+/[0-9]+ MiB \([0-9]+%\), [0-9]+ MiB/s" "$l" | tail -n 1 | sed 's/^\[[0-9.]*\] //')
         qcheck "$rel: boot $b: R's console shows the restore's progress (${p:-none})" test -n "$p"
