@@ -14,14 +14,20 @@ khib_cmdline() {
     read -r khib_cmdline < "$1" || [ -n "$khib_cmdline" ]
 }
 
-# khib_arg NAME: print the value of the last NAME= word of $khib_cmdline
-# (as the kernel itself takes a parameter given twice); fail if none.
-khib_arg() {
+# khib_get NAME: set $khib_value to the value of the last NAME= word of
+# $khib_cmdline (as the kernel itself takes a parameter given twice); fail
+# if none.  No subshell: an ordinary boot runs it at every boot.
+khib_get() {
     khib_found=1
     for khib_word in $khib_cmdline; do
         case "$khib_word" in "$1="*) khib_value=${khib_word#*=}; khib_found=0 ;; esac
     done
-    [ "$khib_found" = 0 ] && printf '%s\n' "$khib_value"
+    return "$khib_found"
+}
+
+# khib_arg NAME: print what khib_get finds; fail if none.
+khib_arg() {
+    khib_get "$1" && printf '%s\n' "$khib_value"
 }
 
 # khib_wait_for DEV SECONDS: wait for a block device that may appear a

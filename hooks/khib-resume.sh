@@ -83,7 +83,8 @@ export PATH
 say() { echo "khib: $*" >&2; }
 
 # shellcheck source=hooks/khib-lib.sh
-. "$(dirname "$0")/khib-lib.sh"
+case "$0" in */*) here=${0%/*} ;; *) here=. ;; esac
+. "$here/khib-lib.sh"
 
 restore=${KHIB_RESTORE:-/usr/lib/khib/khib-restore}
 conf=${KHIB_CONF:-/etc/khib.conf}
@@ -122,7 +123,7 @@ clean_cmdline() {   # the command line minus khib's words (rule above)
     printf '%s\n' "${out# }"
 }
 
-conf_value() {   # conf_value KEY: print KEY= of khib.conf (the last one); fail if none
+conf_value() {   # conf_value KEY: set $value to KEY= of khib.conf (the last one); fail if none
     # The rules of khib's own parser (frontend/settings.c): "key=value"
     # lines, blanks around the key and before the value ignored, lines
     # starting with # are comments.
@@ -137,7 +138,7 @@ conf_value() {   # conf_value KEY: print KEY= of khib.conf (the last one); fail 
         value=${line#*=}
         value=${value#"${value%%[![:space:]]*}"}
     done < "$conf"
-    [ -n "$value" ] && printf '%s\n' "$value"
+    [ -n "$value" ]
 }
 
 retire() {   # retire DEV REASON: mark a committed image on DEV ABANDONED
@@ -216,7 +217,7 @@ restore_kernel() {
     for word in $khib_cmdline; do
         case "$word" in console=* | earlyprintk=* | loglevel=* | panic=*) words="$words $word" ;; esac
     done
-    extra=$(conf_value restore-append) && words="$words $extra"
+    ! conf_value restore-append || words="$words $value"
     say "resuming the hibernated system from $1: starting the restore kernel in khib's window of $2 MiB (kexec $kernel)"
     rc=0
     # -c: kexec_load, which places every segment below --mem-max
@@ -294,11 +295,19 @@ ordinary() {
     esac
 }
 
-wait_s=$(khib_arg khib.wait) || wait_s=5
+# The ordinary boot runs this at every boot: no subshell on its way.
+wait_s=5
+! khib_get khib.wait || wait_s=$khib_value
 case "$wait_s" in '' | *[!0-9]*) say "khib.wait=$wait_s is not a number of seconds: waiting 5"; wait_s=5 ;; esac
 
-if ! confined || ! image=$(khib_arg khib.image); then
-    image=$(khib_arg khib.image) || image=$(conf_value target) || exit 0
+if khib_get khib.image; then
+    image=$khib_value
+elif conf_value target; then
+    image=$value
+else
+    exit 0
+fi
+if ! confined || ! khib_get khib.image; then
     ordinary "$image"
     exit 0
 fi

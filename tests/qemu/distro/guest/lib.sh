@@ -33,7 +33,7 @@ logind() {
 # What purge must give back: every path outside logs, caches and the
 # bookkeeping of apt, dpkg and systemd.
 snapshot() {
-    find / -xdev \( -path /proc -o -path /tmp -o -path /var/tmp -o -path /var/cache -o -path /var/log \
+    find / -xdev \( -path /proc -o -path /tmp -o -path /var/tmp -o -path /var/cache -o -path /var/log -o -path /var/backups \
         -o -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path "$S" \) -prune -o -print |
         LC_ALL=C sort
 }
