@@ -22,20 +22,6 @@ trap 'rm -rf "$work"' EXIT
 # shellcheck disable=SC1091 # followed by shellcheck -x
 . "$root/tests/lib/check.sh"
 
-# expect NAME STATUS PATTERN COMMAND...: as in scenarios.sh.
-expect() {
-    name=$1 want=$2 pattern=$3
-    shift 3
-    rc=0
-    out=$("$@" 2>&1) || rc=$?
-    if [ "$rc" != "$want" ]; then
-        fail "$name: exit status $rc, expected $want" "$out"
-    elif [ -n "$pattern" ] && ! printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
-        fail "$name: output does not match /$pattern/" "$out"
-    else
-        pass
-    fi
-}
 field() { "$RESTORE" --image "$1" --info 2>/dev/null | sed -n "s/^$2: *//p"; }
 
 echo 'correct horse battery' > "$work/pass"

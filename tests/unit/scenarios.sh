@@ -18,23 +18,6 @@ trap 'rm -rf "$work" "$fsdir"' EXIT
 # shellcheck disable=SC1091 # followed by shellcheck -x
 . "$root/tests/lib/check.sh"
 
-# expect NAME STATUS PATTERN COMMAND...: COMMAND exits with STATUS and its
-# output (stdout and stderr) matches the extended regex PATTERN (if not empty).
-expect() {
-    name=$1 want=$2 pattern=$3
-    shift 3
-    rc=0
-    out=$("$@" 2>&1) || rc=$?
-    if [ "$rc" != "$want" ]; then
-        fail "$name: exit status $rc, expected $want"
-        printf '%s\n' "$out" | sed 's/^/    | /' >&2
-    elif [ -n "$pattern" ] && ! printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
-        fail "$name: output does not match /$pattern/"
-        printf '%s\n' "$out" | sed 's/^/    | /' >&2
-    else
-        pass
-    fi
-}
 
 
 state_of() { "$RESTORE" --image "$1" --info 2>/dev/null | sed -n 's/^state: *//p'; }
