@@ -375,6 +375,7 @@ expect "restore: memory file in a missing directory" 4 "cannot open .* for writi
 "$GEN" --out "$work/big.core" --size "$BIG" --seed 42 --ranges 4 >/dev/null
 t0=$(date +%s.%N)
 expect "big: save" 0 "saved image" "$SAVE" --core "$work/big.core" --target "$work/big.img"
+# shellcheck disable=SC2154 # out: the last output of expect (tests/lib/check.sh)
 save_out=$out
 t1=$(date +%s.%N)
 # shellcheck disable=SC2016 # $1 is for the inner shell
