@@ -46,12 +46,15 @@ copy_with_libs() {
     done
 }
 
-# guest_initrd KERNEL: print the path of the guest initramfs, building it when
-# its inputs (programs, scripts, kernel, kexec) changed.
+# guest_initrd KERNEL [OVERLAY]: print the path of the guest initramfs,
+# building it when its inputs (programs, scripts, kernel, kexec) changed.
+# OVERLAY: a directory whose files are added (tests/qemu/kernel/stock.sh's,
+# for Debian's kernel); its path is part of the key, so it must name its
+# contents (stock.sh's does: the package and its version).
 guest_initrd() {
-    kernel=$1
+    kernel=$1 extra=${2:-}
     make -s -C "$KHIB_TOP" all build/khib-testload >&2 || return 1
-    key=$(cat "$KHIB_TOP"/build/khib-save "$KHIB_TOP"/build/khib-restore "$KHIB_TOP"/build/khib \
+    key=$({ [ -z "$extra" ] || echo "$extra"; } | cat - "$KHIB_TOP"/build/khib-save "$KHIB_TOP"/build/khib-restore "$KHIB_TOP"/build/khib \
         "$KHIB_TOP"/build/khib-testload "$KHIB_TOP"/initramfs/init "$KHIB_TOP"/mkinitramfs.sh \
         "$KHIB_TOP"/tests/qemu/guest/* "$KHIB_TOP"/tests/qemu/lib/common.sh "$KHIB_TOP"/hooks/khib-resume.sh \
         "$KHIB_TOP"/hooks/khib-lib.sh \
@@ -77,6 +80,7 @@ guest_initrd() {
         cp "$kernel" "$root/boot/khib/vmlinuz"
         cp "$dir.tmp/khib-initrd.img" "$root/usr/lib/khib/khib-initrd.img"
         copy_with_libs /usr/sbin/kexec "$root"
+        [ -z "$extra" ] || cp -R "$extra/." "$root/"
         "$KHIB_TOP/mkinitramfs.sh" -b "$KHIB_TOP/build" -o "$dir.tmp/guest.img" -a "$root" >&2 || return 1
         rm -rf "$root"
         rm -rf "$dir"
