@@ -36,6 +36,20 @@ if [ -f "$out/bzImage" ]; then
     echo "$out/bzImage"
     exit 0
 fi
+# One build per source package at a time: a second caller (a scenario that
+# needs the kernel .ci/run is still building in the background, or two test
+# runs at once) waits here for the first and then finds its bzImage.  The
+# lock is the source package's, as the object tree below is.
+mkdir -p "$cache/kernels"
+exec 9> "$cache/kernels/.lock-$(printf '%s' "$package" | sha256sum | cut -c1-16)"
+if ! flock -n 9; then
+    echo "build.sh: kernel $name: waiting for another build from $package" >&2
+    flock 9
+fi
+if [ -f "$out/bzImage" ]; then
+    echo "$out/bzImage"
+    exit 0
+fi
 
 work="$cache/kernels/build-$name-$key"
 # The object tree of the last build from the same source package: another
