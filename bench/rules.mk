@@ -14,3 +14,10 @@ bench: all
 # (bench/qemu.sh; not a test).
 bench-qemu: all build/khib-testload
 	@sh bench/qemu.sh
+
+.PHONY: bench-jump
+
+# make bench-jump: the jump into the transient kernel cut into phases, over
+# many round trips at two window sizes (bench/jump.sh; not a test).
+bench-jump: all build/khib-testload
+	@sh bench/jump.sh

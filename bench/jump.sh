@@ -1,0 +1,181 @@
+#!/bin/sh
+# make bench-jump: where the time of the jump into the transient kernel goes
+# (a benchmark, not a test; docs/performance.md "The jump").
+#
+# One guest boot per window size (KHIB_BENCH_JUMP_WINDOWS, default
+# "192M 512M"; SIZE:N runs N round trips at that size): the test kernel,
+# 1536 MiB, 2 CPUs, a 192 MiB workload, and KHIB_BENCH_JUMP_ROUNDS (default
+# 30) `khib hibernate --test` round trips (tests/qemu/guest/bench-jump.sh).  Every serial line carries the host's
+# clock (tests/qemu/lib/common.sh); A runs with no_console_suspend (its
+# messages reach the console up to machine_kexec()), kexec-tools with
+# --console-serial (purgatory's "I'm in purgatory"), the transient kernel B
+# with earlyprintk (its first line as soon as setup_arch() parses the command
+# line).  Each round is cut into:
+#
+#   load       A's kexec load of B (A's own figure, "of which N s loading")
+#   suspend    "khib: hibernating" to A's last line before purgatory (device
+#              suspend, CPUs offline: kernel_kexec(), kernel/kexec_core.c)
+#   swap       that line to "I'm in purgatory": the rest of machine_kexec()
+#              and relocate_kernel's page swap of the window
+#              (arch/x86/kernel/relocate_kernel_64.S)
+#   early      purgatory to B's first line: purgatory, B's decompressor and
+#              its kernel up to the early console
+#   boot       B's first line to its /init ("khib-init:")
+#   save+back  /init to A's "snapshot saved" line: the test save, its
+#              verification, the jump back and A's resume
+#
+# and the distribution of each over the rounds is printed (min, median, p90,
+# max).  The host's view: a sampler reads the QEMU process's
+# /proc/PID/stat every 0.2 s (user and system CPU time, minor and major page
+# faults); for each round's jump (suspend + swap + early) the QEMU process's
+# CPU use (100 % = one host CPU) and page faults are printed, with the host's
+# load average, so that a slow jump shows whether the guest was computing
+# (CPU time grows with it), the host kernel was working for QEMU (system
+# time, page faults) or QEMU was not running at all (neither grows).
+#
+# Environment: KHIB_BENCH_JUMP_ROUNDS, KHIB_BENCH_JUMP_WINDOWS,
+# KHIB_BENCH_JUMP_TIMEOUT (seconds per boot; default 600 per round), KHIB_CACHE.
+set -eu
+KHIB_TOP=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${KHIB_BENCH_JUMP_ROUNDS:-30}
+WINDOWS=${KHIB_BENCH_JUMP_WINDOWS:-192M 512M}
+# A round trip takes 10-30 s under TCG at 192 MiB, minutes at 512 MiB on a
+# busy host (the load, docs/performance.md): the boot's limit follows.
+# shellcheck source=../tests/qemu/lib/common.sh
+. "$KHIB_TOP/tests/qemu/lib/common.sh"
+# shellcheck disable=SC2034 # the name common.sh puts in log lines
+SCENARIO=bench-jump
+GUEST_MEM=1536M
+export GUEST_MEM
+
+kernel=$(test_kernel 6.12)
+initrd=$(guest_initrd "$kernel")
+work=$(mktemp -d "${TMPDIR:-/tmp}/khib-bench-jump.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# sample PATTERN OUT: /proc/PID/stat of the QEMU process whose command line
+# holds PATTERN, every 0.2 s, as "host-time utime stime minflt majflt
+# load1" lines, until it exits.
+sample() {
+    n=0
+    until pid=$(pgrep -n -f -- "^qemu-system-x86_64 .*$1") || [ "$n" -ge 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    [ -n "${pid:-}" ] || return 0
+    perl -MTime::HiRes=time,sleep -e '
+        my ($pid, $hz) = @ARGV;
+        $| = 1;
+        while (open(my $f, "<", "/proc/$pid/stat")) {
+            my $s = <$f>;
+            close $f;
+            open(my $l, "<", "/proc/loadavg");
+            my ($load) = split / /, <$l>;
+            close $l;
+            $s =~ s/^.*\) //;
+            my @f = split / /, $s;
+            # fields after the name: 8 minflt, 10 majflt, 12 utime, 13 stime
+            printf "%.3f %.2f %.2f %d %d %s\n", time, $f[11] / $hz, $f[12] / $hz, $f[7], $f[9], $load;
+            sleep 0.2;
+        }' "$pid" "$(getconf CLK_TCK)" > "$2"
+}
+
+for spec in $WINDOWS; do
+    w=${spec%%:*} n=$ROUNDS
+    [ "$w" = "$spec" ] || n=${spec#*:}
+    # shellcheck disable=SC2034 # read by run_guest (common.sh)
+    QEMU_TIMEOUT=${KHIB_BENCH_JUMP_TIMEOUT:-$((600 + n * 600))}
+    truncate -s 0 "$work/target-$w.img"
+    truncate -s 1G "$work/target-$w.img"
+    log "window $w: $n round trips"
+    run_guest "$work/jump-$w.log" "$kernel" "$initrd" \
+        "no_console_suspend khibtest.scenario=bench-jump khibtest.rounds=$n khibtest.window=$w" \
+        -drive "file=$work/target-$w.img,if=virtio,format=raw" &
+    guest=$!
+    sample "$work/target-$w.img" "$work/stat-$w" &
+    sampler=$!
+    wait "$guest" || true
+    wait "$sampler" || true
+    collect "$work/jump-$w.log" > "$work/results-$w"
+    if grep -q '^FAIL' "$work/results-$w" || ! grep -q '^PASS' "$work/results-$w"; then
+        echo "bench-jump: window $w: the guest did not finish every round:"
+        cat "$work/results-$w"
+        show_log "$work/jump-$w.log"
+    fi
+done
+
+echo
+echo "QEMU TCG, $GUEST_MEM, 2 CPUs, a 192 MiB workload; host: $(nproc) CPUs"
+for spec in $WINDOWS; do
+    w=${spec%%:*}
+    perl - "$work/jump-$w.log" "$work/stat-$w" "$w" <<'EOF'
+use strict;
+use warnings;
+my ($logf, $statf, $w) = @ARGV;
+# The host's samples: time, cpu (user + system), system, minflt, majflt, load.
+my @st;
+if (open(my $s, "<", $statf)) {
+    while (<$s>) { my @f = split; push @st, [$f[0], $f[1] + $f[2], $f[2], $f[3], $f[4], $f[5]]; }
+}
+sub sample_at {    # the last sample at or before time t
+    my $t = shift;
+    my $best;
+    for my $x (@st) { last if $x->[0] > $t; $best = $x; }
+    return $best // $st[0];
+}
+my (@rounds, $r, $prev_t);
+open(my $l, "<", $logf) or die;
+while (<$l>) {
+    my ($t) = /^\[([0-9.]+)\]/ or next;
+    if (/BENCH: round (\d+) start/) { $r = { n => $1, start => $t }; push @rounds, $r; }
+    elsif ($r) {
+        if (/khib: hibernating .* of which ([0-9.]+) s loading/ && !$r->{hib}) { $r->{hib} = $t; $r->{load} = $1; }
+        elsif (/I'm in purgatory/ && !$r->{purg}) { $r->{purg} = $t; $r->{alast} = $prev_t; }
+        elsif ($r->{purg} && !$r->{b1} && /Linux version/) { $r->{b1} = $t; }
+        elsif ($r->{b1} && !$r->{init} && /khib-init:/) { $r->{init} = $t; }
+        elsif (/khib: snapshot saved/ && !$r->{back}) { $r->{back} = $t; }
+        elsif (/BENCH: round \d+ end/) { $r->{end} = $t; }
+    }
+    $prev_t = $t;
+}
+my @names = qw(load suspend swap early boot save+back jump total);
+my %v;
+my @complete;
+for my $x (@rounds) {
+    next unless $x->{hib} && $x->{purg} && $x->{b1} && $x->{init} && $x->{back} && $x->{end};
+    push @complete, $x;
+    $x->{d} = {
+        load => $x->{load},
+        suspend => $x->{alast} - $x->{hib},
+        swap => $x->{purg} - $x->{alast},
+        early => $x->{b1} - $x->{purg},
+        boot => $x->{init} - $x->{b1},
+        'save+back' => $x->{back} - $x->{init},
+        jump => $x->{b1} - $x->{hib},
+        total => $x->{end} - $x->{start},
+    };
+    push @{ $v{$_} }, $x->{d}{$_} for @names;
+}
+printf "\nwindow %s: %d of %d rounds complete; seconds\n", $w, scalar @complete, scalar @rounds;
+printf "%-10s %8s %8s %8s %8s\n", "phase", "min", "median", "p90", "max";
+for my $n (@names) {
+    my @s = sort { $a <=> $b } @{ $v{$n} // [] };
+    next unless @s;
+    my $q = sub { $s[ int($_[0] * $#s + 0.5) ] };
+    printf "%-10s %8.2f %8.2f %8.2f %8.2f\n", $n, $s[0], $q->(0.5), $q->(0.9), $s[-1];
+}
+if (@st) {
+    print "the host's view of each round's jump (suspend + swap + early):\n";
+    printf "%6s %8s %9s %9s %9s %9s %6s\n", "round", "jump s", "qemu cpu%", "sys cpu%", "minflt", "majflt", "load";
+    for my $x (@complete) {
+        my ($a, $b) = (sample_at($x->{hib}), sample_at($x->{b1}));
+        my $dt = $b->[0] - $a->[0];
+        $dt = 1e-9 if $dt <= 0;
+        printf "%6d %8.2f %9.0f %9.0f %9d %9d %6s\n", $x->{n}, $x->{d}{jump}, 100 * ($b->[1] - $a->[1]) / $dt,
+            100 * ($b->[2] - $a->[2]) / $dt, $b->[3] - $a->[3], $b->[4] - $a->[4], $b->[5];
+    }
+}
+my @j = sort { $a <=> $b } @{ $v{jump} // [] };
+printf "jump_%s_p90=%.2f jump_%s_max=%.2f\n", $w, $j[ int(0.9 * $#j + 0.5) ], $w, $j[-1] if @j;
+EOF
+done
