@@ -13,9 +13,12 @@
 
 #include "bootentry.h"
 #include "encryption.h"
+#include "image_format.h"
 #include "kexec_tools.h"
 #include "mounts.h"
 #include "sysfacts.h"
+#include "threads.h"
+#include "window_need.h"
 
 struct report {
     int verbose;
@@ -125,6 +128,39 @@ static void check_encryption(struct report *r, const struct settings *s)
                : "not set up: images are written in clear ('khib setup-encryption' encrypts them)");
 }
 
+/* The window against what B and R need in it (window_need.h): too small
+ * fails (R could not finish a restore it started), much larger than needed
+ * only warns: every page of the window costs time at the kexec load and at
+ * the jump (docs/performance.md, "The jump"). */
+static void check_window(struct report *r, const struct settings *s)
+{
+    struct encryption_state st;
+    char why[900], err[512];
+    encryption_probe(s, &st);
+    uint64_t kdf = encryption_decide(s, &st, why, sizeof why) > 0 ? st.kh.memlimit : 0;
+    struct window_need n;
+    if (access(s->kernel, R_OK) != 0 || access(s->initrd, R_OK) != 0)
+        return;   /* said above */
+    if (window_need(s->kernel, s->initrd, s->window, khib_default_threads(), s->level ? s->level : KHIB_LEVEL_AUTO,
+                    kdf, &n, err, sizeof err) != 0) {
+        result(r, 0, "set kernel= to the kernel's bzImage in " KHIB_CONF, "window: %s", err);
+        return;
+    }
+    unsigned long long w = s->window >> 20, need = (n.total + (1ULL << 20) - 1) >> 20;
+    char fix[200];
+    snprintf(fix, sizeof fix, "set window=%lluM or more in " KHIB_CONF " (and rebuild the initramfs or update-grub,"
+             " docs/install.md)", need);
+    result(r, n.total <= s->window, fix,
+           "window %llu MiB %s what the transient and restore kernels need, about %llu MiB: the kernel %llu,"
+           " the initramfs %llu, %s %llu, the kernel's own %llu", w, n.total <= s->window ? "holds" : "is smaller than", need, (unsigned long long)(n.kernel >> 20),
+           (unsigned long long)(n.initrd >> 20), n.kdf > n.save ? "the restore's key derivation" : "khib-save's buffers",
+           (unsigned long long)((n.kdf > n.save ? n.kdf : n.save) >> 20), (unsigned long long)(n.overhead >> 20));
+    if (r->verbose && s->window > 2 * n.total + (64ULL << 20))
+        printf("WARN  window %llu MiB is much larger than needed (about %llu MiB): each MiB of it costs time when the"
+               " transient kernel is loaded and at the jump; window=%lluM is plenty (docs/install.md)\n",
+               w, need, (2 * need + 63) / 64 * 64);
+}
+
 static void mount_result(void *ctx, int ok, const char *fix, const char *what)
 {
     result(ctx, ok, fix, "%s", what);
@@ -174,6 +210,7 @@ int run_checks(const struct settings *s, int verbose, struct khib_fs_record *fs,
            "khib initramfs %s %s", s->initrd, access(s->initrd, R_OK) == 0 ? "found" : "missing");
     check_target(&r, s);
     check_encryption(&r, s);
+    check_window(&r, s);
     struct utsname u;
     struct boot_plan plan;
     int boot_ok = uname(&u) == 0 && boot_plan(&boot_paths_system, s, u.release, &plan) == 0;
