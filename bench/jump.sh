@@ -4,7 +4,7 @@
 #
 # One guest boot per window size (KHIB_BENCH_JUMP_WINDOWS, default
 # "192M 512M"; SIZE:N runs N round trips at that size): the test kernel,
-# 1536 MiB, 2 CPUs, a 192 MiB workload, and KHIB_BENCH_JUMP_ROUNDS (default
+# 1536 MiB (KHIB_BENCH_JUMP_MEM), 2 CPUs, a 192 MiB workload, and KHIB_BENCH_JUMP_ROUNDS (default
 # 30) `khib hibernate --test` round trips (tests/qemu/guest/bench-jump.sh).  Every serial line carries the host's
 # clock (tests/qemu/lib/common.sh); A runs with no_console_suspend (its
 # messages reach the console up to machine_kexec()), kexec-tools with
@@ -34,7 +34,8 @@
 # time, page faults) or QEMU was not running at all (neither grows).
 #
 # Environment: KHIB_BENCH_JUMP_ROUNDS, KHIB_BENCH_JUMP_WINDOWS,
-# KHIB_BENCH_JUMP_TIMEOUT (seconds per boot; default 600 per round), KHIB_CACHE.
+# KHIB_BENCH_JUMP_TIMEOUT (seconds per boot; default 600 per round),
+# KHIB_BENCH_JUMP_MEM, KHIB_CACHE.
 set -eu
 KHIB_TOP=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${KHIB_BENCH_JUMP_ROUNDS:-30}
@@ -45,7 +46,9 @@ WINDOWS=${KHIB_BENCH_JUMP_WINDOWS:-192M 512M}
 . "$KHIB_TOP/tests/qemu/lib/common.sh"
 # shellcheck disable=SC2034 # the name common.sh puts in log lines
 SCENARIO=bench-jump
-GUEST_MEM=1536M
+# KHIB_BENCH_JUMP_MEM: the guest's memory; above 4 GiB the kernel's page
+# allocator serves the load from ZONE_NORMAL, above the window ("The jump").
+GUEST_MEM=${KHIB_BENCH_JUMP_MEM:-1536M}
 export GUEST_MEM
 
 kernel=$(test_kernel 6.12)
