@@ -4,8 +4,9 @@
 #
 # One guest boot per window size (KHIB_BENCH_JUMP_WINDOWS, default
 # "192M 512M"; SIZE:N runs N round trips at that size): the test kernel,
-# 1536 MiB (KHIB_BENCH_JUMP_MEM), 2 CPUs, a 192 MiB workload, and KHIB_BENCH_JUMP_ROUNDS (default
-# 30) `khib hibernate --test` round trips (tests/qemu/guest/bench-jump.sh).  Every serial line carries the host's
+# 1536 MiB (KHIB_BENCH_JUMP_MEM), 2 CPUs, a 192 MiB workload, and
+# KHIB_BENCH_JUMP_ROUNDS (default 30) `khib hibernate --test` round trips
+# (tests/qemu/guest/bench-jump.sh).  Every serial line carries the host's
 # clock (tests/qemu/lib/common.sh); A runs with no_console_suspend (its
 # messages reach the console up to machine_kexec()), kexec-tools with
 # --console-serial (purgatory's "I'm in purgatory"), the transient kernel B
