@@ -141,8 +141,9 @@ static void check_window(struct report *r, const struct settings *s)
     struct window_need n;
     if (access(s->kernel, R_OK) != 0 || access(s->initrd, R_OK) != 0)
         return;   /* said above */
-    if (window_need(s->kernel, s->initrd, s->window, khib_default_threads(), s->level ? s->level : KHIB_LEVEL_AUTO,
-                    kdf, &n, err, sizeof err) != 0) {
+    int level = s->level ? s->level : KHIB_LEVEL_AUTO;
+    if (window_need(s->kernel, s->initrd, s->window, meminfo_bytes("MemTotal"), khib_default_threads(), level, kdf, &n,
+                    err, sizeof err) != 0) {
         result(r, 0, "set kernel= to the kernel's bzImage in " KHIB_CONF, "window: %s", err);
         return;
     }

@@ -72,14 +72,14 @@ uint64_t window_save_buffers(unsigned threads, int level)
            (uint64_t)threads * (khib_coder_mem(level) + KHIB_CHUNK_RAW_MAX) + WINDOW_WRITER_BYTES;
 }
 
-int window_need(const char *kernel, const char *initrd, uint64_t window, unsigned threads, int level,
+int window_need(const char *kernel, const char *initrd, uint64_t window, uint64_t ram, unsigned threads, int level,
                 uint64_t kdf_mem, struct window_need *n, char *err, size_t errlen)
 {
     memset(n, 0, sizeof *n);
     if (bzimage_init_size(kernel, &n->kernel, err, errlen) != 0 || initrd_need(initrd, &n->initrd, err, errlen) != 0)
         return -1;
     n->threads = threads ? threads : 1;
-    n->save = window_save_buffers(n->threads, level);
+    n->save = window_save_buffers(n->threads, level) + (ram >> 20) * WINDOW_TABLE_PER_MIB;
     /* khib-restore holds Argon2id's memory and its own buffers (16 MiB in
      * clear, docs/encryption.md) while it derives the key. */
     n->kdf = kdf_mem ? kdf_mem + (16ULL << 20) : 0;

@@ -13,6 +13,10 @@
  * WRITER_BUFFER; tests/unit/test_window_need.c checks the whole estimate of
  * khib-save's buffers against saver/save.c save_mem()). */
 #define WINDOW_WRITER_BYTES (16ULL << 20)
+/* khib-save's chunk table and index per MiB of the saved system's RAM
+ * (saver/save.c save_table_mem(): about 200 bytes, docs/performance.md
+ * "Memory and the window"). */
+#define WINDOW_TABLE_PER_MIB 200ULL
 /* The kernel's own use besides its image and the window's struct pages:
  * page tables, slab, per-CPU areas, the low memory it reserves (B at
  * 192 MiB and 2 CPUs: 26 MiB reserved, of which 15 MiB its image and
@@ -22,7 +26,7 @@
 struct window_need {
     uint64_t kernel;    /* the kernel's init_size (bzImage header) */
     uint64_t initrd;    /* the archive and its unpacked contents */
-    uint64_t save;      /* khib-save's buffers in B */
+    uint64_t save;      /* khib-save's buffers and its chunk table and index in B */
     uint64_t kdf;       /* khib-restore's key derivation in R (0: no encryption) */
     uint64_t overhead;  /* struct pages of the window, the kernel's own use */
     uint64_t total;
@@ -38,10 +42,11 @@ int bzimage_init_size(const char *path, uint64_t *out, char *err, size_t errlen)
  * memory through a bounce buffer (the larger case of save_mem()). */
 uint64_t window_save_buffers(unsigned threads, int level);
 
-/* The need for a window of `window` bytes: B runs `threads` threads at
- * `level`, R derives its key with `kdf_mem` bytes (0: no encryption).  0,
- * or -1 with err set (a file unreadable or not a bzImage). */
-int window_need(const char *kernel, const char *initrd, uint64_t window, unsigned threads, int level,
+/* The need for a window of `window` bytes on a machine of `ram` bytes: B
+ * runs `threads` threads at `level`, R derives its key with `kdf_mem` bytes
+ * (0: no encryption).  0, or -1 with err set (a file unreadable or not a
+ * bzImage). */
+int window_need(const char *kernel, const char *initrd, uint64_t window, uint64_t ram, unsigned threads, int level,
                 uint64_t kdf_mem, struct window_need *n, char *err, size_t errlen);
 
 #endif

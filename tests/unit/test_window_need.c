@@ -69,7 +69,7 @@ int main(void)
     put32(gz + sizeof gz - 4, 6u << 20);
     put_file("initrd.gz", gz, sizeof gz, initrd);
     struct window_need n;
-    CHECK(window_need(kernel, initrd, 192ULL << 20, 2, KHIB_LEVEL_AUTO, 0, &n, err, sizeof err) == 0, "%s", err);
+    CHECK(window_need(kernel, initrd, 192ULL << 20, 0, 2, KHIB_LEVEL_AUTO, 0, &n, err, sizeof err) == 0, "%s", err);
     CHECK(n.kernel == 21u << 20 && n.initrd == 1000 + (6u << 20), "kernel %llu initrd %llu",
           (unsigned long long)n.kernel, (unsigned long long)n.initrd);
     CHECK(n.save == window_save_buffers(2, KHIB_LEVEL_AUTO) && n.kdf == 0 && n.threads == 2, "save %llu",
@@ -77,15 +77,19 @@ int main(void)
     CHECK(n.overhead == (3ULL << 20) + WINDOW_KERNEL_FIXED, "overhead %llu", (unsigned long long)n.overhead);
     CHECK(n.total == n.kernel + n.initrd + n.save + n.overhead, "total %llu", (unsigned long long)n.total);
     /* Encryption: R's key derivation (64 MiB of Argon2id) outweighs B's buffers. */
-    CHECK(window_need(kernel, initrd, 192ULL << 20, 2, KHIB_LEVEL_AUTO, 64ULL << 20, &n, err, sizeof err) == 0 &&
+    CHECK(window_need(kernel, initrd, 192ULL << 20, 0, 2, KHIB_LEVEL_AUTO, 64ULL << 20, &n, err, sizeof err) == 0 &&
               n.kdf == 80ULL << 20 && n.total == n.kernel + n.initrd + n.kdf + n.overhead,
           "kdf %llu total %llu", (unsigned long long)n.kdf, (unsigned long long)n.total);
+    /* The chunk table and index of a 64 GiB machine: 12.5 MiB more. */
+    CHECK(window_need(kernel, initrd, 192ULL << 20, 64ULL << 30, 2, KHIB_LEVEL_AUTO, 0, &n, err, sizeof err) == 0 &&
+              n.save == window_save_buffers(2, KHIB_LEVEL_AUTO) + 65536 * 200,
+          "save %llu", (unsigned long long)n.save);
     /* Not gzip: counted four times besides itself. */
     gz[0] = 0x28;
     put_file("initrd.zst", gz, sizeof gz, other);
-    CHECK(window_need(kernel, other, 192ULL << 20, 1, 1, 0, &n, err, sizeof err) == 0 && n.initrd == 5000,
+    CHECK(window_need(kernel, other, 192ULL << 20, 0, 1, 1, 0, &n, err, sizeof err) == 0 && n.initrd == 5000,
           "initrd %llu", (unsigned long long)n.initrd);
-    CHECK_ERR(window_need(kernel, "/nonexistent/initrd", 192ULL << 20, 1, 1, 0, &n, err, sizeof err) != 0, err,
+    CHECK_ERR(window_need(kernel, "/nonexistent/initrd", 192ULL << 20, 0, 1, 1, 0, &n, err, sizeof err) != 0, err,
               "cannot read");
 
     char cmd[700];
