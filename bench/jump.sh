@@ -133,7 +133,9 @@ while (<$l>) {
     my ($t) = /^\[([0-9.]+)\]/ or next;
     if (/BENCH: round (\d+) start/) { $r = { n => $1, start => $t }; push @rounds, $r; }
     elsif ($r) {
-        if (/khib: hibernating .* of which ([0-9.]+) s loading/ && !$r->{hib}) { $r->{hib} = $t; $r->{load} = $1; }
+        # khib's line may come cut by the kernel's own lines (both write
+        # to the console while A freezes): its tail alone marks the jump.
+        if (/of which ([0-9.]+) s loading the transient kernel/ && !$r->{hib}) { $r->{hib} = $t; $r->{load} = $1; }
         elsif (/I'm in purgatory/ && !$r->{purg}) { $r->{purg} = $t; $r->{alast} = $prev_t; }
         elsif ($r->{purg} && !$r->{b1} && /Linux version/) { $r->{b1} = $t; }
         elsif ($r->{b1} && !$r->{init} && /khib-init:/) { $r->{init} = $t; }
