@@ -13,7 +13,10 @@
 # with earlyprintk (its first line as soon as setup_arch() parses the command
 # line).  Each round is cut into:
 #
-#   load       A's kexec load of B (A's own figure, "of which N s loading")
+#   prepare    "BENCH: round N start" to "khib: hibernating": khib's checks
+#              and A's kexec load of B, by the host's clock
+#   load(A)    the load alone by A's own clock ("of which N s loading"):
+#              under a starved TCG guest A's clock can run away (docs)
 #   suspend    "khib: hibernating" to A's last line before purgatory (device
 #              suspend, CPUs offline: kernel_kexec(), kernel/kexec_core.c)
 #   swap       that line to "I'm in purgatory": the rest of machine_kexec()
@@ -144,14 +147,15 @@ while (<$l>) {
     }
     $prev_t = $t;
 }
-my @names = qw(load suspend swap early boot save+back jump total);
+my @names = ('prepare', 'load(A)', qw(suspend swap early boot save+back jump total));
 my %v;
 my @complete;
 for my $x (@rounds) {
     next unless $x->{hib} && $x->{purg} && $x->{b1} && $x->{init} && $x->{back} && $x->{end};
     push @complete, $x;
     $x->{d} = {
-        load => $x->{load},
+        prepare => $x->{hib} - $x->{start},
+        'load(A)' => $x->{load},
         suspend => $x->{alast} - $x->{hib},
         swap => $x->{purg} - $x->{alast},
         early => $x->{b1} - $x->{purg},
@@ -172,16 +176,20 @@ for my $n (@names) {
 }
 if (@st) {
     print "the host's view of each round's jump (suspend + swap + early):\n";
-    printf "%6s %8s %9s %9s %9s %9s %6s\n", "round", "jump s", "qemu cpu%", "sys cpu%", "minflt", "majflt", "load";
+    printf "%6s %8s %9s %9s %9s %9s %6s %9s %9s\n", "round", "jump s", "qemu cpu%", "sys cpu%", "minflt", "majflt",
+        "load", "prepare s", "load(A) s";
     for my $x (@complete) {
         my ($a, $b) = (sample_at($x->{hib}), sample_at($x->{b1}));
         my $dt = $b->[0] - $a->[0];
         $dt = 1e-9 if $dt <= 0;
-        printf "%6d %8.2f %9.0f %9.0f %9d %9d %6s\n", $x->{n}, $x->{d}{jump}, 100 * ($b->[1] - $a->[1]) / $dt,
-            100 * ($b->[2] - $a->[2]) / $dt, $b->[3] - $a->[3], $b->[4] - $a->[4], $b->[5];
+        printf "%6d %8.2f %9.0f %9.0f %9d %9d %6s %9.1f %9.1f\n", $x->{n}, $x->{d}{jump},
+            100 * ($b->[1] - $a->[1]) / $dt, 100 * ($b->[2] - $a->[2]) / $dt, $b->[3] - $a->[3], $b->[4] - $a->[4],
+            $b->[5], $x->{d}{prepare}, $x->{d}{'load(A)'};
     }
 }
 my @j = sort { $a <=> $b } @{ $v{jump} // [] };
-printf "jump_%s_p90=%.2f jump_%s_max=%.2f\n", $w, $j[ int(0.9 * $#j + 0.5) ], $w, $j[-1] if @j;
+my @p = sort { $a <=> $b } @{ $v{prepare} // [] };
+printf "jump_%s_p90=%.2f jump_%s_max=%.2f prepare_%s_p90=%.2f prepare_%s_max=%.2f\n", $w, $j[ int(0.9 * $#j + 0.5) ],
+    $w, $j[-1], $w, $p[ int(0.9 * $#p + 0.5) ], $w, $p[-1] if @j;
 EOF
 done
