@@ -15,6 +15,7 @@
 #include "settings.h"
 #include "setup_encryption.h"
 #include "sleep.h"
+#include "target_file.h"
 
 static void usage(FILE *out)
 {
@@ -33,11 +34,14 @@ static void usage(FILE *out)
             "  rescue-stick DEV|FILE  write khib's rescue stick (BIOS and UEFI): resume the hibernated\n"
             "               system of the machine it boots, or boot its installed system\n"
             "               (khib rescue-stick --help, khib-rescue-stick(8))\n"
+            "  setup-target --file PATH --size SIZE  the image in a file on ext4 or xfs instead of a\n"
+            "               partition (khib setup-target --help; docs/file-target.md)\n"
             "  setup-encryption  once: the key pair that encrypts the images, the passphrase\n"
             "               (khib setup-encryption --help; docs/encryption.md)\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
-            "  --target DEV      block device that receives the image (no default)\n"
+            "  --target DEV      block device that receives the image (no default), or the image\n"
+            "                    file of khib setup-target (with target-device= and target-offset=)\n"
             "  --kernel FILE     transient kernel (default /boot/vmlinuz-$(uname -r))\n"
             "  --initrd FILE     khib initramfs (default " KHIB_DEFAULT_INITRD ")\n"
             "  --kexec FILE      kexec-tools binary (default /usr/sbin/kexec)\n"
@@ -207,6 +211,8 @@ int main(int argc, char **argv)
         return khib_sleep_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "rescue-stick"))
         return rescue_stick(argv + 1);
+    if (!strcmp(cmd, "setup-target"))
+        return setup_target_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "setup-encryption"))
         return khib_setup_encryption_main(argc - 1, argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);

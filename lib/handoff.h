@@ -15,7 +15,8 @@
 
 #define KHIB_NOTE_NAME    "KHIB"
 #define KHIB_NOTE_TYPE    0x4b484231u     /* "KHB1" */
-#define KHIB_NOTE_VERSION 3u      /* 2: before VMCOREINFO (free-page exclusion) */
+#define KHIB_NOTE_VERSION 4u      /* 2: before VMCOREINFO (free-page exclusion);
+                                     3: before images in files (the extent fields) */
 #define KHIB_TARGET_LEN   128u
 
 enum khib_note_flags {
@@ -47,8 +48,17 @@ struct khib_note {
     uint64_t vmcoreinfo_addr;                 /* 3664: A's VMCOREINFO note (/sys/kernel/vmcoreinfo), */
     uint32_t vmcoreinfo_size;                 /* 3672:   0 and 0 when A has none: nothing is excluded */
     /* 3676..3679 zero */
+    /* An image in a file (docs/file-target.md): target is the device under
+     * its file system, and the file's extents come beside the core header
+     * as /khib/extents (lib/extents.h encoding), bound to the note by their
+     * count and checksum.  All 0 for a partition. */
+    uint64_t file_base;                       /* 3680: device byte of the file's first block */
+    uint32_t extent_count;                    /* 3688 */
+    /* 3692..3695 zero */
+    uint64_t extmap_checksum;                 /* 3696: khib_hash64 of /khib/extents */
 };
-#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE + KHIB_HOST_LEN + 16u)   /* 3680 */
+#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE + KHIB_HOST_LEN + 40u)   /* 3704 */
+#define KHIB_EXTENTS_FILE "/khib/extents"
 /* Most bytes of a VMCOREINFO note B reads (the kernel's is one page,
  * VMCOREINFO_NOTE_SIZE in include/linux/vmcore_info.h). */
 #define KHIB_VMCOREINFO_NOTE_MAX (64u << 10)

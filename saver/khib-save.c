@@ -18,6 +18,7 @@
 #include "commit.h"
 #include "elfcore.h"
 #include "exclude.h"
+#include "extents.h"
 #include "encrypt.h"
 #include "faultpoint.h"
 #include "fsrecord.h"
@@ -31,6 +32,7 @@
 #include "threads.h"
 #include "uuid.h"
 #include "writer.h"
+#include "xxhash64.h"
 
 #define PROG "khib-save"
 #define DEFAULT_LEVEL KHIB_LEVEL_AUTO
@@ -54,6 +56,7 @@ struct options {
     int poison;         /* --poison-excluded (tests) */
     const char *public_key; /* --public-key HEX: encrypt (docs/encryption.md) */
     uint32_t cipher;
+    const char *extents; /* --extents FILE: an image in a file's extent map (default KHIB_EXTENTS_FILE) */
 };
 
 /* The saved system's mailbox, mapped and checked before the save (--report),
@@ -61,6 +64,9 @@ struct options {
  * which is the cause it reports.  State of this one small program. */
 static struct khib_mailbox_page mailbox;
 static char last_error[KHIB_MAILBOX_MSG_LEN];
+/* An image in a file (docs/file-target.md): the file's extents, from
+ * --extents as the note describes them; count 0 for a partition. */
+static struct khib_extmap file_map;
 
 /* Print "khib-save: MESSAGE" on stderr and keep it as the cause. */
 static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -115,6 +121,9 @@ static void usage(FILE *out)
             "                         digits, /etc/khib/khib.pub); the target's key header\n"
             "                         (khib setup-encryption) must hold the same key\n"
             "  --cipher NAME          xchacha20poly1305 (the default) or aes256gcm (AES-NI)\n"
+            "  --extents FILE         the extent map of an image in a file, when the note\n"
+            "                         describes one (default " KHIB_EXTENTS_FILE "): the image is\n"
+            "                         written through the target device inside those extents\n"
             "  --quiet                no progress lines\n"
             "  --help                 this text\n"
             "\n"
@@ -166,6 +175,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"report", no_argument, 0, 'R'},            {"return", no_argument, 0, 'B'},
         {"poison-excluded", no_argument, 0, 'X'},
         {"public-key", required_argument, 0, 'P'},   {"cipher", required_argument, 0, 'C'},
+        {"extents", required_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -196,6 +206,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return EXIT_USAGE;
             break;
         case 'M': o->mmap = 1; break;
+        case 'E': o->extents = optarg; break;
         case 'v': o->verify_after = 1; break;
         case 'q': o->quiet = 1; break;
         case 'R': o->report = 1; break;
@@ -346,6 +357,61 @@ struct plan {
     uint64_t index_bytes;
 };
 
+/* The extent map the note announces (an image in a file): read from
+ * --extents, bound to the note by count and checksum, checked whole by
+ * commit_begin_at against the device.  0, or -1 after error(). */
+static int load_extents(const struct options *o, const struct khib_note *nt)
+{
+    const char *path = o->extents ? o->extents : KHIB_EXTENTS_FILE;
+    uint64_t want = khib_extmap_bytes(nt->extent_count);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error("the note describes an image in a file, but its extent map %s cannot be opened: %s; not saving", path,
+              strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    uint8_t *buf = NULL;
+    char err[400];
+    int rc = -1;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != want) {
+        error("the extent map %s is not the %" PRIu64 " bytes of the %" PRIu32 " extents the note describes; not"
+              " saving", path, want, nt->extent_count);
+    } else if (!(buf = malloc(want))) {
+        error("out of memory for the extent map");
+    } else if (khib_pread_all(fd, buf, want, 0, path, err, sizeof err) != 0) {
+        error("%s; not saving", err);
+    } else if (khib_hash64(buf, want, 0) != nt->extmap_checksum) {
+        error("the extent map %s does not match the note's checksum of it; not saving", path);
+    } else if (khib_extmap_decode(buf, want, &file_map, err, sizeof err) != 0) {
+        error("%s: %s; not saving", path, err);
+    } else if (file_map.e[0].physical != nt->file_base) {
+        error("the extent map %s does not begin at the note's device byte %" PRIu64 "; not saving", path,
+              nt->file_base);
+    } else {
+        rc = 0;
+    }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* The image file's device must be that of a file system the saved system
+ * had mounted, found here under the same name with the same identity
+ * (khib_fs_take checked the uuid): B never writes into another disk. */
+static int check_file_device(const struct khib_note *nt, const struct khib_superblock *sb, const char *target)
+{
+    for (uint32_t i = 0; i < sb->fs_count; i++) {
+        char dev[KHIB_FS_DEV_LEN + 8];
+        snprintf(dev, sizeof dev, "%s%s", nt->fs[i].dev[0] == '/' ? "" : "/dev/", nt->fs[i].dev);
+        if (!strcmp(dev, target) && !strcmp(nt->fs[i].dev, sb->fs[i].dev) && !(sb->fs[i].flags & KHIB_FSREC_RDONLY))
+            return 0;
+    }
+    error("the image file's device %s is not the device of a file system the saved system had mounted"
+          " read-write, found here with the same identity: not writing into it", target);
+    return -1;
+}
+
 /* The superblock as step 1 writes it: everything known before the data. */
 static int init_superblock(const struct options *o, const struct input *in, int level, struct khib_superblock *sb)
 {
@@ -450,7 +516,7 @@ static int verify_after(const struct options *o, struct input *in, struct commit
     khib_progress_start(&vprog, PROG " (verify)", in->core.total_bytes, o->quiet);
     double v0 = khib_now();
     struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device, .seal = cm->seal};
-    if (save_verify(cm->path, sb->uuid, &sin, o->threads, &vprog, err, sizeof err) != KHIB_IMG_OK) {
+    if (save_verify(cm->path, sb->file_base, sb->uuid, &sin, o->threads, &vprog, err, sizeof err) != KHIB_IMG_OK) {
         error("verification after the save failed: %s", err);
         if (commit_revoke(cm, sb, err, sizeof err) != 0)
             error("cannot invalidate the image: %s", err);
@@ -549,9 +615,35 @@ static int save(const struct options *o, struct input *in, const char *target, i
         free(pl.chunks);
         return EXIT_KEY;
     }
+    if (file_map.count) {
+        if (seal || o->public_key) {
+            error("an image in a file cannot be encrypted (docs/file-target.md); not saving");
+            khib_seal_free(seal);
+            free(pl.chunks);
+            return EXIT_KEY;
+        }
+        uint64_t bytes = khib_extmap_bytes(file_map.count);
+        uint8_t *enc = malloc(bytes);
+        if (!enc) {
+            error("out of memory for the extent map");
+            free(pl.chunks);
+            return EXIT_INPUT;
+        }
+        khib_extmap_encode(&file_map, enc);
+        sb->extmap_checksum = khib_hash64(enc, bytes, 0);
+        free(enc);
+        sb->extmap_offset = KHIB_EXTMAP_OFFSET;
+        sb->extmap_count = file_map.count;
+        sb->file_base = file_map.e[0].physical;
+        sb->data_offset = khib_extmap_data_offset(file_map.count);
+        if (check_file_device(&in->core.note, sb, target) != 0) {
+            free(pl.chunks);
+            return EXIT_TARGET;
+        }
+    }
     int rc = EXIT_TARGET;
     struct commit cm;
-    if (commit_begin(&cm, target, sb, pl.index_bytes, err, sizeof err) != 0) {
+    if (commit_begin_at(&cm, target, file_map.count ? &file_map : NULL, sb, pl.index_bytes, err, sizeof err) != 0) {
         error("%s", err);
         goto out;
     }
@@ -665,6 +757,10 @@ int main(int argc, char **argv)
     }
     if (!target && in.core.has_note && in.core.note.target[0])
         target = in.core.note.target;
+    if (in.core.has_note && in.core.note.extent_count && load_extents(&o, &in.core.note) != 0) {
+        rc = EXIT_INPUT;
+        goto out;
+    }
     int level = o.level ? o.level : (in.core.has_note && in.core.note.level ? in.core.note.level : DEFAULT_LEVEL);
     if (!target) {
         error("no target: give --target PATH (the core header names none)");
@@ -677,5 +773,6 @@ out:
         report(&o, &sb, target, rc, &ex);
     khib_mailbox_close(&mailbox);
     close_input(&in);
+    khib_extmap_free(&file_map);
     return rc;
 }
