@@ -451,16 +451,22 @@ static int create_file(const char *path, uint64_t size, char *err, size_t errlen
     return rc;
 }
 
-/* A file setup-target made that cannot serve: immutable flag off, gone. */
-static void remove_created(const char *path)
+/* A file refused: the immutable flag setup-target set taken off again. */
+static void set_mutable(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), flags = 0;
     if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
         flags &= ~FS_IMMUTABLE_FL;
-        (void)!ioctl(fd, FS_IOC_SETFLAGS, &flags);
+        if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0)
+            fprintf(stderr, "khib setup-target: cannot clear the immutable flag of %s: %s\n", path, strerror(errno));
     }
     if (fd >= 0)
         close(fd);
+}
+
+/* A file setup-target made that cannot serve: gone again. */
+static void remove_created(const char *path)
+{
     if (unlink(path) == 0)
         fprintf(stderr, "khib setup-target: removed %s again\n", path);
     else
@@ -497,7 +503,7 @@ int setup_target_main(int argc, char **argv)
     }
     char err[700], fix[400];
     struct stat st;
-    int created = 0;
+    int created = 0, was_mutable = 0;
     if (lstat(path, &st) == 0) {
         if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
             fprintf(stderr, "khib setup-target: %s exists and is not a file of %s bytes: not touching it\n"
@@ -507,6 +513,8 @@ int setup_target_main(int argc, char **argv)
         }
         printf("khib: %s exists with that size: making it immutable and reading its layout again\n", path);
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), flags = 0;
+        if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0)
+            was_mutable = !(flags & FS_IMMUTABLE_FL);
         if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0 ||
             (flags |= FS_IMMUTABLE_FL, ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0)) {
             fprintf(stderr, "khib setup-target: cannot make %s immutable (chattr +i): %s\n", path, strerror(errno));
@@ -546,6 +554,8 @@ int setup_target_main(int argc, char **argv)
     struct file_target ft;
     if (file_target_read(path, &ft, err, sizeof err, fix, sizeof fix) != 0) {
         fprintf(stderr, "khib setup-target: %s\n  fix: %s\n", err, fix);
+        if (created || was_mutable)
+            set_mutable(path);
         if (created)
             remove_created(path);
         return 3;

@@ -236,6 +236,16 @@ qmp() {
         }' "$@"
 }
 
+# phase NAME START END: one line of a phase table (times from at), "n/a"
+# when either is missing.
+phase() {
+    if [ -n "$2" ] && [ -n "$3" ]; then
+        awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "  %-28s %7.1f s\n", n, b - a }'
+    else
+        printf '  %-28s %9s\n' "$1" "n/a"
+    fi
+}
+
 # at LOG TEXT: the host time (seconds) of the first serial line holding TEXT.
 at() {
     grep -F -m 1 -- "$2" "$1" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p'

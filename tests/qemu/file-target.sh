@@ -1,0 +1,102 @@
+#!/bin/sh
+# shellcheck source-path=SCRIPTDIR
+# The image in a file (docs/file-target.md), in the busybox guest: disks vda
+# ext4, vdb xfs, vdc btrfs, all mounted in the saved system A.
+#   boot 1  A: btrfs refused; an unwritten extent written raw reads as zeros
+#           through the file system; a moved, hole-punched, truncated and
+#           no longer immutable file each refused before the jump, nothing
+#           written; khib setup-target on the ext4, workload, hibernate;
+#   boot 2  R with khib.image=/dev/vda khib.offset=N: resumes A, which
+#           verifies its memory, the record writer on the ext4 and the data
+#           on the xfs, then sets up a file on the xfs and hibernates;
+#   boot 3  R with khib.image=/dev/vdb khib.offset=M: resumes A, verified
+#           again; A hibernates a third time;
+#   boot 4  another system mounts the xfs read-write and writes to it;
+#   boot 5  R must refuse the image in the xfs file (mounted since).
+# Then the host's fsck of the ext4 and the xfs, and the records.  Prints the
+# phase times of the ext4 cycle.
+set -eu
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+kernel=$(test_kernel "$KHIB_KERNEL")
+initrd=$(guest_initrd "$kernel")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+truncate -s 1G "$work/ext4.img" "$work/xfs.img"
+truncate -s 256M "$work/btrfs.img"
+mkfs.ext4 -q -F -b 4096 "$work/ext4.img"
+mkfs.xfs -q -f "$work/xfs.img"
+mkfs.btrfs -q -f "$work/btrfs.img" > /dev/null
+set -- -drive "file=$work/ext4.img,if=virtio,format=raw" -drive "file=$work/xfs.img,if=virtio,format=raw" \
+    -drive "file=$work/btrfs.img,if=virtio,format=raw"
+
+offset_of() {   # offset_of LOG FS: the offset the guest printed for FS's image file
+    tr -d '\r' < "$1" | sed -n "s/.*khibtest-offset $2 \([0-9][0-9]*\)\$/\1/p" | tail -n 1
+}
+
+log "boot 1: the saved system: refusals, then the image in a file on the ext4"
+run_guest "$work/a.log" "$kernel" "$initrd" "khibtest.scenario=file-target" "$@" || true
+before=$FAILED
+collect "$work/a.log"
+expect "$work/a.log" "image saved: powering off" "cycle 1: the transient kernel saved into the ext4 file and powered off"
+expect "$work/a.log" "khib-save: recorded the file system at /mnt/e (ext2/3/4 on vda)" \
+    "cycle 1: the transient kernel recorded the ext4 holding the file before writing into it"
+[ "$FAILED" = "$before" ] || show_log "$work/a.log"
+eoff=$(offset_of "$work/a.log" ext4)
+
+log "boot 2: the restore kernel, khib.image=/dev/vda khib.offset=$eoff"
+run_guest "$work/r1.log" "$kernel" "$initrd" \
+    "$R_BASE khib.image=/dev/vda khib.offset=$eoff khibtest.scenario=restore-expected" "$@" || true
+before=$FAILED
+collect "$work/r1.log"
+expect "$work/r1.log" "khib-restore: jumping into the restored system" "cycle 1: R restored from the ext4 file"
+expect "$work/r1.log" "image saved: powering off" "cycle 2: the transient kernel saved into the xfs file and powered off"
+[ "$FAILED" = "$before" ] || show_log "$work/r1.log"
+xoff=$(offset_of "$work/r1.log" xfs)
+
+log "boot 3: the restore kernel, khib.image=/dev/vdb khib.offset=$xoff"
+run_guest "$work/r2.log" "$kernel" "$initrd" \
+    "$R_BASE khib.image=/dev/vdb khib.offset=$xoff khibtest.scenario=restore-expected" "$@" || true
+before=$FAILED
+collect "$work/r2.log"
+expect "$work/r2.log" "khib-restore: jumping into the restored system" "cycle 2: R restored from the xfs file"
+expect "$work/r2.log" "image saved: powering off" "hibernation 3: saved into the xfs file and powered off"
+[ "$FAILED" = "$before" ] || show_log "$work/r2.log"
+
+log "boot 4: another system mounts the xfs and writes to it"
+run_guest "$work/m.log" "$kernel" "$initrd" "khibtest.scenario=ft-mount" "$@" || true
+collect "$work/m.log"
+
+log "boot 5: the restore kernel must refuse the image in the xfs file"
+run_guest "$work/r3.log" "$kernel" "$initrd" \
+    "$R_BASE khib.image=/dev/vdb khib.offset=$xoff khibtest.scenario=ft-refused" "$@" || true
+before=$FAILED
+collect "$work/r3.log"
+expect "$work/r3.log" "(xfs on vdb) was mounted since the hibernation" \
+    "mounted in between: R refuses the image in the xfs file, naming the xfs"
+if grep -qF "khib-restore: jumping" "$work/r3.log"; then fail "mounted in between: R jumped"; else
+    pass "mounted in between: R did not jump"; fi
+expect "$work/r3.log" "abandoned: a normal boot started after the restore did not jump" \
+    "mounted in between: R retired the image before booting normally"
+[ "$FAILED" = "$before" ] || show_log "$work/r3.log"
+
+check_filesystem "$work/ext4.img"
+if xfs_repair -n -f "$work/xfs.img" > "$work/xfs.fsck" 2>&1; then
+    pass "xfs_repair -n of the xfs holding the second image file is clean"
+else
+    fail "xfs_repair -n of the xfs: $(tail -n 3 "$work/xfs.fsck" | tr '\n' ' ')"
+fi
+
+echo
+echo "Phases of the ext4 file-target cycle (host wall time):"
+phase "A: setup, refusals, workload" "$(at "$work/a.log" "qemu start")" "$(at "$work/a.log" "khib: hibernating")"
+phase "jump + B boot" "$(at "$work/a.log" "khib: hibernating")" "$(at "$work/a.log" "khib-init: transient kernel")"
+phase "save" "$(at "$work/a.log" "khib-init: transient kernel")" "$(at "$work/a.log" "image saved: powering off")"
+phase "power off" "$(at "$work/a.log" "image saved: powering off")" "$(at "$work/a.log" "qemu exit")"
+phase "R boot" "$(at "$work/r1.log" "qemu start")" "$(at "$work/r1.log" "khib-init: restore kernel")"
+phase "restore" "$(at "$work/r1.log" "khib-init: restore kernel")" "$(at "$work/r1.log" "khib-restore: jumping")"
+phase "resume" "$(at "$work/r1.log" "khib-restore: jumping")" "$(at "$work/r1.log" "khib: resumed from image")"
+tr -d '\r' < "$work/a.log" | grep -E "khib-save: (saved image|time)" | sed 's/^\[[0-9.]*\] /  /' | head -n 2
+tr -d '\r' < "$work/r1.log" | grep -F "khib-restore: restored image" | sed 's/^\[[0-9.]*\] /  /' | head -n 1
+finish
