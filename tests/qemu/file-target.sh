@@ -45,24 +45,26 @@ expect "$work/a.log" "khib-save: recorded the file system at /mnt/e (ext2/3/4 on
 [ "$FAILED" = "$before" ] || show_log "$work/a.log"
 eoff=$(offset_of "$work/a.log" ext4)
 
-log "boot 2: the restore kernel, khib.image=/dev/vda khib.offset=$eoff"
-run_guest "$work/r1.log" "$kernel" "$initrd" \
-    "$R_BASE khib.image=/dev/vda khib.offset=$eoff khibtest.scenario=restore-expected" "$@" || true
-before=$FAILED
-collect "$work/r1.log"
-expect "$work/r1.log" "khib-restore: jumping into the restored system" "cycle 1: R restored from the ext4 file"
-expect "$work/r1.log" "image saved: powering off" "cycle 2: the transient kernel saved into the xfs file and powered off"
-[ "$FAILED" = "$before" ] || show_log "$work/r1.log"
-xoff=$(offset_of "$work/r1.log" xfs)
+# restore_boot LOG DEV OFFSET WHAT NEXT [QEMU ARGS...]: R resumes A from the
+# image file at OFFSET of DEV (WHAT), and A saves its next image (NEXT).
+restore_boot() {
+    rb_log=$1 rb_dev=$2 rb_off=$3 rb_what=$4 rb_next=$5
+    shift 5
+    log "restore kernel, khib.image=$rb_dev khib.offset=$rb_off"
+    run_guest "$rb_log" "$kernel" "$initrd" \
+        "$R_BASE khib.image=$rb_dev khib.offset=$rb_off khibtest.scenario=restore-expected" "$@" || true
+    before=$FAILED
+    collect "$rb_log"
+    expect "$rb_log" "khib-restore: jumping into the restored system" "$rb_what"
+    expect "$rb_log" "image saved: powering off" "$rb_next"
+    [ "$FAILED" = "$before" ] || show_log "$rb_log"
+}
 
-log "boot 3: the restore kernel, khib.image=/dev/vdb khib.offset=$xoff"
-run_guest "$work/r2.log" "$kernel" "$initrd" \
-    "$R_BASE khib.image=/dev/vdb khib.offset=$xoff khibtest.scenario=restore-expected" "$@" || true
-before=$FAILED
-collect "$work/r2.log"
-expect "$work/r2.log" "khib-restore: jumping into the restored system" "cycle 2: R restored from the xfs file"
-expect "$work/r2.log" "image saved: powering off" "hibernation 3: saved into the xfs file and powered off"
-[ "$FAILED" = "$before" ] || show_log "$work/r2.log"
+restore_boot "$work/r1.log" /dev/vda "$eoff" "cycle 1: R restored from the ext4 file" \
+    "cycle 2: the transient kernel saved into the xfs file and powered off" "$@"
+xoff=$(offset_of "$work/r1.log" xfs)
+restore_boot "$work/r2.log" /dev/vdb "$xoff" "cycle 2: R restored from the xfs file" \
+    "hibernation 3: saved into the xfs file and powered off" "$@"
 
 log "boot 4: another system mounts the xfs and writes to it"
 run_guest "$work/m.log" "$kernel" "$initrd" "khibtest.scenario=ft-mount" "$@" || true

@@ -37,6 +37,18 @@ fresh() {   # fresh FILE CONF: a new 64M image file set up into CONF
     khib setup-target --file "$1" --size 64M --config "$2" > /dev/null 2>&1
 }
 
+# cycle LABEL DEV OFFSET: hibernate to the configured image file, resumed
+# by the host's restore boot; everything verified, the image CONSUMED.
+cycle() {
+    ds_run kh hibernate
+    ds_expect "$1: khib hibernate resumed and returned 0" 0
+    verify_resumed "$1"
+    check "$1: the record writer on the ext4 runs on" kill -0 "$WRITER_PID"
+    check "$1: the xfs data unchanged" sha256sum -c -s /run/xfs.sha256
+    ds_run khib-restore --image "$2" --offset "$3" --info
+    ds_line "$1: the image is CONSUMED" "state:" CONSUMED
+}
+
 mkdir -p /mnt/e /mnt/x /mnt/b
 mount -t ext4 /dev/vda /mnt/e || result FAIL "mount the ext4 on vda"
 mount -t xfs /dev/vdb /mnt/x || result FAIL "mount the xfs on vdb"
@@ -114,13 +126,7 @@ start_workload 64 64
 dd if=/dev/urandom of=/mnt/x/data bs=1M count=8 2>/dev/null
 sha256sum /mnt/x/data > /run/xfs.sha256
 sync
-ds_run kh hibernate
-ds_expect "cycle 1 (ext4 file): khib hibernate resumed and returned 0" 0
-verify_resumed "cycle 1 (ext4 file)"
-check "cycle 1: the record writer on the ext4 runs on" kill -0 "$WRITER_PID"
-check "cycle 1: the xfs data unchanged" sha256sum -c -s /run/xfs.sha256
-ds_run khib-restore --image /dev/vda --offset "$eoff" --info
-ds_line "cycle 1: the image is CONSUMED" "state:" CONSUMED
+cycle "cycle 1 (ext4 file)" /dev/vda "$eoff"
 echo 3 > /proc/sys/vm/drop_caches
 reads_image() { [ "$(dd if=/mnt/e/khib.img bs=8 count=1 2>/dev/null)" = KHIBIMG1 ]; }
 check "cycle 1: the file system reads the image the transient kernel wrote (written extents)" reads_image
@@ -130,13 +136,7 @@ ds_run khib setup-target --file /mnt/x/khib.img --size $SIZE
 ds_expect "xfs: setup-target --file /mnt/x/khib.img" 0 "on xfs (/dev/vdb)"
 xoff=$(conf_get /etc/khib.conf target-offset)
 echo "khibtest-offset xfs $xoff"
-ds_run kh hibernate
-ds_expect "cycle 2 (xfs file): khib hibernate resumed and returned 0" 0
-verify_resumed "cycle 2 (xfs file)"
-check "cycle 2: the record writer on the ext4 runs on" kill -0 "$WRITER_PID"
-check "cycle 2: the xfs data unchanged" sha256sum -c -s /run/xfs.sha256
-ds_run khib-restore --image /dev/vdb --offset "$xoff" --info
-ds_line "cycle 2: the image is CONSUMED" "state:" CONSUMED
+cycle "cycle 2 (xfs file)" /dev/vdb "$xoff"
 
 # --- hibernation 3: another boot mounts the xfs before the restore ---------
 kill "$WRITER_PID"
