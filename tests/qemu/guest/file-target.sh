@@ -68,10 +68,11 @@ set -- $($TL fiemap /mnt/e/unwritten.img)
 uphys=$2
 if [ "$6" = 1 ]; then result PASS "unwritten: fallocate left the extent at byte $uphys unwritten"
 else result FAIL "unwritten: fallocate's extent has flags $4"; fi
-printf 'KHIBRAW!' | dd of=/dev/vda bs=8 seek=$((uphys / 8)) conv=notrunc,fsync 2>/dev/null
+printf 'KHIBRAW!' > /tmp/raw8
+dd if=/tmp/raw8 of=/dev/vda bs=8 seek=$((uphys / 8)) conv=notrunc,fsync || echo "raw write: dd exit $?"
 sync
 echo 3 > /proc/sys/vm/drop_caches
-raw=$(dd if=/dev/vda bs=8 skip=$((uphys / 8)) count=1 2>/dev/null)
+raw=$(dd if=/dev/vda bs=8 skip=$((uphys / 8)) count=1 2>/dev/null | od -An -c | tr -d ' \n')
 fs=$(dd if=/mnt/e/unwritten.img bs=8 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')
 if [ "$raw" = "KHIBRAW!" ] && [ "$fs" = 0000000000000000 ]; then
     result PASS "unwritten: the device holds KHIBRAW! at the extent, the file system reads zeros there"
