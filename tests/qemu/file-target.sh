@@ -44,6 +44,15 @@ expect "$work/a.log" "khib-save: recorded the file system at /mnt/e (ext2/3/4 on
     "cycle 1: the transient kernel recorded the ext4 holding the file before writing into it"
 [ "$FAILED" = "$before" ] || show_log "$work/a.log"
 eoff=$(offset_of "$work/a.log" ext4)
+# A raw write into the unwritten extent of a file while A is hibernated (as
+# B writes an image): A reads it back through its file system after the
+# resume (zeros) and from the device (these bytes).
+uoff=$(offset_of "$work/a.log" unwritten)
+if [ -n "$uoff" ]; then
+    printf 'KHIBRAW!' | dd of="$work/ext4.img" bs=1 seek="$uoff" conv=notrunc 2> /dev/null
+else
+    fail "unwritten: the guest named no offset of its unwritten file"
+fi
 
 # restore_boot LOG DEV OFFSET WHAT NEXT [QEMU ARGS...]: R resumes A from the
 # image file at OFFSET of DEV (WHAT), and A saves its next image (NEXT).
@@ -90,15 +99,22 @@ else
     fail "xfs_repair -n of the xfs: $(tail -n 3 "$work/xfs.fsck" | tr '\n' ' ')"
 fi
 
+# at_last LOG TEXT: like at, for the last line holding TEXT (boot 1 makes a
+# test snapshot before cycle 1: its lines come first).
+at_last() {
+    grep -F -- "$2" "$1" | tail -n 1 | sed -n 's/^\[\([0-9.]*\)\].*/\1/p'
+}
 echo
 echo "Phases of the ext4 file-target cycle (host wall time):"
-phase "A: setup, refusals, workload" "$(at "$work/a.log" "qemu start")" "$(at "$work/a.log" "khib: hibernating")"
-phase "jump + B boot" "$(at "$work/a.log" "khib: hibernating")" "$(at "$work/a.log" "khib-init: transient kernel")"
-phase "save" "$(at "$work/a.log" "khib-init: transient kernel")" "$(at "$work/a.log" "image saved: powering off")"
+hib=$(at_last "$work/a.log" "khib: hibernating")
+b_up=$(at_last "$work/a.log" "khib-init: transient kernel")
+phase "A: setup, refusals, workload" "$(at "$work/a.log" "qemu start")" "$hib"
+phase "jump + B boot" "$hib" "$b_up"
+phase "save" "$b_up" "$(at "$work/a.log" "image saved: powering off")"
 phase "power off" "$(at "$work/a.log" "image saved: powering off")" "$(at "$work/a.log" "qemu exit")"
 phase "R boot" "$(at "$work/r1.log" "qemu start")" "$(at "$work/r1.log" "khib-init: restore kernel")"
 phase "restore" "$(at "$work/r1.log" "khib-init: restore kernel")" "$(at "$work/r1.log" "khib-restore: jumping")"
 phase "resume" "$(at "$work/r1.log" "khib-restore: jumping")" "$(at "$work/r1.log" "khib: resumed from image")"
-tr -d '\r' < "$work/a.log" | grep -E "khib-save: (saved image|time)" | sed 's/^\[[0-9.]*\] /  /' | head -n 2
+tr -d '\r' < "$work/a.log" | grep -E "khib-save: (saved image|time)" | sed 's/^\[[0-9.]*\] /  /' | tail -n 2
 tr -d '\r' < "$work/r1.log" | grep -F "khib-restore: restored image" | sed 's/^\[[0-9.]*\] /  /' | head -n 1
 finish
