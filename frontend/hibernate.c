@@ -259,7 +259,14 @@ static int retire_test_image(const struct settings *s, const uint8_t *uuid)
     struct khib_image img;
     uint64_t offset;
     const char *target = image_location(s, &offset);
-    int rc = khib_image_open_at(&img, target, offset, KHIB_OPEN_WRITE, err, sizeof err);
+    /* An image file's snapshot was retired by the transient kernel already
+     * (this kernel may not write to a disk whose file system is mounted). */
+    int rc = khib_image_open_at(&img, target, offset, KHIB_OPEN_READ, err, sizeof err);
+    int done = rc == KHIB_IMG_OK && !memcmp(img.sb.uuid, uuid, 16) && img.sb.state == KHIB_STATE_CONSUMED;
+    khib_image_close(&img);
+    if (done)
+        return 0;
+    rc = khib_image_open_at(&img, target, offset, KHIB_OPEN_WRITE, err, sizeof err);
     if (rc == KHIB_IMG_OK) {
         if (memcmp(img.sb.uuid, uuid, 16) != 0 || img.sb.state != KHIB_STATE_COMMITTED) {
             snprintf(err, sizeof err, "it holds another image, or the image is %s", khib_state_name(img.sb.state));
@@ -291,6 +298,14 @@ static int report(const struct khib_mailbox *m, double jump_s)
         char line[160];
         snprintf(line, sizeof line, "khib: resumed from image %s: the system was off for %.1f s; restore took %.1f s",
                  uuid, (double)(m->restored_ns - m->saved_ns) / 1e9, m->restore_ms / 1000.0);
+        console_note(line);
+        return 0;
+    }
+    case KHIB_MBX_WOKE:
+    {
+        char line[200];
+        snprintf(line, sizeof line, "khib: woke from suspend-to-both: image %s was saved, then retired at the wake"
+                 " (%.1f s after the save)", uuid, (double)(m->restored_ns - m->saved_ns) / 1e9);
         console_note(line);
         return 0;
     }
@@ -332,7 +347,8 @@ int khib_hibernate(const struct settings *s)
         return 3;
     }
     note.version = KHIB_NOTE_VERSION;
-    note.flags = (s->test ? KHIB_NOTE_TEST : 0) | (s->exclude_free ? 0 : KHIB_NOTE_KEEP_FREE);
+    note.flags = (s->test ? KHIB_NOTE_TEST : 0) | (s->exclude_free ? 0 : KHIB_NOTE_KEEP_FREE) |
+                 (s->hybrid ? KHIB_NOTE_HYBRID : 0);
     /* Without VMCOREINFO B saves the free pages: the trim zeroes them. */
     int exclude = s->exclude_free && vmcoreinfo_note(&note.vmcoreinfo_addr, &note.vmcoreinfo_size) == 0;
     if (s->exclude_free && !exclude)
@@ -412,7 +428,10 @@ int khib_hibernate(const struct settings *s)
              "khib: hibernating %llu MiB of memory to %s%s (prepared in %.1f s, of which %.1f s loading the"
              " transient kernel)",
              (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
-             s->test ? " (test: the system comes back after the save)" : "", khib_now() - t_start,
+             s->test     ? " (test: the system comes back after the save)"
+             : s->hybrid ? " (suspend-to-both: then to RAM; a wake returns here, a power loss resumes from the image)"
+                         : "",
+             khib_now() - t_start,
              khib_now() - t_load);
     console_note(line);
     /* The one-shot next boot, set last: a failure before leaves it as it was. */

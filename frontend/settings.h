@@ -27,6 +27,7 @@ struct settings {
     uint64_t window;         /* [0, window) holds B and R */
     int level;               /* zstd level, KHIB_LEVEL_AUTO or _STORE for khib-save, 0 = its default */
     int test;                /* save, verify and come back (no power-off) */
+    int hybrid;              /* suspend-to-both: B sleeps in S3 after the commit (docs/hybrid.md) */
     int trim;                /* drop the caches before the jump, and zero free memory where B cannot
                                 exclude it (trim.h) */
     int exclude_free;        /* B leaves A's free pages out of the image (docs/freepages.md) */

@@ -23,8 +23,11 @@ enum khib_note_flags {
     KHIB_NOTE_TEST = 1u << 0,  /* save, verify, report and jump back to A
                                   instead of powering off */
     KHIB_NOTE_KEEP_FREE = 1u << 1,  /* save A's free pages too (exclude-free=no) */
+    KHIB_NOTE_HYBRID = 1u << 2,  /* suspend-to-both (docs/hybrid.md): after the commit B
+                                    sleeps in S3 instead of powering off; on wake it
+                                    retires the image and jumps back to A */
 };
-#define KHIB_NOTE_FLAGS (KHIB_NOTE_TEST | KHIB_NOTE_KEEP_FREE)
+#define KHIB_NOTE_FLAGS (KHIB_NOTE_TEST | KHIB_NOTE_KEEP_FREE | KHIB_NOTE_HYBRID)
 
 /* Encoded size: KHIB_NOTE_SIZE. */
 struct khib_note {
@@ -75,6 +78,8 @@ enum khib_mailbox_status {
     KHIB_MBX_SAVED = 1,        /* test mode: image saved and verified */
     KHIB_MBX_SAVE_FAILED = 2,  /* B could not save; msg says why */
     KHIB_MBX_RESTORED = 3,     /* R restored the image; msg names it */
+    KHIB_MBX_WOKE = 4,         /* suspend-to-both: B saved, slept, woke, retired the image;
+                                  restored_ns is when it woke */
 };
 
 struct khib_mailbox {

@@ -133,7 +133,10 @@ static void usage(FILE *out)
             "found, or not readable: nothing was written); 5 (--return) the jump back failed;\n"
             "6 the image cannot be encrypted (no or another key header on the target; nothing\n"
             "was written).\n"
-            "After any failure the target holds no committed image.\n",
+            "After any failure the target holds no committed image.\n"
+            "With the note's hybrid flag (khib hibernate --hybrid, docs/hybrid.md) it sleeps in\n"
+            "S3 after the commit; on wake it retires the image and jumps back (--mem,\n"
+            "--jump-back-entry); without S3 it exits 0 and the caller powers off.\n",
             level, KHIB_THREADS_DEFAULT_MAX);
 }
 
@@ -573,6 +576,95 @@ static int poison(const struct options *o, const struct input *in, const struct 
     return EXIT_OK;
 }
 
+/* Suspend-to-both (docs/hybrid.md): the image committed, the machine
+ * sleeps in S3 instead of powering off.  On wake, the jump back to the saved
+ * system is loaded first, then the image retired (ABANDONED: the system
+ * runs on, so it must never be restored) and the wake posted in the mailbox,
+ * then the jump: the mirror of the restorer's CONSUMED right before its
+ * jump.  Returns EXIT_OK when the machine could not sleep or the image could
+ * not be retired (the caller powers off: the image stays COMMITTED and the
+ * next boot resumes from it, since the saved system never ran after the
+ * commit), EXIT_JUMP when the jump failed after the image was retired. */
+struct woke {
+    struct commit *cm;
+    struct khib_superblock *sb;
+    double slept;
+};
+
+static int retire_after_wake(void *ctx)
+{
+    struct woke *w = ctx;
+    char err[400];
+    struct khib_superblock sb = *w->sb;
+    sb.state = KHIB_STATE_ABANDONED;
+    sb.abandoned_ns = khib_realtime_ns();
+    memset(sb.abandon_reason, 0, sizeof sb.abandon_reason);
+    snprintf(sb.abandon_reason, sizeof sb.abandon_reason, "the system woke from suspend-to-both and ran on");
+    if (khib_superblock_write(w->cm->t.fd, w->cm->path, &sb, err, sizeof err) != 0) {
+        error("cannot retire the image after the wake: %s; powering off instead: the next boot resumes from it", err);
+        return -1;
+    }
+    *w->sb = sb;
+    printf(PROG ": the image on %s is retired (ABANDONED); jumping back to the saved system\n", w->cm->path);
+    if (mailbox.p) {
+        struct khib_mailbox m;
+        khib_mailbox_report(&sb, KHIB_MBX_WOKE, &m);
+        m.restored_ns = sb.abandoned_ns;
+        snprintf(m.msg, sizeof m.msg, "woke from suspend-to-both after %.1f s in RAM; the image on %s was retired",
+                 w->slept, w->cm->path);
+        khib_mailbox_store(&mailbox, &m);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* Write text into a sysfs file: 0, or the errno. */
+static int write_sys(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    int e = ok ? 0 : errno;
+    if (fd >= 0)
+        close(fd);
+    return e;
+}
+
+static int hybrid_sleep(const struct options *o, struct commit *cm, struct khib_superblock *sb)
+{
+    char err[400];
+    sync();
+    /* deep: S3, the memory powered and everything else off; s2idle would
+     * keep the CPUs idling, and no firmware wake would end it. */
+    int e = write_sys("/sys/power/mem_sleep", "deep");
+    if (e) {
+        error("suspend-to-both: this kernel or machine has no suspend to RAM (S3: /sys/power/mem_sleep: %s):"
+              " powering off instead; the next boot resumes from the image", strerror(e));
+        return EXIT_OK;
+    }
+    printf(PROG ": suspend-to-both: the image is committed; suspending to RAM (S3)\n");
+    fflush(stdout);
+    uint64_t t0 = khib_realtime_ns();
+    e = write_sys("/sys/power/state", "mem");
+    if (e) {
+        error("suspend-to-both: suspend to RAM failed (/sys/power/state: %s): powering off instead; the next boot"
+              " resumes from the image", strerror(e));
+        return EXIT_OK;
+    }
+    struct woke w = {cm, sb, (double)(khib_realtime_ns() - t0) / 1e9};
+    printf(PROG ": woke after %.1f s in RAM\n", w.slept);
+    fflush(stdout);
+    int rc = khib_jump_back(o->mem ? o->mem : "/dev/mem", o->entry, retire_after_wake, &w, err, sizeof err);
+    if (rc == KHIB_JB_BEFORE)
+        return EXIT_OK;
+    if (rc == KHIB_JB_LOAD) {
+        error("cannot load the jump back after the wake: %s; powering off: the next boot resumes from the image",
+              err);
+        return EXIT_OK;
+    }
+    error("the jump back to the saved system failed after its image was retired: %s", err);
+    return EXIT_JUMP;
+}
+
 /* The image of in's memory on target, committed (commit.h).  Exit status;
  * *sb the image's superblock, *ex what became of the free pages. */
 static int save(const struct options *o, struct input *in, const char *target, int level,
@@ -667,6 +759,22 @@ static int save(const struct options *o, struct input *in, const char *target, i
     double t_total = khib_now() - t0;
     if (o->verify_after && verify_after(o, in, &cm, sb) != EXIT_OK)
         goto out;
+    /* A test snapshot of an image in a file is retired here, before the
+     * saved system runs on: there, a kernel may refuse writes to the disk
+     * whose file system is mounted (CONFIG_BLK_DEV_WRITE_MOUNTED), and it
+     * must never be restored (docs/file-target.md). */
+    if (file_map.count && in->core.has_note && (in->core.note.flags & KHIB_NOTE_TEST)) {
+        sb->state = KHIB_STATE_CONSUMED;
+        sb->consumed_ns = khib_realtime_ns();
+        if (khib_superblock_write(cm.t.fd, cm.path, sb, err, sizeof err) != 0) {
+            error("cannot retire the test snapshot: %s", err);
+            if (commit_revoke(&cm, sb, err, sizeof err) != 0)
+                error("cannot invalidate it either: %s", err);
+            rc = EXIT_TARGET;
+            goto out;
+        }
+        printf(PROG ": test snapshot retired (CONSUMED) before the saved system runs on\n");
+    }
     if (o->poison && (rc = poison(o, in, &pl)) != EXIT_OK) {
         /* Failed after the commit: take it back, as --verify-after does. */
         if (commit_revoke(&cm, sb, err, sizeof err) != 0)
@@ -676,6 +784,10 @@ static int save(const struct options *o, struct input *in, const char *target, i
         goto out;
     }
     print_summary(in, target, sb, &tot, t_total, t_data, fell_back);
+    if (in->core.has_note && (in->core.note.flags & KHIB_NOTE_HYBRID) && !o->verify_after) {
+        rc = hybrid_sleep(o, &cm, sb);
+        goto out;
+    }
     rc = EXIT_OK;
 out:
     commit_close(&cm);

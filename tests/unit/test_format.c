@@ -359,6 +359,15 @@ static void test_note_and_mailbox(void)
     khib_note_encode(&n, buf);
     khib_put32(buf, 9);
     CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "version 9");
+    /* Suspend-to-both (docs/hybrid.md) is a known flag; the next bit is not. */
+    n.flags = KHIB_NOTE_HYBRID;
+    khib_note_encode(&n, buf);
+    CHECK(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) == 0 && back.flags == KHIB_NOTE_HYBRID,
+          "the hybrid flag decodes: %s", err);
+    n.flags = KHIB_NOTE_HYBRID << 1;
+    khib_note_encode(&n, buf);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "unknown flags");
+    n.flags = 0;
     /* An image file's extent fields (docs/file-target.md). */
     n.file_base = 0x123000;
     n.extent_count = 5;
