@@ -182,7 +182,23 @@ static int initramfs_plan(const struct boot_paths *p, const struct settings *s, 
         return 0;
     stamp_value(text, "target", target, sizeof target);
     stamp_value(text, "generator", generator, sizeof generator);
+    /* An image file: the hook finds it by device and offset, as they were
+     * at the build (target_file.h). */
+    char device[128], offset[32], now[32] = "";
+    stamp_value(text, "target-device", device, sizeof device);
+    stamp_value(text, "target-offset", offset, sizeof offset);
+    if (s->target_offset)
+        snprintf(now, sizeof now, "%llu", (unsigned long long)s->target_offset);
     free(text);
+    if (!strcmp(target, s->target) && (strcmp(offset, now) || (now[0] && strcmp(device, s->target_device)))) {
+        snprintf(plan->what, sizeof plan->what,
+                 "boot entry: the initramfs of %s was built for the image file at byte %s of %s, but it is now at"
+                 " byte %s of %s (it moved): its hook would not find the image", release, offset[0] ? offset : "-",
+                 device[0] ? device : "-", now[0] ? now : "-", s->target_device[0] ? s->target_device : "-");
+        snprintf(plan->fix, sizeof plan->fix,
+                 "rebuild the initramfs: update-initramfs -u, dracut -f or mkinitcpio -P");
+        return -1;
+    }
     if (strcmp(target, s->target)) {
         snprintf(plan->what, sizeof plan->what,
                  "boot entry: the initramfs of %s was built for target=%s, not %s: its hook would not find the image",

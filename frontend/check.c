@@ -2,6 +2,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "kexec_tools.h"
 #include "mounts.h"
 #include "sysfacts.h"
+#include "target_file.h"
 #include "threads.h"
 #include "window_need.h"
 
@@ -77,6 +79,27 @@ static void check_kernel_options(struct report *r)
     kconfig_free(kc);
 }
 
+/* An image file (target_file.h): its layout read again, where
+ * khib.conf (and the initramfs built from it) says it is. */
+static void check_target_file(struct report *r, const struct settings *s)
+{
+    char err[700], fix[400];
+    struct file_target ft;
+    if (!target_is_file(s)) {
+        result(r, 0, "run khib setup-target --file FILE --size SIZE: it checks the file and sets target-device= and"
+               " target-offset=", "target %s is a regular file, not set up as an image file", s->target);
+        return;
+    }
+    if (file_target_current(s, &ft, err, sizeof err, fix, sizeof fix) != 0) {
+        result(r, 0, fix, "%s", err);
+        return;
+    }
+    result(r, 1, NULL, "target %s is an image file of %" PRIu64 " MiB on %s (%s): %" PRIu32 " extents, written,"
+           " its first block at byte %" PRIu64 " as " KHIB_CONF " says", s->target, ft.file_bytes >> 20, ft.fstype,
+           ft.dev, ft.map.count, ft.map.e[0].physical);
+    khib_extmap_free(&ft.map);
+}
+
 static void check_target(struct report *r, const struct settings *s)
 {
     if (!s->target[0]) {
@@ -89,9 +112,13 @@ static void check_target(struct report *r, const struct settings *s)
                "target %s: %s", s->target, strerror(errno));
         return;
     }
+    if (S_ISREG(st.st_mode) || target_is_file(s)) {
+        check_target_file(r, s);
+        return;
+    }
     if (!S_ISBLK(st.st_mode)) {
-        result(r, 0, "use a whole partition as the target (file targets are not supported yet)",
-               "target %s is not a block device", s->target);
+        result(r, 0, "use a partition, or an image file made by khib setup-target", "target %s is not a block device",
+               s->target);
         return;
     }
     char err[256];

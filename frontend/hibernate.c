@@ -44,6 +44,7 @@
 #include "memmap.h"
 #include "progress.h"
 #include "sysfacts.h"
+#include "target_file.h"
 #include "trim.h"
 
 #define MAX_RANGES 128
@@ -152,12 +153,12 @@ static void transient_cmdline(const struct settings *s, const char *public_key, 
     if (used < len)
         used += (size_t)snprintf(out + used, len - used,
                                  " panic=10 khib.role=save khib.target=%s khib.test=%d khib.level=%s%s%s%s%s",
-                                 s->target, s->test, level, public_key ? " khib.pubkey=" : "",
+                                 target_is_file(s) ? s->target_device : s->target, s->test, level, public_key ? " khib.pubkey=" : "",
                                  public_key ? public_key : "", s->append[0] ? " " : "", s->append);
 }
 
-static int write_transient_initrd(const struct settings *s, const void *hdr, size_t hdrlen, char *path,
-                                  size_t pathlen)
+static int write_transient_initrd(const struct settings *s, const void *hdr, size_t hdrlen, const void *extents,
+                                  size_t extlen, char *path, size_t pathlen)
 {
     snprintf(path, pathlen, "/tmp/khib-initrd.XXXXXX");
     int fd = mkstemp(path);
@@ -192,7 +193,7 @@ static int write_transient_initrd(const struct settings *s, const void *hdr, siz
         if (fputc(0, out) == EOF)
             goto write_error;
     if (cpio_add_dir(out, "khib", 1) || cpio_add_file(out, "khib/elfcorehdr", 2, hdr, hdrlen) ||
-        cpio_finish(out))
+        (extents && cpio_add_file(out, KHIB_EXTENTS_FILE + 1, 3, extents, extlen)) || cpio_finish(out))
         goto write_error;
     if (fflush(out) == 0) {
         rc = 0;
@@ -252,11 +253,20 @@ static int run_kexec_load(const struct settings *s, const char *initrd, const ch
 
 /* A test snapshot must never be resumed: the system went on running after
  * it, so its file systems have moved on.  Mark it consumed at once. */
-static int retire_test_image(const char *target, const uint8_t *uuid)
+static int retire_test_image(const struct settings *s, const uint8_t *uuid)
 {
     char err[512];
     struct khib_image img;
-    int rc = khib_image_open(&img, target, KHIB_OPEN_WRITE, err, sizeof err);
+    uint64_t offset;
+    const char *target = image_location(s, &offset);
+    /* An image file's snapshot was retired by the transient kernel already
+     * (this kernel may not write to a disk whose file system is mounted). */
+    int rc = khib_image_open_at(&img, target, offset, KHIB_OPEN_READ, err, sizeof err);
+    int done = rc == KHIB_IMG_OK && !memcmp(img.sb.uuid, uuid, 16) && img.sb.state == KHIB_STATE_CONSUMED;
+    khib_image_close(&img);
+    if (done)
+        return 0;
+    rc = khib_image_open_at(&img, target, offset, KHIB_OPEN_WRITE, err, sizeof err);
     if (rc == KHIB_IMG_OK) {
         if (memcmp(img.sb.uuid, uuid, 16) != 0 || img.sb.state != KHIB_STATE_COMMITTED) {
             snprintf(err, sizeof err, "it holds another image, or the image is %s", khib_state_name(img.sb.state));
@@ -288,6 +298,14 @@ static int report(const struct khib_mailbox *m, double jump_s)
         char line[160];
         snprintf(line, sizeof line, "khib: resumed from image %s: the system was off for %.1f s; restore took %.1f s",
                  uuid, (double)(m->restored_ns - m->saved_ns) / 1e9, m->restore_ms / 1000.0);
+        console_note(line);
+        return 0;
+    }
+    case KHIB_MBX_WOKE:
+    {
+        char line[200];
+        snprintf(line, sizeof line, "khib: woke from suspend-to-both: image %s was saved, then retired at the wake"
+                 " (%.1f s after the save)", uuid, (double)(m->restored_ns - m->saved_ns) / 1e9);
         console_note(line);
         return 0;
     }
@@ -329,7 +347,8 @@ int khib_hibernate(const struct settings *s)
         return 3;
     }
     note.version = KHIB_NOTE_VERSION;
-    note.flags = (s->test ? KHIB_NOTE_TEST : 0) | (s->exclude_free ? 0 : KHIB_NOTE_KEEP_FREE);
+    note.flags = (s->test ? KHIB_NOTE_TEST : 0) | (s->exclude_free ? 0 : KHIB_NOTE_KEEP_FREE) |
+                 (s->hybrid ? KHIB_NOTE_HYBRID : 0);
     /* Without VMCOREINFO B saves the free pages: the trim zeroes them. */
     int exclude = s->exclude_free && vmcoreinfo_note(&note.vmcoreinfo_addr, &note.vmcoreinfo_size) == 0;
     if (s->exclude_free && !exclude)
@@ -354,10 +373,18 @@ int khib_hibernate(const struct settings *s)
     note.build_id_len = (uint8_t)kernel_build_id(note.build_id, sizeof note.build_id);
     snprintf(note.target, sizeof note.target, "%s", s->target);
     snprintf(note.host_name, sizeof note.host_name, "%.*s", (int)sizeof note.host_name - 1, u.nodename);
+    /* An image file: its extents read again, for B (target_file.h). */
+    void *extents = NULL;
+    size_t extlen = 0;
+    if (target_is_file(s) && file_target_handoff(s, &note, &extents, &extlen, err, sizeof err) != 0) {
+        fprintf(stderr, "khib: not hibernating: %s\n", err);
+        return 3;
+    }
 
     struct mailbox_page mb = {0};
     if (mailbox_page_open(&mb, s->window, err, sizeof err) != 0) {
         fprintf(stderr, "khib: %s\n", err);
+        free(extents);
         return 3;
     }
     note.mailbox_addr = mb.phys;
@@ -368,12 +395,13 @@ int khib_hibernate(const struct settings *s)
     if (!hdr) {
         fprintf(stderr, "khib: %s\n", err);
         mailbox_page_close(&mb);
+        free(extents);
         return 3;
     }
     char initrd[64], cmdline[4096];
     transient_cmdline(s, encrypt ? enc.hex : NULL, cmdline, sizeof cmdline);
     int rc = 3;
-    if (write_transient_initrd(s, hdr, hdrlen, initrd, sizeof initrd) != 0)
+    if (write_transient_initrd(s, hdr, hdrlen, extents, extlen, initrd, sizeof initrd) != 0)
         goto out;
     double t_load = khib_now();
     if (run_kexec_load(s, initrd, cmdline) != 0)
@@ -400,7 +428,10 @@ int khib_hibernate(const struct settings *s)
              "khib: hibernating %llu MiB of memory to %s%s (prepared in %.1f s, of which %.1f s loading the"
              " transient kernel)",
              (unsigned long long)(ram.total_pages >> (20 - KHIB_PAGE_SHIFT)), s->target,
-             s->test ? " (test: the system comes back after the save)" : "", khib_now() - t_start,
+             s->test     ? " (test: the system comes back after the save)"
+             : s->hybrid ? " (suspend-to-both: then to RAM; a wake returns here, a power loss resumes from the image)"
+                         : "",
+             khib_now() - t_start,
              khib_now() - t_load);
     console_note(line);
     /* The one-shot next boot, set last: a failure before leaves it as it was. */
@@ -425,7 +456,7 @@ int khib_hibernate(const struct settings *s)
         rc = (m.nonce == mb.nonce) ? report(&m, khib_now() - t0) : 5;
         if (m.nonce != mb.nonce)
             fprintf(stderr, "khib: the mailbox was overwritten: cannot tell what happened\n");
-        if (rc == 0 && m.status == KHIB_MBX_SAVED && retire_test_image(s->target, m.image_uuid) != 0)
+        if (rc == 0 && m.status == KHIB_MBX_SAVED && retire_test_image(s, m.image_uuid) != 0)
             rc = 5;
     }
     /* Back: resumed (GRUB cleared next_entry at that boot unless it could
@@ -440,6 +471,7 @@ out_initrd:
     unlink(initrd);
 out:
     free(hdr);
+    free(extents);
     mailbox_page_close(&mb);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "settings.h"
 #include "setup_encryption.h"
 #include "sleep.h"
+#include "target_file.h"
 
 static void usage(FILE *out)
 {
@@ -33,11 +34,14 @@ static void usage(FILE *out)
             "  rescue-stick DEV|FILE  write khib's rescue stick (BIOS and UEFI): resume the hibernated\n"
             "               system of the machine it boots, or boot its installed system\n"
             "               (khib rescue-stick --help, khib-rescue-stick(8))\n"
+            "  setup-target --file PATH --size SIZE  the image in a file on ext4 or xfs instead of a\n"
+            "               partition (khib setup-target --help; docs/file-target.md)\n"
             "  setup-encryption  once: the key pair that encrypts the images, the passphrase\n"
             "               (khib setup-encryption --help; docs/encryption.md)\n"
             "\n"
             "Options of check and hibernate (override " KHIB_CONF " and the defaults):\n"
-            "  --target DEV      block device that receives the image (no default)\n"
+            "  --target DEV      block device that receives the image (no default), or the image\n"
+            "                    file of khib setup-target (with target-device= and target-offset=)\n"
             "  --kernel FILE     transient kernel (default /boot/vmlinuz-$(uname -r))\n"
             "  --initrd FILE     khib initramfs (default " KHIB_DEFAULT_INITRD ")\n"
             "  --kexec FILE      kexec-tools binary (default /usr/sbin/kexec)\n"
@@ -49,6 +53,8 @@ static void usage(FILE *out)
             "  --restore-append WORDS  extra words for the restore entry (boot-args, update-grub)\n"
             "  --config FILE     read FILE instead of " KHIB_CONF "\n"
             "  --test            hibernate: save, verify and come back instead of powering off\n"
+            "  --hybrid          hibernate: suspend-to-both: save, then sleep in RAM; a wake comes back\n"
+            "                    here, a power loss resumes from the image (docs/hybrid.md)\n"
             "  --no-trim         hibernate: keep the caches, and where free pages are not left out\n"
             "                    of the image, save them as they are (trim=no)\n"
             "  --no-exclude-free hibernate: save the free pages too instead of leaving them out of\n"
@@ -76,7 +82,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"ignore-fs", required_argument, 0, 'g'}, {"reason", required_argument, 0, 'r'},
         {"boot", required_argument, 0, 'b'},  {"restore-append", required_argument, 0, 'R'},
         {"quiet", no_argument, 0, 'q'},       {"logind", no_argument, 0, 'L'},
-        {"no-exclude-free", no_argument, 0, 'E'},
+        {"no-exclude-free", no_argument, 0, 'E'}, {"hybrid", no_argument, 0, 'Y'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* The config file is read first so that options override it. */
@@ -93,7 +99,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         fprintf(stderr, "khib %s: %s\n", cmd, err);
         return 1;
     }
-    int c, test = 0, quiet = 0, logind = 0;
+    int c, test = 0, quiet = 0, logind = 0, hybrid = 0;
     const char *reason = NULL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         const char *key = NULL;
@@ -107,6 +113,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'a': key = "append"; break;
         case 'c': break;
         case 'T': test = 1; break;
+        case 'Y': hybrid = 1; break;
         case 'N': s.trim = 0; break;
         case 'E': s.exclude_free = 0; break;
         case 'g': key = "ignore-fs"; break;
@@ -168,7 +175,12 @@ static int settings_main(const char *cmd, int argc, char **argv)
         }
         return failures ? 3 : 0;
     }
+    if (hybrid && (strcmp(cmd, "hibernate") || test)) {
+        fprintf(stderr, "khib %s: --hybrid belongs to 'khib hibernate', without --test\n", cmd);
+        return 1;
+    }
     s.test = test;
+    s.hybrid = hybrid;
     return khib_hibernate(&s);
 }
 
@@ -207,6 +219,8 @@ int main(int argc, char **argv)
         return khib_sleep_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "rescue-stick"))
         return rescue_stick(argv + 1);
+    if (!strcmp(cmd, "setup-target"))
+        return setup_target_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "setup-encryption"))
         return khib_setup_encryption_main(argc - 1, argv + 1);
     fprintf(stderr, "khib: unknown command '%s' (try 'khib --help')\n", cmd);

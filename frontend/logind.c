@@ -54,14 +54,15 @@ int logind_verdict_write(int failures, char *err, size_t errlen)
             "# See /usr/share/doc/khib/systemd.md.\n"
             "[Sleep]\n"
             "%s"
-            "# khib cannot suspend first nor keep the memory powered.\n"
+            "# khib cannot suspend first; hybrid-sleep is khib hibernate --hybrid\n"
+            "# (suspend-to-both, /usr/share/doc/khib/hybrid.md), allowed with hibernation.\n"
             "AllowSuspendThenHibernate=no\n"
-            "AllowHybridSleep=no\n",
+            "%s",
             when,
             failures
                 ? "khib check failed, so logind refuses to hibernate (run 'khib check' for the FAILs and their fixes)"
                 : "every check passed",
-            failures ? "AllowHibernation=no\n" : "");
+            failures ? "AllowHibernation=no\n" : "", failures ? "AllowHybridSleep=no\n" : "");
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         fclose(f);

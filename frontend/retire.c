@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "image.h"
+#include "target_file.h"
 #include "uuid.h"
 
 int khib_retire(const struct settings *s, const char *reason)
@@ -13,7 +14,9 @@ int khib_retire(const struct settings *s, const char *reason)
     }
     char err[600], uuid[40];
     uint8_t id[16];
-    int rc = khib_image_abandon(s->target, reason, id, err, sizeof err);
+    uint64_t offset;
+    const char *where = image_location(s, &offset);
+    int rc = khib_image_abandon_at(where, offset, reason, id, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "khib retire: cannot abandon the image on %s: %s\n", s->target, err);
         return 2;

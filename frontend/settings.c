@@ -46,6 +46,15 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
 {
     if (!strcmp(key, "target"))
         return copy(s->target, sizeof s->target, key, value, err, errlen);
+    if (!strcmp(key, "target-device"))
+        return copy(s->target_device, sizeof s->target_device, key, value, err, errlen);
+    if (!strcmp(key, "target-offset") || !strcmp(key, "target-size")) { /* khib setup-target: target_file.h */
+        uint64_t *v = key[7] == 'o' ? &s->target_offset : &s->target_size;
+        if (parse_size(value, v) == 0 && *v % 4096 == 0)
+            return 0;
+        snprintf(err, errlen, "%s: '%s' is not a number of bytes, a multiple of 4096", key, value);
+        return -1;
+    }
     if (!strcmp(key, "kernel"))
         return copy(s->kernel, sizeof s->kernel, key, value, err, errlen);
     if (!strcmp(key, "initrd"))
@@ -116,7 +125,7 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         s->ignore_fs_count++;
         return 0;
     }
-    snprintf(err, errlen, "unknown setting '%s' (known: target, kernel, initrd, kexec, append, window, level, trim,"
+    snprintf(err, errlen, "unknown setting '%s' (known: target, target-device, target-offset, target-size, kernel, initrd, kexec, append, window, level, trim,"
              " exclude-free, ignore-fs, boot, restore-append, encrypt, public-key)", key);
     return -1;
 }

@@ -14,7 +14,10 @@
 enum { BOOT_AUTO, BOOT_GRUB, BOOT_NONE, BOOT_INITRAMFS };
 
 struct settings {
-    char target[128];        /* image target (block device) */
+    char target[128];        /* image target (block device, or an image file: target_file.h) */
+    char target_device[128]; /* an image file: the device under its file system (khib setup-target) */
+    uint64_t target_offset;  /* an image file: the device byte of its first block; 0: a partition */
+    uint64_t target_size;    /* an image file: its size as khib setup-target made it */
     char kernel[256];        /* transient kernel: default /boot/vmlinuz-$(uname -r) */
     char initrd[256];        /* khib initramfs */
     char kexec[256];         /* kexec-tools binary */
@@ -24,6 +27,7 @@ struct settings {
     uint64_t window;         /* [0, window) holds B and R */
     int level;               /* zstd level, KHIB_LEVEL_AUTO or _STORE for khib-save, 0 = its default */
     int test;                /* save, verify and come back (no power-off) */
+    int hybrid;              /* suspend-to-both: B sleeps in S3 after the commit (docs/hybrid.md) */
     int trim;                /* drop the caches before the jump, and zero free memory where B cannot
                                 exclude it (trim.h) */
     int exclude_free;        /* B leaves A's free pages out of the image (docs/freepages.md) */

@@ -30,7 +30,8 @@ static void usage(FILE *out)
     fprintf(out, "Usage: khib sleep hibernate|suspend-then-hibernate|hybrid-sleep [--config FILE]\n"
                  "Run by systemd-hibernate.service in place of systemd-sleep: khib check, the\n"
                  "system-sleep hooks with 'pre hibernate', khib hibernate, the hooks with 'post\n"
-                 "hibernate'.  suspend-then-hibernate and hybrid-sleep are refused.  See khib(8).\n");
+                 "hibernate'; hybrid-sleep the same with khib hibernate --hybrid (suspend-to-both).\n"
+                 "suspend-then-hibernate is refused.  See khib(8).\n");
 }
 
 /* Run khib with args (NULL-terminated); returns its exit status, or 1. */
@@ -73,15 +74,16 @@ int khib_sleep_main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
-    if (!strcmp(verb, "suspend-then-hibernate") || !strcmp(verb, "hybrid-sleep")) {
+    if (!strcmp(verb, "suspend-then-hibernate")) {
         slog(LOG_ERR,
-             "khib: refusing %s: khib hibernates by saving memory from a transient kernel and powering off, which"
-             " cannot follow a suspend (suspend-then-hibernate) nor keep the memory powered (hybrid-sleep); use"
-             " 'systemctl hibernate' or 'systemctl suspend'. Nothing was done.",
+             "khib: refusing %s: khib hibernates by saving memory from a transient kernel, which cannot follow a"
+             " suspend; use 'systemctl hybrid-sleep' (suspend-to-both), 'systemctl hibernate' or 'systemctl"
+             " suspend'. Nothing was done.",
              verb);
         return 1;
     }
-    if (strcmp(verb, "hibernate")) {
+    int hybrid = !strcmp(verb, "hybrid-sleep");
+    if (strcmp(verb, "hibernate") && !hybrid) {
         fprintf(stderr, "khib sleep: unknown sleep operation '%s'\n", verb);
         usage(stderr);
         return 1;
@@ -98,12 +100,15 @@ int khib_sleep_main(int argc, char **argv)
         dirs = SLEEP_HOOK_DIRS;
 
     char *check[] = {"check", "--logind", "--quiet", NULL, NULL, NULL};
-    char *hib[] = {"hibernate", NULL, NULL, NULL};
+    char *hib[] = {"hibernate", NULL, NULL, NULL, NULL};
+    int h = 1;
+    if (hybrid)
+        hib[h++] = "--hybrid";
     if (config) {
         check[3] = "--config";
         check[4] = (char *)config;
-        hib[1] = "--config";
-        hib[2] = (char *)config;
+        hib[h++] = "--config";
+        hib[h++] = (char *)config;
     }
     int rc = run_khib(self, check);
     if (rc != 0) {
@@ -114,7 +119,8 @@ int khib_sleep_main(int argc, char **argv)
         return rc == 3 ? 3 : 1;
     }
     sleep_hooks_run(dirs, "pre", verb);
-    slog(LOG_INFO, "khib: entering hibernation (khib hibernate)");
+    slog(LOG_INFO, "khib: entering %s (khib hibernate%s)", hybrid ? "suspend-to-both" : "hibernation",
+         hybrid ? " --hybrid" : "");
     rc = run_khib(self, hib);
     if (rc == 0)
         slog(LOG_INFO, "khib: system returned from hibernation");

@@ -42,13 +42,17 @@ khib_wait_for() {
     [ -b "$1" ] || [ -f "$1" ]
 }
 
+# $khib_offset: when set, the image lives in a file on DEV's file system,
+# its first block at that byte of DEV (khib.offset=, target-offset= of
+# khib.conf: docs/file-target.md); every khib-restore call below passes it.
+
 # khib_abandon RESTORE DEV REASON: mark a committed image on DEV ABANDONED
 # (the boot goes on normally: it must never resume afterwards).
 # khib-restore prints one line when it did, nothing when there was none
 # (exit 10).  Fails otherwise, with its exit status in $khib_arc.
 khib_abandon() {
     khib_arc=0
-    "$1" --image "$2" --abandon "$3" >&2 || khib_arc=$?
+    "$1" --image "$2" ${khib_offset:+"--offset=$khib_offset"} --abandon "$3" >&2 || khib_arc=$?
     [ "$khib_arc" = 0 ] || [ "$khib_arc" = 10 ]
 }
 
@@ -63,7 +67,7 @@ khib_abandon() {
 # shellcheck disable=SC2034 # khib_why is the caller's
 khib_restore() {
     khib_rc=0
-    set -- "$1" --image "$2" --jump
+    set -- "$1" --image "$2" ${khib_offset:+"--offset=$khib_offset"} --jump
     if khib_keyfile=$(khib_arg khib.keyfile); then
         khib_wait_for "$khib_keyfile" 5 || echo "khib: the key file $khib_keyfile is not there (yet)" >&2
         set -- "$@" --key-file "$khib_keyfile"

@@ -45,6 +45,10 @@
 # Command line words (read here, removed for the second boot):
 #   khib.image=DEV    the image partition (a block device path; udev's
 #                     /dev/disk/by-partlabel/... and by-partuuid/... work)
+#   khib.offset=BYTES the image lives in a file on DEV's file system, its
+#                     first block at this byte of DEV (without khib.image=:
+#                     target-device= and target-offset= of khib.conf, which
+#                     khib setup-target writes; docs/file-target.md)
 #   khib.kernel=FILE  the kernel of R, and of the full-memory boot (default
 #                     /usr/lib/khib/vmlinuz: khib's build hooks copy the
 #                     kernel the initramfs is built for there)
@@ -213,7 +217,7 @@ restore_kernel() {
     done
     # R finds the device without udev (khib's initramfs): its kernel name.
     dev=$(readlink -f "$1" 2>/dev/null) || dev=$1
-    words="nokaslr memmap=exactmap memmap=640K@0 memmap=$(($2 - 1))M@1M khib.role=restore khib.image=$dev khib.normal=reboot"
+    words="nokaslr memmap=exactmap memmap=640K@0 memmap=$(($2 - 1))M@1M khib.role=restore khib.image=$dev${khib_offset:+ khib.offset=$khib_offset} khib.normal=reboot"
     for word in $khib_cmdline; do
         case "$word" in console=* | earlyprintk=* | loglevel=* | panic=*) words="$words $word" ;; esac
     done
@@ -239,7 +243,7 @@ nl='
 '
 
 clear_locked() {   # clear_locked DEV: a later boot may try the locked image again
-    "$restore" --image "$1" --clear-locked ||
+    "$restore" --image "$1" ${khib_offset:+"--offset=$khib_offset"} --clear-locked ||
         say "could not clear the locked mark of the image on $1 (khib-restore --clear-locked exit $?, cause above): the next boots do not resume it either (fix: khib-restore --image $1 --clear-locked)"
 }
 
@@ -266,7 +270,7 @@ ordinary() {
         return 0
     fi
     rc=0
-    out=$("$restore" --image "$1" --resumable 2>&1) || rc=$?
+    out=$("$restore" --image "$1" ${khib_offset:+"--offset=$khib_offset"} --resumable 2>&1) || rc=$?
     case "$rc" in
         10) return 0 ;;   # no committed image: not a word, the boot goes on
         11)
@@ -300,13 +304,21 @@ wait_s=5
 ! khib_get khib.wait || wait_s=$khib_value
 case "$wait_s" in '' | *[!0-9]*) say "khib.wait=$wait_s is not a number of seconds: waiting 5"; wait_s=5 ;; esac
 
+khib_offset=
 if khib_get khib.image; then
     image=$khib_value
+    ! khib_get khib.offset || khib_offset=$khib_value
+elif conf_value target-offset; then
+    # An image file (khib setup-target): its device and first block.
+    khib_offset=$value
+    conf_value target-device || { say "target-offset= without target-device= in $conf: an image file, if any, could neither be resumed nor retired (fix: khib setup-target again, then rebuild the initramfs)"; exit 0; }
+    image=$value
 elif conf_value target; then
     image=$value
 else
     exit 0
 fi
+case "$khib_offset" in *[!0-9]*) say "khib.offset=$khib_offset is not a byte offset: not looking for an image"; exit 0 ;; esac
 if ! confined || ! khib_get khib.image; then
     ordinary "$image"
     exit 0

@@ -15,15 +15,19 @@
 
 #define KHIB_NOTE_NAME    "KHIB"
 #define KHIB_NOTE_TYPE    0x4b484231u     /* "KHB1" */
-#define KHIB_NOTE_VERSION 3u      /* 2: before VMCOREINFO (free-page exclusion) */
+#define KHIB_NOTE_VERSION 4u      /* 2: before VMCOREINFO (free-page exclusion);
+                                     3: before images in files (the extent fields) */
 #define KHIB_TARGET_LEN   128u
 
 enum khib_note_flags {
     KHIB_NOTE_TEST = 1u << 0,  /* save, verify, report and jump back to A
                                   instead of powering off */
     KHIB_NOTE_KEEP_FREE = 1u << 1,  /* save A's free pages too (exclude-free=no) */
+    KHIB_NOTE_HYBRID = 1u << 2,  /* suspend-to-both (docs/hybrid.md): after the commit B
+                                    sleeps in S3 instead of powering off; on wake it
+                                    retires the image and jumps back to A */
 };
-#define KHIB_NOTE_FLAGS (KHIB_NOTE_TEST | KHIB_NOTE_KEEP_FREE)
+#define KHIB_NOTE_FLAGS (KHIB_NOTE_TEST | KHIB_NOTE_KEEP_FREE | KHIB_NOTE_HYBRID)
 
 /* Encoded size: KHIB_NOTE_SIZE. */
 struct khib_note {
@@ -47,8 +51,17 @@ struct khib_note {
     uint64_t vmcoreinfo_addr;                 /* 3664: A's VMCOREINFO note (/sys/kernel/vmcoreinfo), */
     uint32_t vmcoreinfo_size;                 /* 3672:   0 and 0 when A has none: nothing is excluded */
     /* 3676..3679 zero */
+    /* An image in a file (docs/file-target.md): target is the device under
+     * its file system, and the file's extents come beside the core header
+     * as /khib/extents (lib/extents.h encoding), bound to the note by their
+     * count and checksum.  All 0 for a partition. */
+    uint64_t file_base;                       /* 3680: device byte of the file's first block */
+    uint32_t extent_count;                    /* 3688 */
+    /* 3692..3695 zero */
+    uint64_t extmap_checksum;                 /* 3696: khib_hash64 of /khib/extents */
 };
-#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE + KHIB_HOST_LEN + 16u)   /* 3680 */
+#define KHIB_NOTE_SIZE (272u + KHIB_FS_MAX * KHIB_FS_RECORD_SIZE + KHIB_HOST_LEN + 40u)   /* 3704 */
+#define KHIB_EXTENTS_FILE "/khib/extents"
 /* Most bytes of a VMCOREINFO note B reads (the kernel's is one page,
  * VMCOREINFO_NOTE_SIZE in include/linux/vmcore_info.h). */
 #define KHIB_VMCOREINFO_NOTE_MAX (64u << 10)
@@ -65,6 +78,8 @@ enum khib_mailbox_status {
     KHIB_MBX_SAVED = 1,        /* test mode: image saved and verified */
     KHIB_MBX_SAVE_FAILED = 2,  /* B could not save; msg says why */
     KHIB_MBX_RESTORED = 3,     /* R restored the image; msg names it */
+    KHIB_MBX_WOKE = 4,         /* suspend-to-both: B saved, slept, woke, retired the image;
+                                  restored_ns is when it woke */
 };
 
 struct khib_mailbox {

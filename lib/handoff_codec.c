@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "extents.h"
 #include "image_codec.h"
 #include "le.h"
 
@@ -33,6 +34,9 @@ void khib_note_encode(const struct khib_note *n, void *buf)
     p[3599 + KHIB_HOST_LEN] = 0;
     khib_put64(p + 3664, n->vmcoreinfo_addr);
     khib_put32(p + 3672, n->vmcoreinfo_size);
+    khib_put64(p + 3680, n->file_base);
+    khib_put32(p + 3688, n->extent_count);
+    khib_put64(p + 3696, n->extmap_checksum);
 }
 
 int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err, size_t errlen)
@@ -61,6 +65,9 @@ int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err
     memcpy(n->host_name, p + 3600, KHIB_HOST_LEN);
     n->vmcoreinfo_addr = khib_get64(p + 3664);
     n->vmcoreinfo_size = khib_get32(p + 3672);
+    n->file_base = khib_get64(p + 3680);
+    n->extent_count = khib_get32(p + 3688);
+    n->extmap_checksum = khib_get64(p + 3696);
 
     if (n->version != KHIB_NOTE_VERSION) {
         snprintf(err, errlen, "khib note version %" PRIu32 " is not supported (expected %u): "
@@ -74,6 +81,12 @@ int khib_note_decode(const void *buf, size_t len, struct khib_note *n, char *err
     if (n->vmcoreinfo_size > KHIB_VMCOREINFO_NOTE_MAX || (n->vmcoreinfo_size && !n->vmcoreinfo_addr)) {
         snprintf(err, errlen, "khib note VMCOREINFO 0x%" PRIx64 "+%" PRIu32 " is not a VMCOREINFO note (at most %u"
                  " bytes)", n->vmcoreinfo_addr, n->vmcoreinfo_size, KHIB_VMCOREINFO_NOTE_MAX);
+        return -1;
+    }
+    if (n->extent_count ? (n->extent_count > KHIB_EXTMAP_MAX || !n->file_base || n->file_base % KHIB_PAGE_SIZE)
+                        : (n->file_base || n->extmap_checksum)) {
+        snprintf(err, errlen, "khib note extent fields are inconsistent (%" PRIu32 " extents, file at device byte %"
+                 PRIu64 ")", n->extent_count, n->file_base);
         return -1;
     }
     if (!memchr(n->target, 0, KHIB_TARGET_LEN) || !memchr(n->host_name, 0, KHIB_HOST_LEN)) {

@@ -35,9 +35,87 @@ static int no_superblock(struct khib_image *img, char *err, size_t errlen)
     return KHIB_IMG_NONE;
 }
 
+/* The image in a file whose first byte is at device byte offset of path:
+ * the superblock there, the extent map after it (in the file's first
+ * extent, which holds both), checked against the superblock's checksum of
+ * it and against the device; then the target reads and writes through the
+ * map.  Results as khib_image_open. */
+static int open_in_file(struct khib_image *img, const char *path, uint64_t offset, enum khib_open_mode mode,
+                        char *err, size_t errlen)
+{
+    if (khib_target_open(&img->t, path, mode == KHIB_OPEN_READ ? KHIB_OPEN_READ : KHIB_OPEN_WRITE, err,
+                         errlen) != 0)
+        return KHIB_IMG_IO;
+    if (offset % KHIB_PAGE_SIZE || offset > img->t.size || img->t.size - offset < KHIB_SB_SIZE) {
+        snprintf(err, errlen, "%s: offset %" PRIu64 " is not a page-aligned place inside its %" PRIu64 " bytes",
+                 path, offset, img->t.size);
+        return KHIB_IMG_BAD;
+    }
+    uint8_t buf[KHIB_SB_SIZE];
+    if (khib_pread_all(img->t.fd, buf, sizeof buf, offset, path, err, errlen) != 0)
+        return KHIB_IMG_IO;
+    char why[400];
+    int rc = khib_superblock_decode(buf, &img->sb, why, sizeof why);
+    if (rc == KHIB_SB_NONE) {
+        snprintf(err, errlen, "no %s magic at byte %" PRIu64 " (the image file's first block): never written,"
+                 " or not a khib image", KHIB_MAGIC, offset);
+        return KHIB_IMG_NONE;
+    }
+    if (rc != KHIB_SB_OK) {
+        snprintf(err, errlen, "%s at byte %" PRIu64 ": %s", path, offset, why);
+        return KHIB_IMG_BAD;
+    }
+    const struct khib_superblock *sb = &img->sb;
+    if (!sb->extmap_count || sb->file_base != offset) {
+        snprintf(err, errlen, "%s at byte %" PRIu64 ": the superblock there is not that of an image in a file"
+                 " beginning at that byte (%s %" PRIu64 "): not using it", path, offset,
+                 sb->extmap_count ? "its file begins at" : "it has no extent map; file base", sb->file_base);
+        return KHIB_IMG_BAD;
+    }
+    uint64_t bytes = khib_extmap_bytes(sb->extmap_count);
+    uint8_t *raw = malloc(bytes);
+    if (!raw) {
+        snprintf(err, errlen, "out of memory for an extent map of %" PRIu32 " extents", sb->extmap_count);
+        return KHIB_IMG_IO;
+    }
+    struct khib_extmap map = {0};
+    rc = KHIB_IMG_IO;
+    if (khib_pread_all(img->t.fd, raw, bytes, offset + sb->extmap_offset, path, err, errlen) != 0)
+        goto out;
+    rc = KHIB_IMG_BAD;
+    if (khib_hash64(raw, bytes, 0) != sb->extmap_checksum) {
+        snprintf(err, errlen, "%s at byte %" PRIu64 ": extent map checksum mismatch: the map is damaged", path,
+                 offset);
+        goto out;
+    }
+    if (khib_extmap_decode(raw, bytes, &map, why, sizeof why) != 0 || map.e[0].physical != offset) {
+        snprintf(err, errlen, "%s at byte %" PRIu64 ": bad extent map: %s", path, offset,
+                 map.count ? "its first extent is not at that byte" : why);
+        goto out;
+    }
+    khib_target_close(&img->t);
+    if (khib_target_open_mapped(&img->t, path, &map, mode == KHIB_OPEN_READ ? KHIB_OPEN_READ : KHIB_OPEN_WRITE,
+                                err, errlen) != 0)
+        goto out;
+    rc = KHIB_IMG_OK;
+out:
+    khib_extmap_free(&map);
+    free(raw);
+    return rc;
+}
+
 int khib_image_open(struct khib_image *img, const char *path, enum khib_open_mode mode, char *err, size_t errlen)
 {
+    return khib_image_open_at(img, path, 0, mode, err, errlen);
+}
+
+int khib_image_open_at(struct khib_image *img, const char *path, uint64_t offset, enum khib_open_mode mode,
+                       char *err, size_t errlen)
+{
     memset(img, 0, sizeof *img);
+    img->t.fd = -1;
+    if (offset)
+        return open_in_file(img, path, offset, mode, err, errlen);
     img->t.fd = -1;
     if (khib_target_open(&img->t, path, mode, err, errlen) != 0)
         return KHIB_IMG_IO;
@@ -54,6 +132,12 @@ int khib_image_open(struct khib_image *img, const char *path, enum khib_open_mod
         return no_superblock(img, err, errlen);
     if (rc != KHIB_SB_OK) {
         snprintf(err, errlen, "%s: %s", path, why);
+        return KHIB_IMG_BAD;
+    }
+    if (img->sb.extmap_count) {
+        snprintf(err, errlen, "%s: the image lives in a file whose first block is at byte %" PRIu64 " of its"
+                 " device: open the device with that offset (khib-restore --offset, khib.offset=)", path,
+                 img->sb.file_base);
         return KHIB_IMG_BAD;
     }
     return KHIB_IMG_OK;
@@ -128,8 +212,14 @@ int khib_image_mark(struct khib_image *img, uint32_t state, uint64_t consumed_ns
 
 int khib_image_abandon(const char *path, const char *reason, uint8_t uuid[16], char *err, size_t errlen)
 {
+    return khib_image_abandon_at(path, 0, reason, uuid, err, errlen);
+}
+
+int khib_image_abandon_at(const char *path, uint64_t offset, const char *reason, uint8_t uuid[16], char *err,
+                          size_t errlen)
+{
     struct khib_image img;
-    int rc = khib_image_open(&img, path, KHIB_OPEN_WRITE, err, errlen);
+    int rc = khib_image_open_at(&img, path, offset, KHIB_OPEN_WRITE, err, errlen);
     if (rc == KHIB_IMG_NONE || rc == KHIB_IMG_BAD) {
         khib_image_close(&img);
         return 0;

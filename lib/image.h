@@ -30,6 +30,13 @@ struct khib_image {
 /* Open path and decode its superblock (any state).  For KHIB_IMG_NONE err
  * says why without naming the path. */
 int khib_image_open(struct khib_image *img, const char *path, enum khib_open_mode mode, char *err, size_t errlen);
+/* The same for an image in a file (docs/file-target.md) when offset is not
+ * 0: path is the device under the file system, offset the device byte of
+ * the file's first block, which must hold a superblock saying so, followed
+ * by the file's extent map; all further I/O goes through that map.  With
+ * offset 0, a superblock of an image in a file is refused (KHIB_IMG_BAD). */
+int khib_image_open_at(struct khib_image *img, const char *path, uint64_t offset, enum khib_open_mode mode,
+                       char *err, size_t errlen);
 void khib_image_close(struct khib_image *img);
 
 /* Check the layout, read the index, check its checksum, decode and check it. */
@@ -45,5 +52,7 @@ int khib_image_mark(struct khib_image *img, uint32_t state, uint64_t consumed_ns
  * (synced): a normal boot is about to change the disks.  1 when it did (uuid
  * set), 0 when path holds no committed image, -1 with err when it cannot. */
 int khib_image_abandon(const char *path, const char *reason, uint8_t uuid[16], char *err, size_t errlen);
+int khib_image_abandon_at(const char *path, uint64_t offset, const char *reason, uint8_t uuid[16], char *err,
+                          size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extents.h"
 #include "le.h"
 #include "xxhash64.h"
 
@@ -171,6 +172,10 @@ void khib_superblock_encode(const struct khib_superblock *sb, void *buf)
     memcpy(p + 3624, sb->abandon_reason, KHIB_ABANDON_LEN);
     p[3624 + KHIB_ABANDON_LEN - 1] = 0;
     khib_put64(p + 3752, sb->pages_excluded);
+    khib_put64(p + 3760, sb->extmap_offset);                /* an image in a file: lib/extents.h */
+    khib_put32(p + 3768, sb->extmap_count);
+    khib_put64(p + 3776, sb->extmap_checksum);
+    khib_put64(p + 3784, sb->file_base);
     memcpy(p + 3960, sb->host_name, KHIB_HOST_LEN);
     p[3960 + KHIB_HOST_LEN - 1] = 0;
     khib_put64(p + 4024, sb->locked_ns);
@@ -262,6 +267,10 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
     sb->abandoned_ns = khib_get64(p + 3616);
     memcpy(sb->abandon_reason, p + 3624, KHIB_ABANDON_LEN);
     sb->pages_excluded = khib_get64(p + 3752);
+    sb->extmap_offset = khib_get64(p + 3760);               /* an image in a file: lib/extents.h */
+    sb->extmap_count = khib_get32(p + 3768);
+    sb->extmap_checksum = khib_get64(p + 3776);
+    sb->file_base = khib_get64(p + 3784);
     memcpy(sb->host_name, p + 3960, KHIB_HOST_LEN);
     sb->locked_ns = khib_get64(p + 4024);
     sb->cipher = khib_get32(p + 3840);                      /* encryption: docs/encryption.md */
@@ -302,6 +311,14 @@ int khib_superblock_decode(const void *buf, struct khib_superblock *sb, char *er
         snprintf(err, errlen, "superblock abandon reason or host name is not NUL-terminated");
         return KHIB_SB_BAD;
     }
+    if (sb->extmap_count ? (sb->extmap_offset != KHIB_EXTMAP_OFFSET || sb->extmap_count > KHIB_EXTMAP_MAX ||
+                            sb->file_base == 0 || sb->file_base % KHIB_PAGE_SIZE || sb->cipher)
+                         : (sb->extmap_offset || sb->extmap_checksum || sb->file_base)) {
+        snprintf(err, errlen, "superblock extent map fields are inconsistent (map at %" PRIu64 ", %" PRIu32
+                 " extents, file at device byte %" PRIu64 "%s)", sb->extmap_offset, sb->extmap_count, sb->file_base,
+                 sb->cipher ? ", encrypted" : "");
+        return KHIB_SB_BAD;
+    }
     if (sb->cipher > KHIB_CIPHER_AES256GCM) {
         snprintf(err, errlen, "cipher %" PRIu32 " is unknown (1 = XChaCha20-Poly1305, 2 = AES-256-GCM)", sb->cipher);
         return KHIB_SB_BAD;
@@ -324,8 +341,14 @@ int khib_superblock_check_layout(const struct khib_superblock *sb, uint64_t imag
                  sb->pages_excluded);
         return -1;
     }
-    /* KHIB_DATA_OFFSET_KEYED: a key header lies between (docs/encryption.md). */
-    if (sb->data_offset != KHIB_SB_SIZE && sb->data_offset != KHIB_DATA_OFFSET_KEYED) {
+    /* KHIB_DATA_OFFSET_KEYED: a key header lies between (docs/encryption.md);
+     * in a file, the extent map. */
+    if (sb->extmap_count && sb->data_offset != khib_extmap_data_offset(sb->extmap_count)) {
+        snprintf(err, errlen, "data offset %" PRIu64 " is not %" PRIu64 ", right after an extent map of %" PRIu32
+                 " extents", sb->data_offset, khib_extmap_data_offset(sb->extmap_count), sb->extmap_count);
+        return -1;
+    }
+    if (!sb->extmap_count && sb->data_offset != KHIB_SB_SIZE && sb->data_offset != KHIB_DATA_OFFSET_KEYED) {
         snprintf(err, errlen, "data offset %" PRIu64 " is not %u (or %u after a key header)", sb->data_offset,
                  KHIB_SB_SIZE, KHIB_DATA_OFFSET_KEYED);
         return -1;

@@ -1,4 +1,4 @@
-/* khib image format, version 3: the one definition of the on-disk layout.
+/* khib image format, version 4: the one definition of the on-disk layout.
  * docs/image-format.md describes the same layout for readers of the bytes.
  *
  * All integers are little-endian and fixed-width.  The structs below are the
@@ -11,6 +11,9 @@
  *   [0, 4096)                     superblock
  *   [4096, 8192)                  the key header, on a target set up for
  *                                 encryption (then data_offset is 8192)
+ *   [4096, 4096 + map bytes)      or, an image in a file: the file's extent
+ *                                 map (lib/extents.h); data_offset is the
+ *                                 next page boundary
  *   [data_offset, data_end)       chunks: independent zstd frames, back to back
  *   [index_offset, +index_bytes)  index: range table, then chunk table
  *
@@ -31,8 +34,9 @@
 
 #define KHIB_MAGIC           "KHIBIMG1"      /* 8 bytes, no NUL */
 #define KHIB_INDEX_MAGIC     "KHIBIDX1"
-#define KHIB_VERSION         3u      /* 1: khib before the per-type file system records;
-                                        2: before the excluded (free) pages and encryption */
+#define KHIB_VERSION         4u      /* 1: khib before the per-type file system records;
+                                        2: before the excluded (free) pages and encryption;
+                                        3: before images in files (the extent map) */
 #define KHIB_SB_SIZE         4096u
 #define KHIB_PAGE_SIZE       4096u
 #define KHIB_PAGE_SHIFT      12
@@ -155,7 +159,16 @@ struct khib_superblock {
     uint64_t abandoned_ns;          /* 3616: CLOCK_REALTIME when a normal boot marked it ABANDONED */
     char     abandon_reason[KHIB_ABANDON_LEN]; /* 3624: why, NUL-padded */
     uint64_t pages_excluded;        /* 3752: A's free pages, neither stored nor restored */
-    /* 3760 .. 3839 zero */
+    /* An image in a file (docs/file-target.md): the file's extents on its
+     * device, stored at extmap_offset; all offsets of this superblock are
+     * offsets in the file.  All zero for an image on a partition. */
+    uint64_t extmap_offset;         /* 3760: KHIB_EXTMAP_OFFSET, or 0: no map */
+    uint32_t extmap_count;          /* 3768: extents in the map */
+    /* 3772 .. 3775 zero */
+    uint64_t extmap_checksum;       /* 3776: khib_hash64 of the encoded map */
+    uint64_t file_base;             /* 3784: device offset of the file's first byte (its
+                                              first extent; the restorer's --offset) */
+    /* 3792 .. 3839 zero */
     /* Encryption (docs/encryption.md, lib/seal.h): */
     uint32_t cipher;                /* 3840: enum khib_cipher (0: not encrypted) */
     /* 3844 .. 3847 zero */

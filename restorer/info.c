@@ -68,6 +68,9 @@ void print_info(FILE *out, const struct khib_image *img)
     line(out, "encryption:", v);
     snprintf(v, sizeof v, "%" PRIu64, sb->data_offset);
     line(out, "data offset:", v);
+    snprintf(v, sizeof v, "first block at device byte %" PRIu64 ", %" PRIu32 " extents (docs/file-target.md)",
+             sb->file_base, sb->extmap_count);
+    line(out, "image file:", sb->extmap_count ? v : "- (a partition)");
     snprintf(v, sizeof v, "[0x%" PRIx64 ", 0x%" PRIx64 ")", sb->window_start, sb->window_start + sb->window_size);
     line(out, "window:", v);
     snprintf(v, sizeof v, "0x%" PRIx64, sb->jump_back_entry);

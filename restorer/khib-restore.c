@@ -47,6 +47,7 @@ enum {
 
 struct options {
     const char *image;
+    uint64_t offset;      /* --offset: an image in a file, first block at this device byte */
     const char *memory_file;
     const char *mem;
     const char *memmap_dir;
@@ -72,6 +73,10 @@ static void usage(FILE *out)
             "Inspect, verify or restore a khib image.\n"
             "\n"
             "  --image PATH        block device or file holding the image\n"
+            "  --offset BYTES      the image lives in a file on PATH's file system, its first\n"
+            "                      block at this byte of PATH (khib.offset=, the target-offset=\n"
+            "                      of khib setup-target): read its extent map there, and read\n"
+            "                      and write only inside the file's extents\n"
             "  --scan [PATH...]    list the khib images on PATHs, or on every block device\n"
             "                      (" KHIB_SYS_BLOCK "): one line each, tab-separated: device,\n"
             "                      state, host name, kernel release, time saved, uuid; exit 0 when\n"
@@ -155,6 +160,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"abandon", required_argument, 0, 'A'},     {"resumable", no_argument, 0, 'R'},
         {"scan", no_argument, 0, 'S'},              {"sys-block", required_argument, 0, 'B'},
         {"poison-excluded", no_argument, 0, 'X'},  {"clear-locked", no_argument, 0, 'L'},
+        {"offset", required_argument, 0, 'O'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->unlock.passphrase_fd = -1;
@@ -201,6 +207,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'B': o->sys_block = optarg; break;
         case 'X': o->poison = 1; break;
         case 'L': o->clear_locked = 1; break;
+        case 'O':
+            errno = 0;
+            o->offset = strtoull(optarg, &end, 10);
+            if (errno || *end || end == optarg || optarg[0] == '-' || o->offset == 0 || o->offset % 4096) {
+                fprintf(stderr, PROG ": --offset needs a byte offset, a nonzero multiple of 4096, not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -250,7 +265,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int open_committed(const struct options *o, struct khib_image *img)
 {
     char err[600];
-    int rc = khib_image_open(img, o->image, (o->verify || o->info || o->resumable) ? KHIB_OPEN_READ : KHIB_OPEN_WRITE,
+    int rc = khib_image_open_at(img, o->image, o->offset, (o->verify || o->info || o->resumable) ? KHIB_OPEN_READ : KHIB_OPEN_WRITE,
                              err, sizeof err);
     if (rc == KHIB_IMG_NONE) {
         fprintf(stderr, PROG ": no committed image on %s (%s)\n", o->image, err);
@@ -663,7 +678,7 @@ static int abandon(const struct options *o)
 {
     char err[600], uuid[40];
     uint8_t id[16];
-    int rc = khib_image_abandon(o->image, o->abandon, id, err, sizeof err);
+    int rc = khib_image_abandon_at(o->image, o->offset, o->abandon, id, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, PROG ": cannot abandon the image on %s: %s\n", o->image, err);
         return EXIT_IMAGE;
@@ -680,7 +695,7 @@ static int clear_locked(const struct options *o)
 {
     char err[600];
     struct khib_image img;
-    int rc = khib_image_open(&img, o->image, KHIB_OPEN_WRITE, err, sizeof err);
+    int rc = khib_image_open_at(&img, o->image, o->offset, KHIB_OPEN_WRITE, err, sizeof err);
     if (rc == KHIB_IMG_OK && img.sb.state == KHIB_STATE_COMMITTED) {
         rc = EXIT_OK;
         struct khib_superblock sb = img.sb;

@@ -27,11 +27,40 @@ static void too_small(char *err, size_t errlen, const char *target, uint64_t nee
 int commit_begin(struct commit *c, const char *path, const struct khib_superblock *sb, uint64_t index_bytes,
                  char *err, size_t errlen)
 {
+    return commit_begin_at(c, path, NULL, sb, index_bytes, err, errlen);
+}
+
+/* The extent map of an image in a file, after its superblock. */
+static int write_extmap(struct commit *c, const struct khib_extmap *map, const struct khib_superblock *sb,
+                        char *err, size_t errlen)
+{
+    uint64_t bytes = khib_extmap_bytes(map->count);
+    uint8_t *buf = malloc(bytes);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory for the extent map");
+        return -1;
+    }
+    khib_extmap_encode(map, buf);
+    int rc = 0;
+    if (khib_hash64(buf, bytes, 0) != sb->extmap_checksum || sb->extmap_count != map->count) {
+        snprintf(err, errlen, "the superblock does not describe the extent map given (internal error)");
+        rc = -1;
+    } else {
+        rc = khib_pwrite_all(c->t.fd, buf, bytes, sb->extmap_offset, c->path, err, errlen);
+    }
+    free(buf);
+    return rc;
+}
+
+int commit_begin_at(struct commit *c, const char *path, const struct khib_extmap *map,
+                    const struct khib_superblock *sb, uint64_t index_bytes, char *err, size_t errlen)
+{
     memset(c, 0, sizeof *c);
     c->t.fd = -1;
     c->path = path;
     c->index_bytes = index_bytes;
-    if (khib_target_open(&c->t, path, KHIB_OPEN_CREATE, err, errlen) != 0)
+    if (map ? khib_target_open_mapped(&c->t, path, map, KHIB_OPEN_CREATE, err, errlen)
+            : khib_target_open(&c->t, path, KHIB_OPEN_CREATE, err, errlen))
         return -1;
     if (c->t.capacity < KHIB_SB_SIZE) {
         too_small(err, errlen, path, KHIB_SB_SIZE + align_page(index_bytes), c->t.capacity, 1);
@@ -39,9 +68,12 @@ int commit_begin(struct commit *c, const char *path, const struct khib_superbloc
     }
     if (khib_superblock_write(c->t.fd, path, sb, err, errlen) != 0)
         return -1;
+    if (map && write_extmap(c, map, sb, err, errlen) != 0)
+        return -1;
     khib_faultpoint(KHIB_FP_SAVE_WRITING);
-    if (c->t.capacity < KHIB_SB_SIZE + index_bytes) {
-        too_small(err, errlen, path, KHIB_SB_SIZE + index_bytes, c->t.capacity, 1);
+    uint64_t head = sb->data_offset > KHIB_SB_SIZE ? sb->data_offset : KHIB_SB_SIZE;
+    if (c->t.capacity < head + index_bytes) {
+        too_small(err, errlen, path, head + index_bytes, c->t.capacity, 1);
         return -1;
     }
     return 0;

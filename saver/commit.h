@@ -34,6 +34,13 @@ struct commit {
 /* Step 1 for sb (state WRITING; index of index_bytes bytes). */
 int commit_begin(struct commit *c, const char *path, const struct khib_superblock *sb, uint64_t index_bytes,
                  char *err, size_t errlen);
+/* The same for an image in a file when map is not NULL: path is the device
+ * under its file system, every write goes through the map (target.h), and
+ * the map is written after the WRITING superblock, at sb->extmap_offset
+ * (synced with the data by commit_index).  sb's extent fields must
+ * describe map. */
+int commit_begin_at(struct commit *c, const char *path, const struct khib_extmap *map,
+                    const struct khib_superblock *sb, uint64_t index_bytes, char *err, size_t errlen);
 
 /* Where the chunks must end: room left for the index (page-aligned). */
 uint64_t commit_data_limit(const struct commit *c);

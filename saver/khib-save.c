@@ -18,6 +18,7 @@
 #include "commit.h"
 #include "elfcore.h"
 #include "exclude.h"
+#include "extents.h"
 #include "encrypt.h"
 #include "faultpoint.h"
 #include "fsrecord.h"
@@ -31,6 +32,7 @@
 #include "threads.h"
 #include "uuid.h"
 #include "writer.h"
+#include "xxhash64.h"
 
 #define PROG "khib-save"
 #define DEFAULT_LEVEL KHIB_LEVEL_AUTO
@@ -54,6 +56,7 @@ struct options {
     int poison;         /* --poison-excluded (tests) */
     const char *public_key; /* --public-key HEX: encrypt (docs/encryption.md) */
     uint32_t cipher;
+    const char *extents; /* --extents FILE: an image in a file's extent map (default KHIB_EXTENTS_FILE) */
 };
 
 /* The saved system's mailbox, mapped and checked before the save (--report),
@@ -61,6 +64,9 @@ struct options {
  * which is the cause it reports.  State of this one small program. */
 static struct khib_mailbox_page mailbox;
 static char last_error[KHIB_MAILBOX_MSG_LEN];
+/* An image in a file (docs/file-target.md): the file's extents, from
+ * --extents as the note describes them; count 0 for a partition. */
+static struct khib_extmap file_map;
 
 /* Print "khib-save: MESSAGE" on stderr and keep it as the cause. */
 static void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -115,6 +121,9 @@ static void usage(FILE *out)
             "                         digits, /etc/khib/khib.pub); the target's key header\n"
             "                         (khib setup-encryption) must hold the same key\n"
             "  --cipher NAME          xchacha20poly1305 (the default) or aes256gcm (AES-NI)\n"
+            "  --extents FILE         the extent map of an image in a file, when the note\n"
+            "                         describes one (default " KHIB_EXTENTS_FILE "): the image is\n"
+            "                         written through the target device inside those extents\n"
             "  --quiet                no progress lines\n"
             "  --help                 this text\n"
             "\n"
@@ -124,7 +133,10 @@ static void usage(FILE *out)
             "found, or not readable: nothing was written); 5 (--return) the jump back failed;\n"
             "6 the image cannot be encrypted (no or another key header on the target; nothing\n"
             "was written).\n"
-            "After any failure the target holds no committed image.\n",
+            "After any failure the target holds no committed image.\n"
+            "With the note's hybrid flag (khib hibernate --hybrid, docs/hybrid.md) it sleeps in\n"
+            "S3 after the commit; on wake it retires the image and jumps back (--mem,\n"
+            "--jump-back-entry); without S3 it exits 0 and the caller powers off.\n",
             level, KHIB_THREADS_DEFAULT_MAX);
 }
 
@@ -166,6 +178,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"report", no_argument, 0, 'R'},            {"return", no_argument, 0, 'B'},
         {"poison-excluded", no_argument, 0, 'X'},
         {"public-key", required_argument, 0, 'P'},   {"cipher", required_argument, 0, 'C'},
+        {"extents", required_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -196,6 +209,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return EXIT_USAGE;
             break;
         case 'M': o->mmap = 1; break;
+        case 'E': o->extents = optarg; break;
         case 'v': o->verify_after = 1; break;
         case 'q': o->quiet = 1; break;
         case 'R': o->report = 1; break;
@@ -346,6 +360,61 @@ struct plan {
     uint64_t index_bytes;
 };
 
+/* The extent map the note announces (an image in a file): read from
+ * --extents, bound to the note by count and checksum, checked whole by
+ * commit_begin_at against the device.  0, or -1 after error(). */
+static int load_extents(const struct options *o, const struct khib_note *nt)
+{
+    const char *path = o->extents ? o->extents : KHIB_EXTENTS_FILE;
+    uint64_t want = khib_extmap_bytes(nt->extent_count);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error("the note describes an image in a file, but its extent map %s cannot be opened: %s; not saving", path,
+              strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    uint8_t *buf = NULL;
+    char err[400];
+    int rc = -1;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != want) {
+        error("the extent map %s is not the %" PRIu64 " bytes of the %" PRIu32 " extents the note describes; not"
+              " saving", path, want, nt->extent_count);
+    } else if (!(buf = malloc(want))) {
+        error("out of memory for the extent map");
+    } else if (khib_pread_all(fd, buf, want, 0, path, err, sizeof err) != 0) {
+        error("%s; not saving", err);
+    } else if (khib_hash64(buf, want, 0) != nt->extmap_checksum) {
+        error("the extent map %s does not match the note's checksum of it; not saving", path);
+    } else if (khib_extmap_decode(buf, want, &file_map, err, sizeof err) != 0) {
+        error("%s: %s; not saving", path, err);
+    } else if (file_map.e[0].physical != nt->file_base) {
+        error("the extent map %s does not begin at the note's device byte %" PRIu64 "; not saving", path,
+              nt->file_base);
+    } else {
+        rc = 0;
+    }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* The image file's device must be that of a file system the saved system
+ * had mounted, found here under the same name with the same identity
+ * (khib_fs_take checked the uuid): B never writes into another disk. */
+static int check_file_device(const struct khib_note *nt, const struct khib_superblock *sb, const char *target)
+{
+    for (uint32_t i = 0; i < sb->fs_count; i++) {
+        char dev[KHIB_FS_DEV_LEN + 8];
+        snprintf(dev, sizeof dev, "%s%s", nt->fs[i].dev[0] == '/' ? "" : "/dev/", nt->fs[i].dev);
+        if (!strcmp(dev, target) && !strcmp(nt->fs[i].dev, sb->fs[i].dev) && !(sb->fs[i].flags & KHIB_FSREC_RDONLY))
+            return 0;
+    }
+    error("the image file's device %s is not the device of a file system the saved system had mounted"
+          " read-write, found here with the same identity: not writing into it", target);
+    return -1;
+}
+
 /* The superblock as step 1 writes it: everything known before the data. */
 static int init_superblock(const struct options *o, const struct input *in, int level, struct khib_superblock *sb)
 {
@@ -450,7 +519,7 @@ static int verify_after(const struct options *o, struct input *in, struct commit
     khib_progress_start(&vprog, PROG " (verify)", in->core.total_bytes, o->quiet);
     double v0 = khib_now();
     struct save_input sin = {.src = &in->src, .by_mmap = o->mmap || in->is_device, .seal = cm->seal};
-    if (save_verify(cm->path, sb->uuid, &sin, o->threads, &vprog, err, sizeof err) != KHIB_IMG_OK) {
+    if (save_verify(cm->path, sb->file_base, sb->uuid, &sin, o->threads, &vprog, err, sizeof err) != KHIB_IMG_OK) {
         error("verification after the save failed: %s", err);
         if (commit_revoke(cm, sb, err, sizeof err) != 0)
             error("cannot invalidate the image: %s", err);
@@ -507,6 +576,95 @@ static int poison(const struct options *o, const struct input *in, const struct 
     return EXIT_OK;
 }
 
+/* Suspend-to-both (docs/hybrid.md): the image committed, the machine
+ * sleeps in S3 instead of powering off.  On wake, the jump back to the saved
+ * system is loaded first, then the image retired (ABANDONED: the system
+ * runs on, so it must never be restored) and the wake posted in the mailbox,
+ * then the jump: the mirror of the restorer's CONSUMED right before its
+ * jump.  Returns EXIT_OK when the machine could not sleep or the image could
+ * not be retired (the caller powers off: the image stays COMMITTED and the
+ * next boot resumes from it, since the saved system never ran after the
+ * commit), EXIT_JUMP when the jump failed after the image was retired. */
+struct woke {
+    struct commit *cm;
+    struct khib_superblock *sb;
+    double slept;
+};
+
+static int retire_after_wake(void *ctx)
+{
+    struct woke *w = ctx;
+    char err[400];
+    struct khib_superblock sb = *w->sb;
+    sb.state = KHIB_STATE_ABANDONED;
+    sb.abandoned_ns = khib_realtime_ns();
+    memset(sb.abandon_reason, 0, sizeof sb.abandon_reason);
+    snprintf(sb.abandon_reason, sizeof sb.abandon_reason, "the system woke from suspend-to-both and ran on");
+    if (khib_superblock_write(w->cm->t.fd, w->cm->path, &sb, err, sizeof err) != 0) {
+        error("cannot retire the image after the wake: %s; powering off instead: the next boot resumes from it", err);
+        return -1;
+    }
+    *w->sb = sb;
+    printf(PROG ": the image on %s is retired (ABANDONED); jumping back to the saved system\n", w->cm->path);
+    if (mailbox.p) {
+        struct khib_mailbox m;
+        khib_mailbox_report(&sb, KHIB_MBX_WOKE, &m);
+        m.restored_ns = sb.abandoned_ns;
+        snprintf(m.msg, sizeof m.msg, "woke from suspend-to-both after %.1f s in RAM; the image on %s was retired",
+                 w->slept, w->cm->path);
+        khib_mailbox_store(&mailbox, &m);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* Write text into a sysfs file: 0, or the errno. */
+static int write_sys(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    int e = ok ? 0 : errno;
+    if (fd >= 0)
+        close(fd);
+    return e;
+}
+
+static int hybrid_sleep(const struct options *o, struct commit *cm, struct khib_superblock *sb)
+{
+    char err[400];
+    sync();
+    /* deep: S3, the memory powered and everything else off; s2idle would
+     * keep the CPUs idling, and no firmware wake would end it. */
+    int e = write_sys("/sys/power/mem_sleep", "deep");
+    if (e) {
+        error("suspend-to-both: this kernel or machine has no suspend to RAM (S3: /sys/power/mem_sleep: %s):"
+              " powering off instead; the next boot resumes from the image", strerror(e));
+        return EXIT_OK;
+    }
+    printf(PROG ": suspend-to-both: the image is committed; suspending to RAM (S3)\n");
+    fflush(stdout);
+    uint64_t t0 = khib_realtime_ns();
+    e = write_sys("/sys/power/state", "mem");
+    if (e) {
+        error("suspend-to-both: suspend to RAM failed (/sys/power/state: %s): powering off instead; the next boot"
+              " resumes from the image", strerror(e));
+        return EXIT_OK;
+    }
+    struct woke w = {cm, sb, (double)(khib_realtime_ns() - t0) / 1e9};
+    printf(PROG ": woke after %.1f s in RAM\n", w.slept);
+    fflush(stdout);
+    int rc = khib_jump_back(o->mem ? o->mem : "/dev/mem", o->entry, retire_after_wake, &w, err, sizeof err);
+    if (rc == KHIB_JB_BEFORE)
+        return EXIT_OK;
+    if (rc == KHIB_JB_LOAD) {
+        error("cannot load the jump back after the wake: %s; powering off: the next boot resumes from the image",
+              err);
+        return EXIT_OK;
+    }
+    error("the jump back to the saved system failed after its image was retired: %s", err);
+    return EXIT_JUMP;
+}
+
 /* The image of in's memory on target, committed (commit.h).  Exit status;
  * *sb the image's superblock, *ex what became of the free pages. */
 static int save(const struct options *o, struct input *in, const char *target, int level,
@@ -549,9 +707,35 @@ static int save(const struct options *o, struct input *in, const char *target, i
         free(pl.chunks);
         return EXIT_KEY;
     }
+    if (file_map.count) {
+        if (seal || o->public_key) {
+            error("an image in a file cannot be encrypted (docs/file-target.md); not saving");
+            khib_seal_free(seal);
+            free(pl.chunks);
+            return EXIT_KEY;
+        }
+        uint64_t bytes = khib_extmap_bytes(file_map.count);
+        uint8_t *enc = malloc(bytes);
+        if (!enc) {
+            error("out of memory for the extent map");
+            free(pl.chunks);
+            return EXIT_INPUT;
+        }
+        khib_extmap_encode(&file_map, enc);
+        sb->extmap_checksum = khib_hash64(enc, bytes, 0);
+        free(enc);
+        sb->extmap_offset = KHIB_EXTMAP_OFFSET;
+        sb->extmap_count = file_map.count;
+        sb->file_base = file_map.e[0].physical;
+        sb->data_offset = khib_extmap_data_offset(file_map.count);
+        if (check_file_device(&in->core.note, sb, target) != 0) {
+            free(pl.chunks);
+            return EXIT_TARGET;
+        }
+    }
     int rc = EXIT_TARGET;
     struct commit cm;
-    if (commit_begin(&cm, target, sb, pl.index_bytes, err, sizeof err) != 0) {
+    if (commit_begin_at(&cm, target, file_map.count ? &file_map : NULL, sb, pl.index_bytes, err, sizeof err) != 0) {
         error("%s", err);
         goto out;
     }
@@ -575,6 +759,22 @@ static int save(const struct options *o, struct input *in, const char *target, i
     double t_total = khib_now() - t0;
     if (o->verify_after && verify_after(o, in, &cm, sb) != EXIT_OK)
         goto out;
+    /* A test snapshot of an image in a file is retired here, before the
+     * saved system runs on: there, a kernel may refuse writes to the disk
+     * whose file system is mounted (CONFIG_BLK_DEV_WRITE_MOUNTED), and it
+     * must never be restored (docs/file-target.md). */
+    if (file_map.count && in->core.has_note && (in->core.note.flags & KHIB_NOTE_TEST)) {
+        sb->state = KHIB_STATE_CONSUMED;
+        sb->consumed_ns = khib_realtime_ns();
+        if (khib_superblock_write(cm.t.fd, cm.path, sb, err, sizeof err) != 0) {
+            error("cannot retire the test snapshot: %s", err);
+            if (commit_revoke(&cm, sb, err, sizeof err) != 0)
+                error("cannot invalidate it either: %s", err);
+            rc = EXIT_TARGET;
+            goto out;
+        }
+        printf(PROG ": test snapshot retired (CONSUMED) before the saved system runs on\n");
+    }
     if (o->poison && (rc = poison(o, in, &pl)) != EXIT_OK) {
         /* Failed after the commit: take it back, as --verify-after does. */
         if (commit_revoke(&cm, sb, err, sizeof err) != 0)
@@ -584,6 +784,10 @@ static int save(const struct options *o, struct input *in, const char *target, i
         goto out;
     }
     print_summary(in, target, sb, &tot, t_total, t_data, fell_back);
+    if (in->core.has_note && (in->core.note.flags & KHIB_NOTE_HYBRID) && !o->verify_after) {
+        rc = hybrid_sleep(o, &cm, sb);
+        goto out;
+    }
     rc = EXIT_OK;
 out:
     commit_close(&cm);
@@ -665,6 +869,10 @@ int main(int argc, char **argv)
     }
     if (!target && in.core.has_note && in.core.note.target[0])
         target = in.core.note.target;
+    if (in.core.has_note && in.core.note.extent_count && load_extents(&o, &in.core.note) != 0) {
+        rc = EXIT_INPUT;
+        goto out;
+    }
     int level = o.level ? o.level : (in.core.has_note && in.core.note.level ? in.core.note.level : DEFAULT_LEVEL);
     if (!target) {
         error("no target: give --target PATH (the core header names none)");
@@ -677,5 +885,6 @@ out:
         report(&o, &sb, target, rc, &ex);
     khib_mailbox_close(&mailbox);
     close_input(&in);
+    khib_extmap_free(&file_map);
     return rc;
 }

@@ -470,11 +470,11 @@ out:
     return rc;
 }
 
-int save_verify(const char *path, const uint8_t uuid[16], const struct save_input *in, unsigned threads,
+int save_verify(const char *path, uint64_t offset, const uint8_t uuid[16], const struct save_input *in, unsigned threads,
                 struct khib_progress *prog, char *err, size_t errlen)
 {
     struct khib_image img;
-    int rc = khib_image_open(&img, path, KHIB_OPEN_READ, err, errlen);
+    int rc = khib_image_open_at(&img, path, offset, KHIB_OPEN_READ, err, errlen);
     if (rc != KHIB_IMG_OK) {
         khib_image_close(&img);
         return rc == KHIB_IMG_NONE ? KHIB_IMG_BAD : rc;

@@ -87,7 +87,7 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
 /* Re-read the committed image at path, check every chunk, and compare its
  * pages with in's memory (the chunk walker, lib/walk.h, with threads
  * workers).  Returns KHIB_IMG_OK or a KHIB_IMG_* error with err. */
-int save_verify(const char *path, const uint8_t uuid[16], const struct save_input *in, unsigned threads,
+int save_verify(const char *path, uint64_t offset, const uint8_t uuid[16], const struct save_input *in, unsigned threads,
                 struct khib_progress *prog, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,11 @@
  *       headers only (p_offset 0) and the memory goes to FILE at offset =
  *       physical address (sparse), as /dev/mem would show it.
  *       Prints one line per range and, with --mailbox, "mailbox 0xADDR NONCE".
+ *       --file-map TEXT:OUT (with --note): an image in a file
+ *       (docs/file-target.md): TEXT holds its extents, one "LOGICAL PHYSICAL
+ *       LENGTH" line each (bytes); OUT gets them encoded (lib/extents.h), as
+ *       khib hibernate writes /khib/extents, and the note their count,
+ *       checksum and the first extent's device byte.
  *
  *   khib-gencore --extract CORE --raw FILE [--aligned FILE2]
  *       Write the memory bytes of CORE's PT_LOAD segments (in address order,
@@ -41,9 +46,11 @@
 #include <unistd.h>
 
 #include "elfcore.h"
+#include "extents.h"
 #include "fsstate.h"
 #include "handoff_codec.h"
 #include "image_format.h"
+#include "xxhash64.h"
 
 #define PAGE 4096u
 #define BUF_PAGES 1024u
@@ -182,7 +189,41 @@ struct genopts {
     int note, mailbox, level;
     const char *fs[KHIB_FS_MAX];
     uint32_t nfs;
+    const char *file_map;   /* --file-map TEXT:OUT */
 };
+
+/* --file-map TEXT:OUT: the extents into OUT and the note (see the top). */
+static int file_map(const char *arg, struct khib_note *note)
+{
+    char text[512];
+    snprintf(text, sizeof text, "%s", arg);
+    char *out = strchr(text, ':');
+    if (!out) {
+        fprintf(stderr, "khib-gencore: --file-map TEXT:OUT\n");
+        return -1;
+    }
+    *out++ = 0;
+    FILE *in = fopen(text, "r");
+    struct khib_extent e[64];
+    struct khib_extmap m = {0, e};
+    unsigned long long l, p, n;
+    while (in && m.count < 64 && fscanf(in, "%llu %llu %llu", &l, &p, &n) == 3)
+        e[m.count++] = (struct khib_extent){l, p, n};
+    if (in)
+        fclose(in);
+    uint8_t buf[KHIB_EXTMAP_HEADER + 64 * KHIB_EXTENT_SIZE];
+    size_t len = khib_extmap_bytes(m.count);
+    FILE *o = m.count ? fopen(out, "w") : NULL;
+    khib_extmap_encode(&m, buf);
+    if (!o || fwrite(buf, 1, len, o) != len || fclose(o) != 0) {
+        fprintf(stderr, "khib-gencore: --file-map: no extents in %s, or cannot write %s\n", text, out);
+        return -1;
+    }
+    note->file_base = e[0].physical;
+    note->extent_count = m.count;
+    note->extmap_checksum = khib_hash64(buf, len, 0);
+    return 0;
+}
 
 /* --fs TYPE:PATH: a record as khib would make it for a file system of TYPE
  * on PATH mounted at /mnt/testN (the uuid read from PATH when it holds one). */
@@ -244,6 +285,8 @@ static int generate(const struct genopts *o)
     note.fs_count = o->nfs;
     for (uint32_t i = 0; i < o->nfs; i++)
         note_fs(&note.fs[i], o->fs[i], i);
+    if (o->file_map && file_map(o->file_map, &note) != 0)
+        return 2;
     uint64_t mailbox = 0;
     if (o->mailbox) {
         const struct khib_range *r = &ranges[o->nranges > 1 ? 1 : 0];
@@ -569,6 +612,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: khib-gencore --out CORE --size SIZE [--seed N] [--ranges N] [--window SIZE] [--note]\n"
                "                    [--target PATH] [--level N] [--mailbox] [--fs TYPE:PATH]... [--memfile FILE]\n"
+               "                    [--file-map TEXT:OUT]\n"
                "       khib-gencore --extract CORE --raw FILE [--aligned FILE2]\n"
                "       khib-gencore --compare CORE --memory FILE [--except ADDR]...\n"
                "Write a deterministic test core, or compare a core's ranges with a memory file.\n");
@@ -586,6 +630,7 @@ int main(int argc, char **argv)
         {"memory", required_argument, 0, 'm'},  {"except", required_argument, 0, 'x'},
         {"extract", required_argument, 0, 'E'}, {"raw", required_argument, 0, 'R'},
         {"aligned", required_argument, 0, 'A'}, {"help", no_argument, 0, 'h'},
+        {"file-map", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     struct genopts o;
     memset(&o, 0, sizeof o);
@@ -607,6 +652,7 @@ int main(int argc, char **argv)
         case 'M': o.mailbox = 1; break;
         case 'f': if (o.nfs == KHIB_FS_MAX) goto bad; o.fs[o.nfs++] = optarg; break;
         case 'F': o.memfile = optarg; break;
+        case 'X': o.file_map = optarg; break;
         case 'c': cmp = optarg; break;
         case 'E': ext = optarg; break;
         case 'R': raw = optarg; break;

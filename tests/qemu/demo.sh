@@ -25,13 +25,6 @@ collect "$work/a.log" > /dev/null
 collect "$work/r.log" > "$work/results"
 check_filesystem "$work/data.img" >> "$work/results"
 
-phase() {   # phase NAME START END
-    if [ -n "$2" ] && [ -n "$3" ]; then
-        awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "  %-28s %7.1f s\n", n, b - a }'
-    else
-        printf '  %-28s %9s\n' "$1" "n/a"
-    fi
-}
 a0=$(at "$work/a.log" "qemu start")
 a_ready=$(at "$work/a.log" "demo: hibernating")
 b_up=$(at "$work/a.log" "khib-init: transient kernel")

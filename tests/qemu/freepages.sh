@@ -30,17 +30,6 @@ trap 'rm -rf "$work"' EXIT
 KEEP=4242:64
 GONE=777:96
 
-# wait_line LOG TEXT PID SECONDS: until LOG has TEXT; 1 if PID ends or time is up.
-wait_line() {
-    n=0
-    while ! grep -qF "$2" "$1" 2>/dev/null; do
-        kill -0 "$3" 2>/dev/null || return 1
-        n=$((n + 1))
-        [ "$n" -le $(($4 * 5)) ] || return 1
-        sleep 0.2
-    done
-}
-
 # field OUT KEY: the value of KEY=value in the tool's output.
 field() {
     printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1

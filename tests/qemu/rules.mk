@@ -9,7 +9,9 @@
 # rescue-stick boots the rescue stick under SeaBIOS and OVMF (docs/rescue-stick.md).
 # encrypt: one encrypted cycle, the passphrase typed on the console, on 6.12
 # only (docs/encryption.md; three boots, 92-129 s here).
-QEMU_SCENARIOS := roundtrip cycle faults disk-safety freepages distro rescue-stick encrypt
+# file-target: the image in a file on ext4 and xfs (docs/file-target.md; five boots);
+# hybrid: suspend-to-both, woken and cut (docs/hybrid.md; two boots).
+QEMU_SCENARIOS := roundtrip cycle faults disk-safety file-target hybrid freepages distro rescue-stick encrypt
 QEMU_SCENARIOS += roundtrip@7.2 cycle@7.2 faults@7.2 freepages@7.2 selftest-kexec@7.2
 .PHONY: deps kernel check-qemu demo
 

@@ -19,6 +19,13 @@
  *       echoed in order), rewritten every 100 messages, or "bad WHY" for a
  *       lost, duplicated or reordered message, a reset or an error, after
  *       which both exit 1.
+ *   khib-testload fiemap FILE
+ *       Print "physical P flags 0xF unwritten U" for FILE's first extent
+ *       (FIEMAP, synced): where an image file's first block lies.
+ *   khib-testload attr FILE +i|-i
+ *       Set or clear FILE's immutable flag (chattr; busybox has none).
+ *   khib-testload punch FILE OFFSET LENGTH
+ *       Punch a hole into FILE (fallocate PUNCH_HOLE | KEEP_SIZE).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +38,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -264,8 +274,62 @@ static int tcp(const char *dir)
     }
 }
 
+/* The first extent of path, by FIEMAP. */
+static int first_extent(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    struct {
+        struct fiemap fm;
+        struct fiemap_extent e[1];
+    } q;
+    memset(&q, 0, sizeof q);
+    q.fm.fm_length = FIEMAP_MAX_OFFSET;
+    q.fm.fm_flags = FIEMAP_FLAG_SYNC;
+    q.fm.fm_extent_count = 1;
+    if (fd < 0 || ioctl(fd, FS_IOC_FIEMAP, &q.fm) != 0 || q.fm.fm_mapped_extents != 1) {
+        fprintf(stderr, "fiemap %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    close(fd);
+    printf("physical %llu flags 0x%x unwritten %d\n", (unsigned long long)q.e[0].fe_physical, q.e[0].fe_flags,
+           !!(q.e[0].fe_flags & FIEMAP_EXTENT_UNWRITTEN));
+    return 0;
+}
+
+static int set_immutable(const char *path, int on)
+{
+    int fd = open(path, O_RDONLY), flags = 0;
+    if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+        fprintf(stderr, "attr %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+    int rc = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    if (rc != 0)
+        fprintf(stderr, "attr %s: %s\n", path, strerror(errno));
+    close(fd);
+    return rc != 0;
+}
+
+static int punch(const char *path, off_t off, off_t len)
+{
+    int fd = open(path, O_RDWR);
+    if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) != 0 || fsync(fd) != 0) {
+        fprintf(stderr, "punch %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "fiemap"))
+        return first_extent(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "attr") && (!strcmp(argv[3], "+i") || !strcmp(argv[3], "-i")))
+        return set_immutable(argv[2], argv[3][0] == '+');
+    if (argc == 5 && !strcmp(argv[1], "punch"))
+        return punch(argv[2], (off_t)strtoll(argv[3], NULL, 0), (off_t)strtoll(argv[4], NULL, 0));
     if (argc == 5 && !strcmp(argv[1], "hold"))
         return hold(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0), argv[4]);
     if (argc == 3 && !strcmp(argv[1], "writer"))
@@ -274,6 +338,7 @@ int main(int argc, char **argv)
         return check_records(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "tcp"))
         return tcp(argv[2]);
-    fprintf(stderr, "usage: khib-testload hold MIB SEED DIR | writer FILE | check-records FILE | tcp DIR\n");
+    fprintf(stderr, "usage: khib-testload hold MIB SEED DIR | writer FILE | check-records FILE | tcp DIR |"
+                    " fiemap FILE | attr FILE +i|-i | punch FILE OFFSET LENGTH\n");
     return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 1;
 }

@@ -147,8 +147,8 @@ awk -v seed="$seed" -v n="$FLIPS" -v d0="$data_off" -v dl="$data_len" -v io="$in
     for (k = 0; k < 2; k++) {
         kind = k ? "forge" : "plain"
         for (i = 0; i < n; i++) {
-            # superblock, leaving out (when forged) state, the times, the reason, MAC, checksum
-            do { b = int(rand() * 4096) } while (k && (b >= 16 && b < 20 || b >= 3608 && b < 3752 || b >= 3928 && b < 3960 || b >= 4088))
+            # superblock, leaving out (when forged) state, the times, the reason, MAC, locked_ns, checksum
+            do { b = int(rand() * 4096) } while (k && (b >= 16 && b < 20 || b >= 3608 && b < 3752 || b >= 3928 && b < 3960 || b >= 4024 && b < 4032 || b >= 4088))
             print "superblock", kind, b * 8 + int(rand() * 8)
             print "keyheader", kind, (4096 + int(rand() * 160)) * 8 + int(rand() * 8)
             print "data", kind, (d0 + int(rand() * dl)) * 8 + int(rand() * 8)

@@ -32,6 +32,8 @@ mkdir -p "$work/bin" "$work/pathbin"
 cat > "$work/bin/khib-restore" <<'EOF'
 #!/bin/sh
 { printf 'khib-restore'; for a; do printf ' [%s]' "$a"; done; echo; } >> "$KHIB_TEST_LOG"
+# An image in a file: --offset=N after the device; the rest as without.
+case "${3:-}" in --offset=*) a1=$1 a2=$2; shift 3; set -- "$a1" "$a2" "$@" ;; esac
 if [ "${3:-}" = --abandon ]; then
     case "${STUB_ABANDON:-10}" in
         0) echo "khib-restore: image 00000000-stub on $2 abandoned: $4; it will never be restored" >&2 ;;
@@ -162,6 +164,26 @@ kexec [-e]" "^khib: resuming the hibernated system from $work/image: starting th
         "$probe
 kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=536870911] [--command-line=nokaslr memmap=exactmap memmap=640K@0 memmap=511M@1M khib.role=restore khib.image=$work/image khib.normal=reboot khib.wait=10 x=\$y]
 kexec [-e]"
+
+    # An image in a file (docs/file-target.md): device and offset from khib.conf.
+    printf 'target=/var/lib/khib/image\ntarget-device=%s\ntarget-offset=1052672\n' "$work/image" > "$work/conf-file"
+    resume "$sh" "$base $files" KHIB_CONF="$work/conf-file" STUB_PROBE=0
+    expect "$t ordinary boot, an image file: the check and R at target-device= and target-offset=" 137 \
+        "khib-restore [--image] [$work/image] [--offset=1052672] [--resumable]
+kexec [-c] [-l] [$work/vmlinuz] [--initrd=$work/rinitrd] [--mem-min=0] [--mem-max=201326591] [--command-line=nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore khib.image=$work/image khib.offset=1052672 khib.normal=reboot]
+kexec [-e]"
+    resume "$sh" "$base $files" KHIB_CONF="$work/conf-file" STUB_PROBE=3 STUB_ABANDON=0
+    expect "$t ordinary boot, an image file refused: retired at its offset" 0 \
+        "khib-restore [--image] [$work/image] [--offset=1052672] [--resumable]
+khib-restore [--image] [$work/image] [--offset=1052672] [--abandon] [a normal boot started: the image was refused (khib-restore --resumable exit 3)]"
+    resume "$sh" "$base $confine $img khib.offset=1052672" STUB_RESTORE=3 STUB_ABANDON=0 KHIB_KEXEC="$work/no-kexec"
+    expect "$t confined entry, khib.offset=: restore and retire at the offset" 0 \
+        "khib-restore [--image] [$work/image] [--offset=1052672] [--jump]
+khib-restore [--image] [$work/image] [--offset=1052672] [--abandon] [a normal boot started after the restore refused it (khib-restore exit 3)]"
+    printf 'target=/var/lib/khib/image\ntarget-offset=1052672\n' > "$work/conf-nodev"
+    resume "$sh" "$base $files" KHIB_CONF="$work/conf-nodev" STUB_PROBE=0
+    expect "$t target-offset= without target-device=: nothing, one line" 0 "" \
+        "target-offset= without target-device="
 
     resume "$sh" "$base $confine $files" KHIB_CONF="$work/khib.conf" STUB_PROBE=0
     expect "$t confined, no khib.image=: an ordinary boot too (the check, then R)" 137 "$probe

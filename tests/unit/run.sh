@@ -34,6 +34,7 @@ for t in "$root"/build/tests/test_*; do
 done
 run scenarios sh "$here/scenarios.sh"
 run encryption sh "$here/encryption.sh"
+run file-target sh "$here/file-target.sh"
 run hooks sh "$here/hooks.sh"
 run systemd sh "$here/systemd.sh"
 run grub sh "$here/grub.sh"

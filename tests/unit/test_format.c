@@ -175,6 +175,9 @@ static void test_superblock(void)
     v.version = KHIB_VERSION + 1;
     khib_superblock_encode(&v, buf);
     CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "is not supported");
+    v.version = 3;   /* before images in files */
+    khib_superblock_encode(&v, buf);
+    CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "written by an older khib");
     v.version = 2;
     khib_superblock_encode(&v, buf);
     CHECK_ERR(khib_superblock_decode(buf, &back, err, sizeof err) == KHIB_SB_BAD, err, "written by an older khib");
@@ -340,8 +343,10 @@ static void test_note_and_mailbox(void)
     uint8_t buf[KHIB_NOTE_SIZE];
     char err[300] = "";
     snprintf(n.host_name, sizeof n.host_name, "laptop");
-    CHECK(KHIB_NOTE_SIZE == 3680, "note size 3680");
+    CHECK(KHIB_NOTE_SIZE == 3704, "note size 3704");
     khib_note_encode(&n, buf);
+    CHECK(khib_get64(buf + 3680) == 0 && khib_get32(buf + 3688) == 0 && khib_get64(buf + 3696) == 0,
+          "no extent fields for a partition");
     CHECK(khib_get64(buf + 40) == n.nonce && khib_get32(buf + 136) == 7 && memcmp(buf + 144, "/dev/vdb", 8) == 0 &&
               memcmp(buf + 272, "vda2", 5) == 0 && khib_get32(buf + 272 + 128) == KHIB_FS_BTRFS &&
               memcmp(buf + 3600, "laptop", 7) == 0,
@@ -354,6 +359,32 @@ static void test_note_and_mailbox(void)
     khib_note_encode(&n, buf);
     khib_put32(buf, 9);
     CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "version 9");
+    /* Suspend-to-both (docs/hybrid.md) is a known flag; the next bit is not. */
+    n.flags = KHIB_NOTE_HYBRID;
+    khib_note_encode(&n, buf);
+    CHECK(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) == 0 && back.flags == KHIB_NOTE_HYBRID,
+          "the hybrid flag decodes: %s", err);
+    n.flags = KHIB_NOTE_HYBRID << 1;
+    khib_note_encode(&n, buf);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "unknown flags");
+    n.flags = 0;
+    /* An image file's extent fields (docs/file-target.md). */
+    n.file_base = 0x123000;
+    n.extent_count = 5;
+    n.extmap_checksum = 0xabcdef;
+    khib_note_encode(&n, buf);
+    CHECK(khib_get64(buf + 3680) == 0x123000 && khib_get32(buf + 3688) == 5 && khib_get64(buf + 3696) == 0xabcdef,
+          "extent field offsets");
+    CHECK(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) == 0 && back.extent_count == 5 &&
+              back.file_base == 0x123000 && back.extmap_checksum == 0xabcdef, "extent fields decode: %s", err);
+    n.file_base = 0x123001;
+    khib_note_encode(&n, buf);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "extent fields are inconsistent");
+    n.extent_count = 0;
+    khib_note_encode(&n, buf);
+    CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "extent fields are inconsistent");
+    n.file_base = 0;
+    n.extmap_checksum = 0;
     n.mailbox_addr = 0x7654001;
     khib_note_encode(&n, buf);
     CHECK_ERR(khib_note_decode(buf, sizeof buf, &back, err, sizeof err) != 0, err, "not page-aligned");

@@ -31,7 +31,7 @@ depends() {
 }
 
 install() {
-    local image='' candidate complete=1 target='' stamp
+    local image='' candidate complete=1 target='' stamp device offset
     local root=${KHIB_SYSROOT-}${dracutsysrootdir-}
     inst_multiple /usr/lib/khib/khib-restore /usr/lib/khib/khib-resume.sh /usr/lib/khib/khib-lib.sh kexec
     # The restore kernel's initramfs (khib's own, built by the package).
@@ -68,7 +68,13 @@ install() {
     inst_hook pre-mount 10 "$moddir/khib-pre-mount.sh"
     stamp=$root/var/lib/khib/initramfs/$kernel
     if [[ -n $complete && -n $target ]]; then
-        mkdir -p "${stamp%/*}" && printf 'generator=dracut\ntarget=%s\n' "$target" > "$stamp" ||
+        # An image file (khib setup-target): the device and offset its hook looks at.
+        device=$(sed -n 's/^[[:space:]]*target-device[[:space:]]*=[[:space:]]*//p' "$root/etc/khib.conf" | tail -n 1)
+        offset=$(sed -n 's/^[[:space:]]*target-offset[[:space:]]*=[[:space:]]*//p' "$root/etc/khib.conf" | tail -n 1)
+        mkdir -p "${stamp%/*}" && {
+            printf 'generator=dracut\ntarget=%s\n' "$target"
+            [ -z "$offset" ] || printf 'target-device=%s\ntarget-offset=%s\n' "$device" "$offset"
+        } > "$stamp" ||
             dwarn "khib: could not write $stamp: khib check cannot tell that the ordinary boot resumes"
     else
         rm -f "$stamp"

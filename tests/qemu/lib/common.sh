@@ -240,6 +240,42 @@ qmp() {
         }' "$@"
 }
 
+# wait_line LOG TEXT PID SECONDS [COUNT]: until LOG has TEXT (on COUNT
+# lines, default 1); 1 if PID ends or time is up.
+wait_line() {
+    n=0
+    while :; do
+        c=$(grep -cF "$2" "$1" 2>/dev/null) || true
+        [ "${c:-0}" -lt "${5:-1}" ] || return 0
+        kill -0 "$3" 2>/dev/null || return 1
+        n=$((n + 1))
+        [ "$n" -le $(($4 * 5)) ] || return 1
+        sleep 0.2
+    done
+}
+
+# qmp_status SOCKET: the guest's run state from QMP query-status
+# ("running", "suspended", ...).
+qmp_status() {
+    perl -MIO::Socket::UNIX -e '
+        my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "qmp: cannot connect: $!\n";
+        <$s>;
+        print $s qq({"execute":"qmp_capabilities"}\n);
+        while (my $l = <$s>) { last if $l =~ /"return"/; }
+        print $s qq({"execute":"query-status"}\n);
+        while (my $l = <$s>) { if ($l =~ /"status": *"([a-z-]+)"/) { print "$1\n"; last; } }' "$1"
+}
+
+# phase NAME START END: one line of a phase table (times from at), "n/a"
+# when either is missing.
+phase() {
+    if [ -n "$2" ] && [ -n "$3" ]; then
+        awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "  %-28s %7.1f s\n", n, b - a }'
+    else
+        printf '  %-28s %9s\n' "$1" "n/a"
+    fi
+}
+
 # at LOG TEXT: the host time (seconds) of the first serial line holding TEXT.
 at() {
     grep -F -m 1 -- "$2" "$1" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p'
