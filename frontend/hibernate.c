@@ -38,6 +38,7 @@
 #include "handoff.h"
 #include "handoff_codec.h"
 #include "image.h"
+#include "image_size.h"
 #include "kexec_jump.h"
 #include "kexec_tools.h"
 #include "mailbox_page.h"
@@ -378,6 +379,13 @@ int khib_hibernate(const struct settings *s)
     double t_load = khib_now();
     if (run_kexec_load(s, initrd, cmdline) != 0)
         goto out_initrd;
+    /* After the load (its pages are taken), before anything is written. */
+    if (s->image_size &&
+        image_size_enforce(s->image_size, ram.total_pages << KHIB_PAGE_SHIFT, s->window, exclude, why, sizeof why)) {
+        fprintf(stderr, "khib: not hibernating: %s\n", why);
+        fprintf(stderr, "khib: nothing was written to %s\n", s->target);
+        goto out_unload;
+    }
 
     if (s->trim) {
         /* After the load (its allocations are made), before the jump. */
