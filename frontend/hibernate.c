@@ -155,6 +155,8 @@ static void transient_cmdline(const struct settings *s, const char *public_key, 
                                  " panic=10 khib.role=save khib.target=%s khib.test=%d khib.level=%s%s%s%s%s",
                                  s->target, s->test, level, public_key ? " khib.pubkey=" : "",
                                  public_key ? public_key : "", s->append[0] ? " " : "", s->append);
+    if (s->image_size && used < len) /* B checks it too (image_size.h) */
+        used += (size_t)snprintf(out + used, len - used, " khib.image_size=%llu", (unsigned long long)s->image_size);
 }
 
 static int write_transient_initrd(const struct settings *s, const void *hdr, size_t hdrlen, char *path,

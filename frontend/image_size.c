@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image_format.h"
 #include "progress.h"
 #include "sysfacts.h"
 
@@ -71,7 +72,7 @@ uint64_t image_estimate(const struct mem_facts *m, uint64_t ram_outside, uint64_
         uint64_t free_out = m->mem_free > window ? m->mem_free - window : 0;
         raw = free_out < ram_outside ? ram_outside - free_out : 0;
     }
-    return raw + raw / 256 + MIB;
+    return khib_image_bytes_bound(raw);
 }
 
 static uint64_t mib(uint64_t b)
@@ -193,8 +194,10 @@ static void cgroup2_release(const char *dir, int mounted)
 /* One step of memory.reclaim (mm/memcontrol.c memory_reclaim(), "SIZE
  * swappiness=N" since Linux 6.9; the root cgroup has the file too: its
  * cftype has no CFTYPE_NOT_ON_ROOT, and reclaiming from the root cgroup
- * reclaims from every cgroup).  swappiness=200 (MAX_SWAPPINESS) scans the
- * anonymous lists only (mm/vmscan.c get_scan_count()): the page cache is
+ * reclaims from every cgroup; 7.2 moved the parsing to mm/vmscan.c
+ * user_proactive_reclaim()).  swappiness=200 (MAX_SWAPPINESS) gives the
+ * file lists no weight (mm/vmscan.c get_scan_count(): fp =
+ * (MAX_SWAPPINESS - swappiness) * ... is 0): the page cache is
  * dropped already, what is left of it is mapped (programs and libraries),
  * and taking it would slow the last seconds before the jump down.  A kernel
  * without the argument (EINVAL) gets the plain form.  EAGAIN means it

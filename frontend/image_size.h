@@ -12,15 +12,17 @@
  *   free outside ≥ MemFree − min(MemFree, W)   (up to W of MemFree may lie
  *                                              inside the window [0, W),
  *                                              which is never saved)
- *   estimate     = (RAM outside − MemFree + min(MemFree, W)) × (1 + 1/256)
- *                  + 1 MiB
+ *   estimate     = khib_image_bytes_bound(RAM outside − MemFree
+ *                                         + min(MemFree, W))
  *
  * No compression is assumed (level auto stores chunks raw where the CPUs
  * are slower than the disk, and a random page does not compress) and zero
- * pages are counted as stored; 1/256 + 1 MiB covers the index (104 bytes
- * per chunk of up to 256 pages), each chunk's checksum or tag and zstd's
- * frame and block headers, the superblock and the key header.  Without
- * free-page exclusion every page outside the window is counted. */
+ * pages are counted as stored; khib_image_bytes_bound() (image_format.h)
+ * adds the index, checksums and headers.  Without free-page exclusion every
+ * page outside the window is counted.  The transient kernel checks the
+ * same bound with the pages it really leaves out (khib-save --image-size)
+ * and saves nothing when it is above the limit, so the limit holds even
+ * when the free pages cannot be left out there. */
 #ifndef KHIB_FRONTEND_IMAGE_SIZE_H
 #define KHIB_FRONTEND_IMAGE_SIZE_H
 
