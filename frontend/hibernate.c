@@ -137,7 +137,8 @@ static void post_free_pages(struct mailbox_page *mb)
     khib_mailbox_encode(&m, mb->page);
 }
 
-/* B's command line: the window (bootargs.h), A's console, and khib's
+/* B's command line: the window (bootargs.h), A's console (and
+ * no_timer_check: a machine whose timer check fails fails it in B too), and khib's
  * parameters (with public_key, not NULL, B encrypts to it). */
 static void transient_cmdline(const struct settings *s, const char *public_key, char *out, size_t len)
 {
@@ -146,7 +147,8 @@ static void transient_cmdline(const struct settings *s, const char *public_key, 
     window_words(s->window, out, len);
     size_t used = strlen(out);
     for (char *w = strtok(cmdline, " \n"); w && used < len; w = strtok(NULL, " \n"))
-        if (!strncmp(w, "console=", 8) || !strncmp(w, "earlyprintk=", 12) || !strncmp(w, "loglevel=", 9))
+        if (!strncmp(w, "console=", 8) || !strncmp(w, "earlyprintk=", 12) || !strncmp(w, "loglevel=", 9) ||
+            !strcmp(w, "no_timer_check"))
             used += (size_t)snprintf(out + used, len - used, " %s", w);
     char level[16]; /* "0": the saver's default */
     khib_level_format(s->level, level, sizeof level);
