@@ -127,7 +127,7 @@ run_kernel() {
 
 # khib_phases A_LOG R_LOG: khib's phases, a line each: jump + transient
 # kernel boot, save, power off, restore kernel boot, restore, jump back and
-# resume.
+# resume (span sets a and b: pass no variable of those names).
 khib_phases() {
     span "$1" "BENCH: hibernate" "$1" "khib-init: transient kernel"
     span "$1" "khib-init: transient kernel" "$1" "image saved: powering off"
@@ -213,15 +213,16 @@ for mem in 1 4; do
         # shellcheck disable=SC2086
         GUEST_MEM=${mem}G run_guest "$work/scale$mem-$i-r.log" "$kernel" "$initrd" \
             "$R_APPEND khibtest.scenario=restore-expected" $d || true
-        a=$work/scale$mem-$i-a.log r=$work/scale$mem-$i-r.log
-        collect "$a" > /dev/null
-        collect "$r" > "$work/scale$mem-$i.results"
+        # (not a and r: span sets those)
+        sa=$work/scale$mem-$i-a.log sr=$work/scale$mem-$i-r.log
+        collect "$sa" > /dev/null
+        collect "$sr" > "$work/scale$mem-$i.results"
         grep -q '^FAIL' "$work/scale$mem-$i.results" &&
-            { echo "bench-qemu: the ${mem} GiB guest did not resume correctly:"; cat "$work/scale$mem-$i.results"; show_log "$r"; }
+            { echo "bench-qemu: the ${mem} GiB guest did not resume correctly:"; cat "$work/scale$mem-$i.results"; show_log "$sr"; }
         {
-            span "$a" "BENCH: hibernate" "$a" "qemu exit"
-            span "$r" "qemu start" "$r" "BENCH: resumed"
-            khib_phases "$a" "$r"
+            span "$sa" "BENCH: hibernate" "$sa" "qemu exit"
+            span "$sr" "qemu start" "$sr" "BENCH: resumed"
+            khib_phases "$sa" "$sr"
         } > "$work/scale$mem.times$i"
         i=$((i + 1))
     done
