@@ -24,10 +24,16 @@
 # QEMU's dump-guest-memory into $KHIB_CACHE/guest-memory-WORKLOAD.core, the
 # real guest memory images bench/run.sh measures besides the generated core.
 # Both resumed guests check their CPUs, data, process memory and counter.
-# The last line: khib_total_vs_kernel=<khib's total / the kernel's total>.
+# Then the scaling pair: khib alone, the same smaller workload (192 MiB of
+# random tmpfs data and a 96 MiB process, about 300 MiB in use) in a 1 GiB
+# and in a 4 GiB guest: the cost should follow what is used, not the RAM.
+# The last lines: khib_total_vs_kernel=<khib's total / the kernel's total>,
+# and scaling_4x=<khib's total at 4 GiB / at 1 GiB>.
 #
 # Environment: KHIB_BENCH_QEMU_REPS (default 1) runs of each, medians;
-# KHIB_BENCH_QEMU_WORKLOAD (random or files); KHIB_CACHE.
+# KHIB_BENCH_QEMU_WORKLOAD (random or files); KHIB_BENCH_QEMU_SCALING (1,
+# the default: run the scaling pair; 0: skip it; only: nothing else);
+# KHIB_CACHE.
 set -eu
 KHIB_TOP=$(cd "$(dirname "$0")/.." && pwd)
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
@@ -36,6 +42,7 @@ QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
 # shellcheck disable=SC2034 # the name common.sh puts in log lines
 SCENARIO=bench-qemu
 REPS=${KHIB_BENCH_QEMU_REPS:-1}
+SCALING=${KHIB_BENCH_QEMU_SCALING:-1}
 WORKLOAD=${KHIB_BENCH_QEMU_WORKLOAD:-random}
 case $WORKLOAD in
 random | files) ;;
@@ -119,6 +126,87 @@ run_kernel() {
         $d || true
 }
 
+# khib_phases A_LOG R_LOG: khib's phases, a line each: jump + transient
+# kernel boot, save, power off, restore kernel boot, restore, jump back and
+# resume (span sets a and b: pass no variable of those names).
+khib_phases() {
+    span "$1" "BENCH: hibernate" "$1" "khib-init: transient kernel"
+    span "$1" "khib-init: transient kernel" "$1" "image saved: powering off"
+    span "$1" "image saved: powering off" "$1" "qemu exit"
+    span "$2" "qemu start" "$2" "khib-init: restore kernel"
+    span "$2" "khib-init: restore kernel" "$2" "khib-restore: jumping"
+    span "$2" "khib-restore: jumping" "$2" "BENCH: resumed"
+}
+
+# col FILEPREFIX LINE: the median over the runs of line LINE of FILEPREFIX$i.
+col() {
+    j=1
+    while [ "$j" -le "$REPS" ]; do
+        sed -n "$2p" "$1$j"
+        j=$((j + 1))
+    done | median
+}
+
+# The scaling pair: khib with the small workload in a 1 GiB and a 4 GiB
+# guest, REPS runs each, medians.
+scaling_pair() {
+    for mem in 1 4; do
+        i=1
+        while [ "$i" -le "$REPS" ]; do
+            log "scaling pair: ${mem} GiB guest, run $i of $REPS"
+            d=$(disks)
+            # shellcheck disable=SC2086
+            GUEST_MEM=${mem}G run_guest "$work/scale$mem-$i-a.log" "$kernel" "$initrd" \
+                "khibtest.scenario=bench-khib khibtest.bench=small" $d || true
+            # shellcheck disable=SC2086
+            GUEST_MEM=${mem}G run_guest "$work/scale$mem-$i-r.log" "$kernel" "$initrd" \
+                "$R_APPEND khibtest.scenario=restore-expected" $d || true
+            # (not a and r: span sets those)
+            sa=$work/scale$mem-$i-a.log sr=$work/scale$mem-$i-r.log
+            collect "$sa" > /dev/null
+            collect "$sr" > "$work/scale$mem-$i.results"
+            grep -q '^FAIL' "$work/scale$mem-$i.results" &&
+                { echo "bench-qemu: the ${mem} GiB guest did not resume correctly:"; cat "$work/scale$mem-$i.results"; show_log "$sr"; }
+            {
+                span "$sa" "BENCH: hibernate" "$sa" "qemu exit"
+                span "$sr" "qemu start" "$sr" "BENCH: resumed"
+                khib_phases "$sa" "$sr"
+            } > "$work/scale$mem.times$i"
+            i=$((i + 1))
+        done
+    done
+    echo
+    i=1
+    while [ "$i" -le "$REPS" ]; do
+        for mem in 1 4; do
+            l=$work/scale$mem-$i-a.log
+            img=$(sed -n 's/.*MiB of memory in \([0-9.]*\) MiB.*/\1/p' "$l" | head -n 1)
+            ex=$(tr -d '\r' < "$l" | sed -n 's/.*khib-save: excluded [0-9]* free pages (\([0-9]*\) MiB).*/\1/p' | head -n 1)
+            printf '  scaling run %d, %d GiB: image %s MiB, %s MiB of free pages excluded\n' "$i" "$mem" "${img:--}" "${ex:--}"
+        done
+        i=$((i + 1))
+    done
+    echo "QEMU TCG, 2 CPUs, khib only, the same workload (192 MiB of random tmpfs data, a 96 MiB process);"
+    echo "wall seconds, median of $REPS run(s)"
+    printf '%-44s %10s %10s\n' "phase" "1 GiB" "4 GiB"
+    n=1
+    for name in "hibernate (command to power off)" "resume (power on to running)" "  jump + transient kernel boot" "  save" \
+        "  power off" "  restore kernel boot" "  restore" "  jump back, resume"; do
+        printf '%-44s %10s %10s\n' "$name" "$(col "$work/scale1.times" "$n")" "$(col "$work/scale4.times" "$n")"
+        n=$((n + 1))
+    done
+    awk -v a1="$(col "$work/scale1.times" 1)" -v b1="$(col "$work/scale1.times" 2)" \
+        -v a4="$(col "$work/scale4.times" 1)" -v b4="$(col "$work/scale4.times" 2)" 'BEGIN {
+        if (a1 == "-" || b1 == "-" || a4 == "-" || b4 == "-") { print "scaling_4x=-"; exit }
+        printf "%-44s %10.1f %10.1f\n", "total", a1 + b1, a4 + b4
+        printf "scaling_4x=%.2f\n", (a4 + b4) / (a1 + b1) }'
+}
+
+if [ "$SCALING" = only ]; then
+    scaling_pair
+    exit 0
+fi
+
 i=1
 while [ "$i" -le "$REPS" ]; do
     log "run $i of $REPS: khib"
@@ -135,25 +223,10 @@ while [ "$i" -le "$REPS" ]; do
             span "$r" "qemu start" "$r" "BENCH: resumed"
         } > "$work/$m.times$i"
     done
-    {
-        span "$work/khib$i-a.log" "BENCH: hibernate" "$work/khib$i-a.log" "khib-init: transient kernel"
-        span "$work/khib$i-a.log" "khib-init: transient kernel" "$work/khib$i-a.log" "image saved: powering off"
-        span "$work/khib$i-a.log" "image saved: powering off" "$work/khib$i-a.log" "qemu exit"
-        span "$work/khib$i-r.log" "qemu start" "$work/khib$i-r.log" "khib-init: restore kernel"
-        span "$work/khib$i-r.log" "khib-init: restore kernel" "$work/khib$i-r.log" "khib-restore: jumping"
-        span "$work/khib$i-r.log" "khib-restore: jumping" "$work/khib$i-r.log" "BENCH: resumed"
-    } > "$work/phases$i"
+    khib_phases "$work/khib$i-a.log" "$work/khib$i-r.log" > "$work/phases$i"
     i=$((i + 1))
 done
 
-# col FILEPREFIX LINE: the median over the runs of line LINE of FILEPREFIX$i.
-col() {
-    j=1
-    while [ "$j" -le "$REPS" ]; do
-        sed -n "$2p" "$1$j"
-        j=$((j + 1))
-    done | median
-}
 
 kh=$(col "$work/khib.times" 1)
 kr=$(col "$work/khib.times" 2)
@@ -186,3 +259,5 @@ awk -v kh="$kh" -v kr="$kr" -v nh="$nh" -v nr="$nr" 'BEGIN {
     printf "%-44s %10.1f %10.1f\n", "total", kh + kr, nh + nr
     printf "khib_total_vs_kernel=%.2f khib_hibernate_vs_kernel=%.2f khib_resume_vs_kernel=%.2f\n",
         (kh + kr) / (nh + nr), kh / nh, kr / nr }'
+
+[ "$SCALING" = 0 ] || scaling_pair

@@ -7,7 +7,8 @@
 # harness has left, $KHIB_CACHE/guest-memory-WORKLOAD.core (make
 # bench-qemu).  For each: a save table (cat to /dev/null as the I/O
 # ceiling, khib-save at level 1 (the comparison with zstd -1) and at level
-# auto (its default), zstd -1/-3 -T0 on the raw memory bytes, makedumpfile's
+# auto (its default), zstd -T0 on the raw memory bytes at each setting of
+# $KHIB_BENCH_ZSTD (default --fast=5 --fast=3 --fast=1 -1 -2 -3), makedumpfile's
 # compressions on the core, khib-save --public-key with each cipher the CPU
 # has) and a restore table (khib-restore into a memory file, of the images
 # in clear and encrypted, zstd -d -T0 into a file).
@@ -18,12 +19,16 @@
 # compares khib with zstd on the generated core:
 #   save_vs_zstd1=<ratio> restore_vs_zstd=<ratio> size_vs_zstd1=<ratio>
 #   encrypt_cost=<ratio> restore_encrypt_cost=<ratio>
+#   save_vs_best_zstd=<ratio> reference=<setting> (the zstd option, run with -T0)
+# where the reference is the fastest zstd -T0 setting whose output is no
+# larger than khib-save's level-1 image (the smallest output if none is).
 # (the encrypted save's and restore's time over the ones in clear, both at
 # level 1 with XChaCha20-Poly1305; docs/encryption.md).
 #
 # Environment: KHIB_BENCH_SIZE, KHIB_BENCH_REPS, KHIB_BENCH_DIR (work
 # directory's parent; default /var/tmp, else /tmp), KHIB_BENCH_LEVELS (extra
-# khib-save levels to measure, e.g. "-3 -1 3"), KHIB_CACHE.
+# khib-save levels to measure, e.g. "-3 -1 3"), KHIB_BENCH_ZSTD (zstd
+# settings; -1 is always measured), KHIB_CACHE.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 SAVE=$root/build/khib-save
@@ -37,6 +42,10 @@ cipher_name() { if [ "$1" = a ]; then echo aes256gcm; else echo xchacha20poly130
 SIZE=${KHIB_BENCH_SIZE:-2G}
 REPS=${KHIB_BENCH_REPS:-3}
 LEVELS=${KHIB_BENCH_LEVELS:-}
+ZSTD_SETTINGS=${KHIB_BENCH_ZSTD:---fast=5 --fast=3 --fast=1 -1 -2 -3}
+case " $ZSTD_SETTINGS " in *" -1 "*) ;; *) ZSTD_SETTINGS="-1 $ZSTD_SETTINGS" ;; esac
+# zkey SETTING: the key of a zstd setting in the work files (-1 -> zstd_1).
+zkey() { printf 'zstd%s' "$1" | tr -c 'a-zA-Z0-9' '_'; }
 CACHE=${KHIB_CACHE:-$HOME/.cache/khib}
 
 die() {
@@ -256,9 +265,12 @@ bench_input() {
         # as khib-save's commit protocol syncs its image: every save row is
         # the time to a durable output.
         # shellcheck disable=SC2016 # $1, $2 are for the inner shell
-        once zstd1 "$work/raw.zst1" sh -c 'zstd -1 -T0 -q -f "$1" -o "$2" && sync "$2"' sh "$work/raw" "$work/raw.zst1"
-        # shellcheck disable=SC2016
-        once zstd3 "$work/raw.zst3" sh -c 'zstd -3 -T0 -q -f "$1" -o "$2" && sync "$2"' sh "$work/raw" "$work/raw.zst3"
+        for z in $ZSTD_SETTINGS; do
+            k=$(zkey "$z")
+            # shellcheck disable=SC2016
+            once "$k" "$work/raw.$k" sh -c 'zstd "$1" -T0 -q -f "$2" -o "$3" && sync "$3"' sh "$z" "$work/raw" \
+                "$work/raw.$k"
+        done
         for m in $mdf; do
             # shellcheck disable=SC2016
             once "mdf$m" "$work/dump.$m" sh -c 'makedumpfile "$1" -d 1 "$2" "$3" && sync "$3"' sh "-$m" "$core" \
@@ -287,10 +299,32 @@ bench_input() {
         result "save$c" "khib-save --public-key, $(cipher_name "$c")" "$bytes"
         [ "$c" = a ] || savex_mbs=$mbs
     done
-    result zstd1 "zstd -1 -T0 (raw bytes)" "$bytes" "$work/raw.zst1"
-    zstd1_mbs=$mbs
-    zst1_bytes=$(fsize "$work/raw.zst1")
-    result zstd3 "zstd -3 -T0 (raw bytes)" "$bytes" "$work/raw.zst3"
+    # Every zstd setting; the reference is the fastest whose output is no
+    # larger than khib-save's level-1 image, else the smallest output.
+    best='' best_mbs=0 small='' small_bytes=0 small_mbs=0 zstd1_mbs=0 zst1_bytes=0
+    for z in $ZSTD_SETTINGS; do
+        k=$(zkey "$z")
+        result "$k" "zstd $z -T0 (raw bytes)" "$bytes" "$work/raw.$k"
+        [ "$mbs" != 0 ] || continue
+        zb=$(fsize "$work/raw.$k")
+        if [ "$z" = -1 ]; then
+            zstd1_mbs=$mbs zst1_bytes=$zb
+        fi
+        if [ "$zb" -le "$img_bytes" ] && [ "$mbs" -gt "$best_mbs" ]; then
+            best=$z best_mbs=$mbs
+        fi
+        if [ -z "$small" ] || [ "$zb" -lt "$small_bytes" ]; then
+            small=$z small_bytes=$zb small_mbs=$mbs
+        fi
+    done
+    if [ -n "$best" ]; then
+        best_note="the fastest zstd setting whose output is no larger than khib-save's"
+    else
+        best=$small best_mbs=$small_mbs
+        best_note="no zstd setting's output is as small as khib-save's: the smallest"
+    fi
+    awk -v s="$save_mbs" -v b="$best_mbs" -v z="$best" -v n="$best_note" 'BEGIN {
+        printf "  reference: zstd %s -T0, %s; khib-save (level 1) runs at %.2f x its speed\n", z, n, (b > 0 ? s / b : 0) }'
     for m in c l p z; do
         case $m in
         c) label="makedumpfile -c (zlib) -d 1" ;;
@@ -307,13 +341,16 @@ bench_input() {
         fi
     done
     mv "$work/imgauto" "$work/auto" 2>/dev/null || true
-    rm -f "$work"/img?* "$work"/raw.zst3 "$work"/dump.*
+    for z in $ZSTD_SETTINGS; do
+        [ "$z" = -1 ] || rm -f "$work/raw.$(zkey "$z")"
+    done
+    rm -f "$work"/img?* "$work"/dump.*
 
     i=0
     while [ "$i" -lt "$REPS" ] && [ "$img_bytes" != 0 ]; do
         once restore "$work/mem" "$RESTORE" --image "$work/img" --memory-file "$work/mem" --quiet
         once restore1 "$work/mem" "$RESTORE" --image "$work/img" --memory-file "$work/mem" --quiet --threads 1
-        once zstdd "$work/out" zstd -d -T0 -q -f "$work/raw.zst1" -o "$work/out"
+        once zstdd "$work/out" zstd -d -T0 -q -f "$work/raw.$(zkey -1)" -o "$work/out"
         if [ "$auto_bytes" != 0 ]; then
             once restoreauto "$work/mem" "$RESTORE" --image "$work/auto" --memory-file "$work/mem" --quiet
         fi
@@ -330,7 +367,7 @@ bench_input() {
         result restore "khib-restore --memory-file (${threads:-?} threads)" "$bytes" "$work/img"
         restore_mbs=$mbs
         result restore1 "khib-restore --threads 1" "$bytes" "$work/img"
-        result zstdd "zstd -d -T0 (of zstd -1) into a file" "$bytes" "$work/raw.zst1"
+        result zstdd "zstd -d -T0 (of zstd -1) into a file" "$bytes" "$work/raw.$(zkey -1)"
         zstdd_mbs=$mbs
         [ "$auto_bytes" = 0 ] || result restoreauto "khib-restore of the level auto image" "$bytes" "$work/auto"
         restorex_mbs=0
@@ -343,7 +380,7 @@ bench_input() {
         restore_mbs=0
         zstdd_mbs=1
     fi
-    rm -f "$work/mem" "$work/out" "$work/img" "$work/auto" "$work/raw" "$work/raw.zst1" "$work/aligned.core" \
+    rm -f "$work/mem" "$work/out" "$work/img" "$work/auto" "$work/raw" "$work/raw.$(zkey -1)" "$work/aligned.core" \
         "$work"/enc? "$work"/pub?
 }
 
@@ -354,7 +391,7 @@ bench_input "generated core (khib-gencore --size $SIZE --seed 42: zero, repeated
     "$work/gen.core"
 rm -f "$work/gen.core"
 g_save=$save_mbs g_zstd1=$zstd1_mbs g_restore=$restore_mbs g_zstdd=$zstdd_mbs g_img=$img_bytes g_zst1=$zst1_bytes
-g_savex=$savex_mbs g_restorex=$restorex_mbs
+g_savex=$savex_mbs g_restorex=$restorex_mbs g_best=$best g_best_mbs=$best_mbs
 
 # The guest memory images bench/qemu.sh dumps, one per workload.
 for g in "$CACHE"/guest-memory-*.core; do
@@ -383,3 +420,6 @@ awk -v s="$g_save" -v z="$g_zstd1" -v r="$g_restore" -v d="$g_zstdd" -v i="$g_im
     -v sx="$g_savex" -v rx="$g_restorex" 'BEGIN {
     printf "save_vs_zstd1=%.2f restore_vs_zstd=%.2f size_vs_zstd1=%.3f encrypt_cost=%.2f restore_encrypt_cost=%.2f\n",
         (z > 0 ? s / z : 0), (d > 0 ? r / d : 0), (o > 0 ? i / o : 0), (sx > 0 ? s / sx : 0), (rx > 0 ? r / rx : 0) }'
+# The reference is the zstd option, run with -T0 (e.g. reference=-3).
+awk -v s="$g_save" -v b="$g_best_mbs" -v z="$g_best" 'BEGIN {
+    printf "save_vs_best_zstd=%.2f reference=%s\n", (b > 0 ? s / b : 0), (z == "" ? "none" : z) }'

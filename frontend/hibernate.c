@@ -38,6 +38,7 @@
 #include "handoff.h"
 #include "handoff_codec.h"
 #include "image.h"
+#include "image_size.h"
 #include "kexec_jump.h"
 #include "kexec_tools.h"
 #include "mailbox_page.h"
@@ -137,7 +138,8 @@ static void post_free_pages(struct mailbox_page *mb)
     khib_mailbox_encode(&m, mb->page);
 }
 
-/* B's command line: the window (bootargs.h), A's console, and khib's
+/* B's command line: the window (bootargs.h), A's console (and
+ * no_timer_check: a machine whose timer check fails fails it in B too), and khib's
  * parameters (with public_key, not NULL, B encrypts to it). */
 static void transient_cmdline(const struct settings *s, const char *public_key, char *out, size_t len)
 {
@@ -146,7 +148,8 @@ static void transient_cmdline(const struct settings *s, const char *public_key, 
     window_words(s->window, out, len);
     size_t used = strlen(out);
     for (char *w = strtok(cmdline, " \n"); w && used < len; w = strtok(NULL, " \n"))
-        if (!strncmp(w, "console=", 8) || !strncmp(w, "earlyprintk=", 12) || !strncmp(w, "loglevel=", 9))
+        if (!strncmp(w, "console=", 8) || !strncmp(w, "earlyprintk=", 12) || !strncmp(w, "loglevel=", 9) ||
+            !strcmp(w, "no_timer_check"))
             used += (size_t)snprintf(out + used, len - used, " %s", w);
     char level[16]; /* "0": the saver's default */
     khib_level_format(s->level, level, sizeof level);
@@ -155,6 +158,8 @@ static void transient_cmdline(const struct settings *s, const char *public_key, 
                                  " panic=10 khib.role=save khib.target=%s khib.test=%d khib.level=%s%s%s%s%s",
                                  target_is_file(s) ? s->target_device : s->target, s->test, level, public_key ? " khib.pubkey=" : "",
                                  public_key ? public_key : "", s->append[0] ? " " : "", s->append);
+    if (s->image_size && used < len) /* B checks it too (image_size.h) */
+        used += (size_t)snprintf(out + used, len - used, " khib.image_size=%llu", (unsigned long long)s->image_size);
 }
 
 static int write_transient_initrd(const struct settings *s, const void *hdr, size_t hdrlen, const void *extents,
@@ -406,6 +411,13 @@ int khib_hibernate(const struct settings *s)
     double t_load = khib_now();
     if (run_kexec_load(s, initrd, cmdline) != 0)
         goto out_initrd;
+    /* After the load (its pages are taken), before anything is written. */
+    if (s->image_size &&
+        image_size_enforce(s->image_size, ram.total_pages << KHIB_PAGE_SHIFT, s->window, exclude, why, sizeof why)) {
+        fprintf(stderr, "khib: not hibernating: %s\n", why);
+        fprintf(stderr, "khib: nothing was written to %s\n", s->target);
+        goto out_unload;
+    }
 
     if (s->trim) {
         /* After the load (its allocations are made), before the jump. */

@@ -59,6 +59,8 @@ static void usage(FILE *out)
             "                    of the image, save them as they are (trim=no)\n"
             "  --no-exclude-free hibernate: save the free pages too instead of leaving them out of\n"
             "                    the image (exclude-free=no)\n"
+            "  --image-size SIZE hibernate: keep the image within SIZE, freeing the page cache and\n"
+            "                    pushing memory to swap first, or refuse (image-size=SIZE; none)\n"
             "  --ignore-fs DIR   do not refuse the file system mounted at DIR (ignore-fs=DIR):\n"
             "                    a change to it before the resume is corrupted by the resume\n"
             "  --reason TEXT     retire: why (default \"a normal boot started\")\n"
@@ -83,6 +85,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         {"boot", required_argument, 0, 'b'},  {"restore-append", required_argument, 0, 'R'},
         {"quiet", no_argument, 0, 'q'},       {"logind", no_argument, 0, 'L'},
         {"no-exclude-free", no_argument, 0, 'E'}, {"hybrid", no_argument, 0, 'Y'},
+        {"image-size", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* The config file is read first so that options override it. */
@@ -116,6 +119,7 @@ static int settings_main(const char *cmd, int argc, char **argv)
         case 'Y': hybrid = 1; break;
         case 'N': s.trim = 0; break;
         case 'E': s.exclude_free = 0; break;
+        case 'S': key = "image-size"; break;
         case 'g': key = "ignore-fs"; break;
         case 'r': reason = optarg; break;
         case 'b': key = "boot"; break;

@@ -102,6 +102,19 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         *(key[0] == 't' ? &s->trim : &s->exclude_free) = !strcmp(value, "yes");
         return 0;
     }
+    if (!strcmp(key, "image-size") || !strcmp(key, "image_size")) {
+        uint64_t v;
+        if (!strcmp(value, "none")) {
+            s->image_size = 0;
+            return 0;
+        }
+        if (parse_size(value, &v) || v < (1ULL << 20)) {
+            snprintf(err, errlen, "image-size: '%s' is not none or a size of at least 1M (e.g. 2G)", value);
+            return -1;
+        }
+        s->image_size = v;
+        return 0;
+    }
     if (!strcmp(key, "encrypt")) {
         static const char *const names[] = {"auto", "yes", "no"};
         for (int i = 0; i < 3; i++)
@@ -125,8 +138,9 @@ int settings_set(struct settings *s, const char *key, const char *value, char *e
         s->ignore_fs_count++;
         return 0;
     }
-    snprintf(err, errlen, "unknown setting '%s' (known: target, target-device, target-offset, target-size, kernel, initrd, kexec, append, window, level, trim,"
-             " exclude-free, ignore-fs, boot, restore-append, encrypt, public-key)", key);
+    snprintf(err, errlen, "unknown setting '%s' (known: target, target-device, target-offset, target-size, kernel, initrd,"
+             " kexec, append, window, level, trim, exclude-free, image-size, ignore-fs, boot, restore-append, encrypt,"
+             " public-key)", key);
     return -1;
 }
 

@@ -31,6 +31,7 @@ struct settings {
     int trim;                /* drop the caches before the jump, and zero free memory where B cannot
                                 exclude it (trim.h) */
     int exclude_free;        /* B leaves A's free pages out of the image (docs/freepages.md) */
+    uint64_t image_size;     /* bytes the image may take on the target, 0 = no limit (image_size.h) */
     char ignore_fs[KHIB_IGNORE_FS_MAX][256]; /* mount points not checked before a resume (mounts.h) */
     unsigned ignore_fs_count;
     int encrypt;             /* ENCRYPT_*: encrypt the image (encryption.h) */

@@ -193,6 +193,18 @@ uint64_t meminfo_bytes(const char *key)
     return v;
 }
 
+int write_proc_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
 void kernel_cmdline(char *out, size_t len)
 {
     out[0] = 0;

@@ -24,6 +24,9 @@ int device_is_swap(const char *dev);
 void mount_unescape(char *s);
 /* The /proc/meminfo field key ("MemAvailable", "MemFree", ...) in bytes, or 0. */
 uint64_t meminfo_bytes(const char *key);
+/* Write text to a /proc or /sys file in one write(2).  0, or -1 with errno
+ * (a short write reads as -1 with the errno of the write). */
+int write_proc_text(const char *path, const char *text);
 /* The running kernel's command line (/proc/cmdline) into out, "" if unreadable. */
 void kernel_cmdline(char *out, size_t len);
 /* Size of a block device or regular file, or -1 with err. */

@@ -20,18 +20,6 @@
 
 #define TRIM_STEP (64ULL << 20)
 
-static int write_text(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    int e = errno;
-    close(fd);
-    errno = e;
-    return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* Free memory to leave: above the watermarks at which kswapd starts
  * reclaiming (mm/page_alloc.c, __setup_per_zone_wmarks(): min_free_kbytes
  * plus watermark_scale_factor, 0.1 % of memory by default), so that the
@@ -69,7 +57,7 @@ static void zero_free_memory(int fd, uint64_t keep)
 {
     double deadline = khib_now() + TRIM_SECONDS;
     /* Rather this process than any other when memory runs out. */
-    (void)write_text("/proc/self/oom_score_adj", "1000");
+    (void)write_proc_text("/proc/self/oom_score_adj", "1000");
     uint64_t free = meminfo_bytes("MemFree"), out[2] = {0, 0}, done = 0;
     if (free > keep + TRIM_STEP) {
         size_t len = (size_t)((free - keep) & ~(TRIM_STEP - 1));
@@ -104,7 +92,7 @@ int memory_trim(struct trim_result *r, int zero, char *err, size_t errlen)
     double t0 = khib_now();
     r->free_before = meminfo_bytes("MemFree");
     sync();
-    if (write_text("/proc/sys/vm/drop_caches", "3") != 0) {
+    if (write_proc_text("/proc/sys/vm/drop_caches", "3") != 0) {
         snprintf(err, errlen, "cannot drop the caches (/proc/sys/vm/drop_caches): %s", strerror(errno));
         return -1;
     }

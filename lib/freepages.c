@@ -31,7 +31,7 @@ struct walk {
     uint64_t cap;
     uint64_t block_end;     /* end pfn of the free block being passed, or 0 */
     uint64_t block_head;
-    uint64_t mem_map_nr;    /* the first section with a mem_map (out->mem_map) */
+    uint64_t last_base;     /* the last section's decoded mem_map */
     uint8_t *buf;           /* CHUNK_PAGES struct pages */
 };
 
@@ -149,17 +149,19 @@ static int walk_root(struct walk *w, uint64_t root, uint64_t roots_addr, uint8_t
         if (lo->has_vmemmap && mem_map != lo->vmemmap)
             return fail(w->out, "section %" PRIu64 ": mem_map 0x%" PRIx64 " is not vmemmap 0x%" PRIx64 " (not "
                         "SPARSEMEM_VMEMMAP?)", nr, mem_map, lo->vmemmap);
-        /* Without SYMBOL(vmemmap) (a kernel without SPARSEMEM_VMEMMAP) the
-         * sections still decode to one base when the node's mem_maps come
-         * from one buffer (mm/sparse.c sparse_init_nid()); anything else
-         * is not understood. */
-        if (w->out->sections == 0) {
+        /* Without SYMBOL(vmemmap) (a kernel without SPARSEMEM_VMEMMAP) each
+         * section's decoded mem_map is its own base: the kernel's
+         * __pfn_to_page() is __section_mem_map_addr(__pfn_to_section(pfn))
+         * + pfn (include/asm-generic/memory_model.h).  The sections of one
+         * node's buffer share a base (mm/sparse.c sparse_init_nid()); a
+         * guest with RAM above the 4 GiB PCI hole has a second one for the
+         * sections up there (seen: section 32's base 16 MiB below section
+         * 0's on a 4 GiB guest). */
+        if (w->out->sections == 0)
             w->out->mem_map = mem_map;
-            w->mem_map_nr = nr;
-        } else if (mem_map != w->out->mem_map) {
-            return fail(w->out, "section %" PRIu64 ": mem_map 0x%" PRIx64 " is not section %" PRIu64 "'s 0x%" PRIx64,
-                        nr, mem_map, w->mem_map_nr, w->out->mem_map);
-        }
+        else if (mem_map != w->last_base)
+            w->out->mem_map_bases++;
+        w->last_base = mem_map;
         if (walk_section(w, nr, mem_map) != 0)
             return -1;
     }

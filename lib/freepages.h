@@ -1,7 +1,8 @@
 /* The saved kernel A's free (buddy) pages, found in A's frozen memory the
  * way makedumpfile finds them (makedumpfile.c __exclude_unnecessary_pages(),
- * page_is_buddy_v3()): x86_64, SPARSEMEM_EXTREME, with SPARSEMEM_VMEMMAP or
- * without it when every section's mem_map decodes to one base.
+ * page_is_buddy_v3()): x86_64, SPARSEMEM_EXTREME, with SPARSEMEM_VMEMMAP
+ * (every section's mem_map decodes to vmemmap) or without it (each
+ * section's decoded mem_map is its own base).
  *
  * From A's VMCOREINFO (vmcoreinfo.h) and A's memory (a read callback,
  * kvtop.h): walk mem_section's roots and sections, each section's struct
@@ -68,7 +69,8 @@ struct khib_freepages {
     uint64_t pages_walked;     /* struct pages read */
     uint64_t pages_unmapped;   /* pfns of present sections whose struct page is not mapped */
     uint64_t sections;         /* sections with a mem_map */
-    uint64_t mem_map;          /* their decoded mem_map: struct page of pfn p at mem_map + p * SIZE(page) */
+    uint64_t mem_map;          /* the first one's decoded mem_map: struct page of pfn p at mem_map + p * SIZE(page) */
+    uint64_t mem_map_bases;    /* without SPARSEMEM_VMEMMAP: how often the base changed from section to section */
     int64_t expected;          /* the count checked against */
     const char *expected_from; /* "caller" or "zone vm_stat" */
     int64_t zone_free;         /* A's zones' NR_FREE_PAGES, or -1 when not read */

@@ -63,6 +63,18 @@
 #define KHIB_DATA_OFFSET_KEYED (KHIB_KEYHDR_OFFSET + KHIB_KEYHDR_SIZE)
 #define KHIB_SEAL_OVERHEAD   24u             /* 8-byte checksum + 16-byte tag */
 
+/* At most how many bytes an image takes on the target when raw_bytes of
+ * memory are stored, whatever the level (the image size limit: khib
+ * hibernate --image-size, khib-save --image-size): raw_bytes if no page
+ * compressed at all, plus 1/256 for the index (KHIB_CHUNK_SIZE bytes per
+ * chunk of up to KHIB_CHUNK_PAGES_MAX pages), each chunk's checksum or
+ * KHIB_SEAL_OVERHEAD and zstd's frame and block headers, plus 1 MiB for the
+ * superblock, the key header, the range table and the alignments. */
+static inline uint64_t khib_image_bytes_bound(uint64_t raw_bytes)
+{
+    return raw_bytes + raw_bytes / 256 + (1u << 20);
+}
+
 enum khib_cipher {
     KHIB_CIPHER_NONE = 0,
     KHIB_CIPHER_XCHACHA20POLY1305 = 1,

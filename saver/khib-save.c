@@ -38,7 +38,8 @@
 #define DEFAULT_LEVEL KHIB_LEVEL_AUTO
 #define CHUNK_PAGES 256u
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3, EXIT_FS = 4, EXIT_JUMP = 5, EXIT_KEY = 6 };
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_TARGET = 3, EXIT_FS = 4, EXIT_JUMP = 5, EXIT_KEY = 6,
+       EXIT_SIZE = 7 };
 
 struct options {
     const char *core;
@@ -57,6 +58,7 @@ struct options {
     const char *public_key; /* --public-key HEX: encrypt (docs/encryption.md) */
     uint32_t cipher;
     const char *extents; /* --extents FILE: an image in a file's extent map (default KHIB_EXTENTS_FILE) */
+    uint64_t image_size; /* --image-size BYTES: 0, or the most the image may take */
 };
 
 /* The saved system's mailbox, mapped and checked before the save (--report),
@@ -124,6 +126,9 @@ static void usage(FILE *out)
             "  --extents FILE         the extent map of an image in a file, when the note\n"
             "                         describes one (default " KHIB_EXTENTS_FILE "): the image is\n"
             "                         written through the target device inside those extents\n"
+            "  --image-size BYTES     save nothing (exit 7) when the image could take more:\n"
+            "                         every page not left out as free, uncompressed, with\n"
+            "                         its index (khib hibernate --image-size)\n"
             "  --quiet                no progress lines\n"
             "  --help                 this text\n"
             "\n"
@@ -132,7 +137,7 @@ static void usage(FILE *out)
             "failed); 4 a file system the saved system had mounted cannot be recorded (not\n"
             "found, or not readable: nothing was written); 5 (--return) the jump back failed;\n"
             "6 the image cannot be encrypted (no or another key header on the target; nothing\n"
-            "was written).\n"
+            "was written); 7 the image could exceed --image-size (nothing was written).\n"
             "After any failure the target holds no committed image.\n"
             "With the note's hybrid flag (khib hibernate --hybrid, docs/hybrid.md) it sleeps in\n"
             "S3 after the commit; on wake it retires the image and jumps back (--mem,\n"
@@ -179,6 +184,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"poison-excluded", no_argument, 0, 'X'},
         {"public-key", required_argument, 0, 'P'},   {"cipher", required_argument, 0, 'C'},
         {"extents", required_argument, 0, 'E'},
+        {"image-size", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -216,6 +222,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'B': o->jump_back = 1; break;
         case 'X': o->poison = 1; break;
         case 'P': o->public_key = optarg; break;
+        case 'S':
+            errno = 0;
+            o->image_size = strtoull(optarg, &end, 10);
+            if (errno || *end || end == optarg || !o->image_size) {
+                fprintf(stderr, PROG ": --image-size needs a number of bytes, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'C':
             if (khib_cipher_parse(optarg, &o->cipher) != 0) {
                 fprintf(stderr, PROG ": --cipher needs xchacha20poly1305 or aes256gcm, not '%s'\n", optarg);
@@ -690,6 +704,17 @@ static int save(const struct options *o, struct input *in, const char *target, i
                                  .a_pcp_pages = mailbox.p ? mailbox.m.a_pcp_pages : 0};
     exclude_free_pages(&exin, pl.chunks, pl.count, ex);
     printf(PROG ": %s\n", ex->line);
+    /* The size limit, before anything is written: every page that is not
+     * left out, as if none compressed. */
+    uint64_t bound = khib_image_bytes_bound((sb->pages_total - ex->pages) << KHIB_PAGE_SHIFT);
+    if (o->image_size && bound > o->image_size) {
+        error("the image could take %" PRIu64 " MiB (%" PRIu64 " pages, %" PRIu64 " of them left out as free), above"
+              " image-size=%" PRIu64 " MiB; nothing written%s",
+              bound >> 20, sb->pages_total, ex->pages, o->image_size >> 20,
+              ex->pages ? "" : " (the free pages could not be left out: see the line above)");
+        free(pl.chunks);
+        return EXIT_SIZE;
+    }
 
     /* The level is checked before anything is written. */
     struct khib_coder cd;

@@ -12,8 +12,12 @@
 # uncompressed (--level store).  With khib.poison=1 the transient kernel
 # poisons every page it left out before it jumps back (khib-save
 # --poison-excluded), so a page wrongly left out corrupts the checks that
-# follow; each of the five saves that may leave pages out must have left
-# some out and poisoned them.
+# follow; each of the six saves that may leave pages out must have left
+# some out and poisoned them.  Then the image size limit with a 512 MiB swap
+# disk: without swap a limit below the memory in use is refused (exit 3,
+# the target untouched); with swap a limit 160 MiB below the estimate is met
+# by pushing memory to swap (the image on the target within it, the
+# round trip verified); a limit below what can be freed is refused.
 set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -23,11 +27,12 @@ initrd=$(guest_initrd "$kernel")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 truncate -s 1G "$work/target.img"
+truncate -s 512M "$work/swap.img"
 
-log "booting the guest (6 round trips)"
+log "booting the guest (7 round trips, 2 refused)"
 rc=0
 run_guest "$work/serial.log" "$kernel" "$initrd" "khibtest.scenario=roundtrip khib.poison=1" \
-    -drive "file=$work/target.img,if=virtio,format=raw" || rc=$?
+    -drive "file=$work/target.img,if=virtio,format=raw" -drive "file=$work/swap.img,if=virtio,format=raw" || rc=$?
 collect "$work/serial.log"
 expect "$work/serial.log" "khib-save: using 1 thread and" "the transient kernel saved with one CPU (maxcpus=1)"
 # Round 3 runs at --level store: every chunk stored uncompressed, and the
@@ -38,7 +43,7 @@ if grep -q 'zstd level store' "$work/serial.log" &&
 else
     fail "B did not save a --level store image"
 fi
-check_exclusion "$work/serial.log" 5
+check_exclusion "$work/serial.log" 6
 if grep -q 'KHIBTEST: DONE' "$work/serial.log"; then
     pass "guest finished the scenario"
 else

@@ -371,6 +371,28 @@ expect "missing core" 2 "cannot open" "$SAVE" --core "$work/none.core" --target 
 expect "restore: memory file in a missing directory" 4 "cannot open .* for writing" \
     "$RESTORE" --image "$img" --memory-file "$work/no/such/dir/mem"
 
+# --- the image size limit (--image-size) --------------------------------------------------
+# 8 MiB of memory, none left out as free (a generated core has no VMCOREINFO):
+# the bound is 8 MiB + 8 MiB / 256 + 1 MiB, compressed or not.
+"$GEN" --out "$work/lim.core" --size 8M --seed 7 --note > /dev/null
+awk 'BEGIN { for (i = 0; i < 65536; i++) printf "\253" }' > "$work/lim.ab"
+i=0
+while [ $i -lt 256 ]; do cat "$work/lim.ab"; i=$((i + 1)); done > "$work/lim.img"
+cp "$work/lim.img" "$work/lim.orig"
+expect "image-size 9M: refused (exit 7)" 7 "could take 9 MiB .*above image-size=9 MiB; nothing written" \
+    "$SAVE" --core "$work/lim.core" --target "$work/lim.img" --image-size 9437184 --quiet
+check "image-size 9M: the target untouched" cmp -s "$work/lim.img" "$work/lim.orig"
+expect "image-size 1M: refused, says the free pages were not left out" 7 "the free pages could not be left out" \
+    "$SAVE" --core "$work/lim.core" --target "$work/lim.img" --image-size 1048576 --quiet
+expect "image-size 10M: saved" 0 "saved image" \
+    "$SAVE" --core "$work/lim.core" --target "$work/lim.img" --image-size 10485760 --level 1
+end=$("$RESTORE" --image "$work/lim.img" --info | sed -n 's/^image size: .*index \([0-9]*\) bytes at \([0-9]*\)).*/\1 \2/p' |
+    { read -r n at && echo $((n + at)); })
+within() { [ "${end:-0}" -gt 0 ] && [ "${end:-0}" -le "$1" ]; }
+check "image-size 10M: the image ($end bytes) within it" within 10485760
+expect "image-size: not a number" 1 "needs a number of bytes" "$SAVE" --core x --target y --image-size 2G
+rm -f "$work"/lim.*
+
 # --- a big round trip, with throughput -----------------------------------------------------
 "$GEN" --out "$work/big.core" --size "$BIG" --seed 42 --ranges 4 >/dev/null
 t0=$(date +%s.%N)

@@ -50,6 +50,12 @@ static void test_keys(void)
     CHECK(settings_set(&s, "ignore-fs", "/srv", err, sizeof err) == 0 && s.ignore_fs_count == 1 &&
               !strcmp(s.ignore_fs[0], "/srv"), "ignore-fs");
     CHECK_ERR(settings_set(&s, "ignore-fs", "srv", err, sizeof err) != 0, err, "not a mount point");
+    CHECK(settings_set(&s, "image-size", "2G", err, sizeof err) == 0 && s.image_size == 2ull << 30, "image-size");
+    CHECK(settings_set(&s, "image_size", "300M", err, sizeof err) == 0 && s.image_size == 300ull << 20,
+          "image_size, the kernel's spelling");
+    CHECK(settings_set(&s, "image-size", "none", err, sizeof err) == 0 && s.image_size == 0, "image-size none");
+    CHECK_ERR(settings_set(&s, "image-size", "0", err, sizeof err) != 0, err, "at least 1M");
+    CHECK_ERR(settings_set(&s, "image-size", "lots", err, sizeof err) != 0, err, "image-size: 'lots' is not none");
     CHECK(settings_set(&s, "boot", "none", err, sizeof err) == 0 && s.boot == BOOT_NONE, "boot none");
     CHECK_ERR(settings_set(&s, "boot", "lilo", err, sizeof err) != 0, err, "not auto, initramfs, grub or none");
     char longv[600];
@@ -75,7 +81,7 @@ static void test_file(void)
     CHECK(settings_load(&s, path, err, sizeof err) == 0, "load: %s", err);
     CHECK(!strcmp(s.target, "/dev/vdc") && s.window == 128ull << 20 && s.level == KHIB_LEVEL_STORE &&
               !strcmp(s.append, "quiet loglevel=3"), "key and value trimmed in front, '=' kept in a value");
-    CHECK(s.trim == 1 && s.exclude_free == 1 && !strcmp(s.kexec, "/usr/sbin/kexec") && !strcmp(s.initrd, KHIB_DEFAULT_INITRD) &&
+    CHECK(s.trim == 1 && s.exclude_free == 1 && s.image_size == 0 && !strcmp(s.kexec, "/usr/sbin/kexec") && !strcmp(s.initrd, KHIB_DEFAULT_INITRD) &&
               !strncmp(s.kernel, "/boot/vmlinuz-", 14), "defaults for the keys not given");
     FILE *f = fopen(path, "w");
     CHECK(f != NULL, "rewrite");

@@ -78,3 +78,76 @@ for mode in zeroed excluded; do
         result FAIL "$mode: the image is '${size}' MiB, '${size_all}' MiB with everything saved: not 128 MiB smaller"
     fi
 done
+
+# The image size limit (--image-size), with a swap disk on /dev/vdb.
+# target_sum: the first 64 MiB of the target (superblock, key header, the
+# start of the data), which any save rewrites.
+target_sum() { dd if=/dev/vda bs=1M count=64 2>/dev/null | md5sum | cut -d' ' -f1; }
+# image_bytes: the image's end on the target, from khib-restore --info
+# ("image size: ... (data ..., index N bytes at OFFSET)").
+image_bytes() {
+    khib-restore --image /dev/vda --info |
+        sed -n 's/^image size: .*index \([0-9]*\) bytes at \([0-9]*\)).*/\1 \2/p' |
+        { read -r n at && echo $((n + at)); }
+}
+check "image-size: mkswap /dev/vdb" mkswap /dev/vdb
+# 1. No swap, a limit far below the memory in use: refused before anything
+# changes (no reclaim, nothing written), exit 3.
+sum_before=$(target_sum)
+khib_hibernate --test --image-size 64M > /tmp/hib.out 2>&1
+rc=$?
+cat /tmp/hib.out
+if [ "$rc" = 3 ] && grep -q 'not hibernating: the image would be about .* there is no swap' /tmp/hib.out &&
+    grep -q 'nothing was written to /dev/vda' /tmp/hib.out && ! grep -q 'reclaiming' /tmp/hib.out; then
+    result PASS "image-size: no swap: refused with exit 3 before reclaiming"
+else
+    result FAIL "image-size: no swap: exit $rc, not the refusal expected"
+fi
+if [ "$(target_sum)" = "$sum_before" ]; then
+    result PASS "image-size: no swap: the target is untouched"
+else
+    result FAIL "image-size: no swap: the target changed"
+fi
+estimate=$(sed -n 's/.*the image would be about \([0-9]*\) MiB.*/\1/p' /tmp/hib.out | head -n 1)
+# 2. With swap, a limit 160 MiB below that estimate: the tmpfs data and
+# the process's memory go to swap, the image fits, and all comes back.
+check "image-size: swapon /dev/vdb" swapon /dev/vdb
+limit=$((${estimate:-0} - 160))
+[ "$limit" -gt 0 ] || limit=1
+echo "roundtrip: image-size: estimate ${estimate} MiB without reclaim, limit ${limit} MiB"
+if khib_hibernate --test --image-size "${limit}M" > /tmp/hib.out 2>&1; then
+    result PASS "image-size ${limit}M: khib hibernate --test returned 0"
+else
+    result FAIL "image-size ${limit}M: khib hibernate --test exited $?: $(tail -n 1 /tmp/hib.out)"
+fi
+cat /tmp/hib.out
+reclaimed() { grep -q '^khib: reclaiming: ' /tmp/hib.out && grep -q "within image-size=${limit} MiB" /tmp/hib.out; }
+check "image-size ${limit}M: reclaimed memory (progress shown) until the estimate fitted" reclaimed
+swap_used=$(awk '$1 == "/dev/vdb" { print $4 }' /proc/swaps)
+echo "roundtrip: image-size: ${swap_used:-0} KiB in swap"
+check "image-size ${limit}M: memory went to swap" [ "${swap_used:-0}" -gt 0 ]
+bytes=$(image_bytes)
+echo "roundtrip: image-size: the image takes ${bytes} bytes ($((${bytes:-0} >> 20)) MiB), limit ${limit} MiB"
+within_limit() { [ "${bytes:-0}" -gt 0 ] && [ "${bytes:-0}" -le $((limit << 20)) ]; }
+check "image-size ${limit}M: the image ($((${bytes:-0} >> 20)) MiB) is within the limit" within_limit
+verify_resumed "image-size ${limit}M"
+check "image-size ${limit}M: image on /dev/vda verifies" khib-restore --image /dev/vda --verify
+# 3. With swap, a limit below what can be freed at all: refused, exit 3,
+# the target untouched (some memory may have gone to swap first).
+sum_before=$(target_sum)
+khib_hibernate --test --image-size 16M > /tmp/hib.out 2>&1
+rc=$?
+cat /tmp/hib.out
+if [ "$rc" = 3 ] && grep -q 'not hibernating: .*\(can be freed\|reclaim stalled\)' /tmp/hib.out &&
+    grep -q 'nothing was written to /dev/vda' /tmp/hib.out; then
+    result PASS "image-size 16M: refused with exit 3"
+else
+    result FAIL "image-size 16M: exit $rc, not the refusal expected"
+fi
+if [ "$(target_sum)" = "$sum_before" ]; then
+    result PASS "image-size 16M: the target is untouched"
+else
+    result FAIL "image-size 16M: the target changed"
+fi
+verify_resumed "after the refusals"
+swapoff /dev/vdb
