@@ -205,6 +205,15 @@ static int memmap_text(const struct khib_memmap_entry *e, size_t n, char *text, 
     return 0;
 }
 
+/* EFI memory types that setup_e820() (drivers/firmware/efi/libstub/x86-stub.c)
+ * and GRUB's converter make RAM: loader code and data, boot services code
+ * and data, conventional memory (EFI_LOADER_CODE .. EFI_CONVENTIONAL_MEMORY,
+ * include/linux/efi.h, without the runtime types 5 and 6). */
+static int efi_type_is_ram(uint64_t type)
+{
+    return (type >= 1 && type <= 4) || type == 7;
+}
+
 /* The EFI part: the runtime regions (EFI_MEMORY_RUNTIME) of
  * efi_dir/N/{phys_addr,num_pages,type,attribute,virt_addr}, sorted by
  * address.  A resumed system calls the firmware's runtime services through
@@ -248,9 +257,15 @@ static int efi_text(const char *efi_dir, char *text, size_t cap, size_t *len, ch
             parse_addr(efi_dir, de->d_name, "attribute", &r->attr, err, errlen) != 0 ||
             parse_addr(efi_dir, de->d_name, "virt_addr", &r->virt, err, errlen) != 0)
             goto out;
-        /* Boot services regions the kernel kept (efi_mem_reserve()) are RAM
-         * in the E820 part and saved in the image: only runtime regions. */
-        if (r->attr & KHIB_EFI_MEMORY_RUNTIME)
+        /* Runtime regions only.  Not those of the types the E820 part counts
+         * as RAM (loader, boot services, conventional memory): the kernel
+         * marks the boot services data it keeps EFI_MEMORY_RUNTIME
+         * (efi_arch_mem_reserve() in arch/x86/platform/efi/quirks.c: the
+         * memory attributes table, the ESRT) and the firmware may place it
+         * elsewhere at each boot, but it is RAM, in A's image, and not the
+         * firmware's at runtime.  It can move the virtual addresses of the
+         * regions after it, which their own lines show. */
+        if ((r->attr & KHIB_EFI_MEMORY_RUNTIME) && !efi_type_is_ram(r->type))
             n++;
         errno = 0;
     }

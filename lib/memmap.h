@@ -30,7 +30,8 @@ int khib_memmap_read(const char *dir, struct khib_memmap_entry **entries, size_t
  * inclusive), the entries sorted and those of one class that touch or
  * overlap merged, "Unknown E820 type" in the class "Reserved", a System RAM
  * entry from at most 0x400 from 0; then, when efi_dir is given and exists,
- * one line per EFI runtime region sorted by address:
+ * one line per EFI runtime region (not of a type the E820 part counts as
+ * RAM: loader, boot services, conventional) sorted by address:
  * "efi-runtime 0x<phys> pages 0x<n> type 0x<t> attribute 0x<a> virt 0x<va>\n".
  * *text is malloc'd (not NUL-terminated past len).  Returns 0 or -1 with err. */
 int khib_memmap_text(const char *dir, const char *efi_dir, char **text, size_t *len, char *err, size_t errlen);
