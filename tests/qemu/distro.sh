@@ -209,7 +209,8 @@ memmap_checks() {
             END { for (i = 1; i <= k; i++) print "boot " b " kernel " i ": " t[i] }'
     done > "$w/e820.txt"
     echo "$rel: the firmware maps the kernels printed (boot, kernel: distinct maps numbered in order of appearance):"
-    awk -F': ' '{ if (!($2 in n)) n[$2] = ++m; printf "    %s: map %d\n", $1, n[$2] }' "$w/e820.txt" | paste -sd ';' - | sed 's/;    /; /g'
+    awk '{ i = index($0, ": "); m = substr($0, i + 2); if (!(m in n)) n[m] = ++c
+        printf "    %s: map %d\n", substr($0, 1, i - 1), n[m] }' "$w/e820.txt" | paste -sd ';' - | sed 's/;    /; /g'
 }
 
 # host_checks REL DIR DISK: the root file system and the database, from
