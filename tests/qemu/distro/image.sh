@@ -34,7 +34,7 @@
 #                             guest needs the network; KEY: release, mirror,
 #                             packages, debootstrap's version, guest-files.
 #   RELEASE-disk-KEY.img      the provisioned disk; KEY: the tree's key, the
-#                             kernel, provision.sh and this script.
+#                             kernel, provision.sh, firmware.sh and this script.
 # A variant (bookworm-dracut) has a tree of its own: its base release's tree
 # with the variant's packages installed in a chroot (apt-get, from the
 # network; dracut replaces initramfs-tools), keyed by the base tree's key
