@@ -362,7 +362,7 @@ int khib_hibernate(const struct settings *s)
     note.window_start = 0;
     note.window_size = s->window;
     note.level = s->level;
-    if (khib_memmap_digest(KHIB_MEMMAP_DIR, &note.memmap_digest, err, sizeof err) != 0) {
+    if (khib_memmap_digest(KHIB_MEMMAP_DIR, KHIB_EFI_RUNTIME_MAP_DIR, &note.memmap_digest, err, sizeof err) != 0) {
         fprintf(stderr, "khib: %s\n", err);
         return 3;
     }

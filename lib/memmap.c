@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #define MEMMAP_MAX_ENTRIES 4096
 #define KHIB_MEMMAP_IVT_END 0x400 /* the real-mode interrupt table: kexec-tools hides it */
+#define KHIB_EFI_MEMORY_RUNTIME (1ULL << 63) /* EFI_MEMORY_RUNTIME, include/linux/efi.h */
 
 /* Read the first line of dir/entry/file into buf, without the newline. */
 static int read_line(const char *dir, const char *entry, const char *file, char *buf, size_t len, char *err,
@@ -71,6 +73,26 @@ static int is_entry_name(const char *name)
     return 1;
 }
 
+/* v (*cap elements of size bytes), grown if need be to hold element n, at
+ * most MEMMAP_MAX_ENTRIES in all; or NULL with err (v still valid then). */
+static void *make_room(void *v, size_t *cap, size_t n, size_t size, const char *dir, char *err, size_t errlen)
+{
+    if (n == MEMMAP_MAX_ENTRIES) {
+        snprintf(err, errlen, "%s has more than %d entries", dir, MEMMAP_MAX_ENTRIES);
+        return NULL;
+    }
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? 2 * *cap : 64;
+    void *bigger = realloc(v, c * size);
+    if (!bigger) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    *cap = c;
+    return bigger;
+}
+
 int khib_memmap_read(const char *dir, struct khib_memmap_entry **entries, size_t *count, char *err,
                      size_t errlen)
 {
@@ -82,31 +104,18 @@ int khib_memmap_read(const char *dir, struct khib_memmap_entry **entries, size_t
                  errno == ENOENT ? " (kernel built without CONFIG_FIRMWARE_MEMMAP?)" : "");
         return -1;
     }
-    size_t n = 0, cap = 64;
-    struct khib_memmap_entry *v = malloc(cap * sizeof *v);
+    size_t n = 0, cap = 0;
+    struct khib_memmap_entry *v = NULL;
     int rc = -1;
-    if (!v) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
         if (!is_entry_name(de->d_name))
             continue;
-        if (n == MEMMAP_MAX_ENTRIES) {
-            snprintf(err, errlen, "%s has more than %d entries", dir, MEMMAP_MAX_ENTRIES);
+        struct khib_memmap_entry *room = make_room(v, &cap, n, sizeof *v, dir, err, errlen);
+        if (!room)
             goto out;
-        }
-        if (n == cap) {
-            struct khib_memmap_entry *bigger = realloc(v, 2 * cap * sizeof *v);
-            if (!bigger) {
-                snprintf(err, errlen, "out of memory");
-                goto out;
-            }
-            v = bigger;
-            cap *= 2;
-        }
+        v = room;
         struct khib_memmap_entry *e = &v[n];
         memset(e, 0, sizeof *e);
         if (parse_addr(dir, de->d_name, "start", &e->start, err, errlen) != 0 ||
@@ -140,20 +149,40 @@ out:
     return rc;
 }
 
-int khib_memmap_digest(const char *dir, uint64_t *digest, char *err, size_t errlen)
+/* The class an entry's type is compared as: "Unknown E820 type" (a type the
+ * kernel has no name for) is reserved like "Reserved".  GRUB's x86 linux
+ * loader on EFI writes the E820 table itself and gives EFI runtime services
+ * code type 20 (GRUB_MEMORY_CODE, grub-core/mmap/efi/mmap.c), which
+ * e820_type_to_string() (arch/x86/kernel/e820.c) shows as "Unknown E820
+ * type"; the kernel's EFI stub makes the same region E820_TYPE_RESERVED
+ * (setup_e820() in drivers/firmware/efi/libstub/x86-stub.c).  Neither is RAM
+ * to the kernel, and where the runtime regions lie is compared exactly by
+ * the EFI part of the digest. */
+static const char *type_class(const char *type)
 {
-    struct khib_memmap_entry *e;
-    size_t n;
-    if (khib_memmap_read(dir, &e, &n, err, errlen) != 0)
+    return !strcmp(type, "Unknown E820 type") ? "Reserved" : type;
+}
+
+/* Append one line to text (cap bytes, len used); -1 when it is full. */
+static int add_line(char *text, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int add_line(char *text, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *len)
         return -1;
-    size_t cap = n * (KHIB_MEMMAP_TYPE_LEN + 48), len = 0;
-    char *text = malloc(cap);
-    if (!text) {
-        free(e);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
+    *len += (size_t)n;
+    return 0;
+}
+
+/* The E820 part: the entries in their classes, merged. */
+static int memmap_text(const struct khib_memmap_entry *e, size_t n, char *text, size_t cap, size_t *len)
+{
+    size_t i = 0;
+    while (i < n) {
+        const char *cls = type_class(e[i].type);
         /* A kernel started by kexec-tools does not see the first KiB as RAM:
          * get_memory_ranges() (kexec/arch/i386/kexec-x86-common.c, "Don't
          * report the interrupt table as ram") moves the start of the RAM
@@ -162,13 +191,150 @@ int khib_memmap_digest(const char *dir, uint64_t *digest, char *err, size_t errl
          * firmware map.  The restore kernel that the ordinary boot's hook
          * kexecs sees 0x400-0x9fbff where the firmware said 0x0-0x9fbff: the
          * same machine.  (It lies in the window, never in an image.) */
-        uint64_t start = (!strcmp(e[i].type, "System RAM") && e[i].start <= KHIB_MEMMAP_IVT_END) ? 0 : e[i].start;
-        len += (size_t)snprintf(text + len, cap - len, "0x%" PRIx64 "-0x%" PRIx64 " %s\n", start, e[i].end,
-                                e[i].type);
+        uint64_t start = (!strcmp(cls, "System RAM") && e[i].start <= KHIB_MEMMAP_IVT_END) ? 0 : e[i].start;
+        uint64_t end = e[i].end;
+        /* Entries of one class that touch or overlap are one range: the EFI
+         * stub merges its neighbours (setup_e820(): "Merge adjacent mappings"),
+         * GRUB's converter does not. */
+        for (i++; i < n && !strcmp(type_class(e[i].type), cls) && end != UINT64_MAX && e[i].start <= end + 1; i++)
+            if (e[i].end > end)
+                end = e[i].end;
+        if (add_line(text, cap, len, "0x%" PRIx64 "-0x%" PRIx64 " %s\n", start, end, cls) != 0)
+            return -1;
     }
+    return 0;
+}
+
+/* EFI memory types that setup_e820() (drivers/firmware/efi/libstub/x86-stub.c)
+ * and GRUB's converter make RAM: loader code and data, boot services code
+ * and data, conventional memory (EFI_LOADER_CODE .. EFI_CONVENTIONAL_MEMORY,
+ * include/linux/efi.h, without the runtime types 5 and 6). */
+static int efi_type_is_ram(uint64_t type)
+{
+    return (type >= 1 && type <= 4) || type == 7;
+}
+
+/* The EFI part: the runtime regions (EFI_MEMORY_RUNTIME) of
+ * efi_dir/N/{phys_addr,num_pages,type,attribute,virt_addr}, sorted by
+ * address.  A resumed system calls the firmware's runtime services through
+ * its own page tables, which map these regions at the virtual addresses its
+ * boot gave them (efi_map_region() in arch/x86/platform/efi/efi_64.c), and
+ * the firmware code there was relocated by SetVirtualAddressMap() of the
+ * boot R runs in (__efi_enter_virtual_mode() in arch/x86/platform/efi/efi.c;
+ * a kernel started by kexec takes the same addresses from its loader,
+ * kexec_enter_virtual_mode()).  So each runtime region must lie at the same
+ * physical address with the same size, type and attributes and have the
+ * same virtual address in both boots.  No efi_dir (a BIOS machine, a kernel
+ * without CONFIG_EFI_RUNTIME_MAP): no lines, which differs from a map that
+ * has them. */
+static int efi_text(const char *efi_dir, char *text, size_t cap, size_t *len, char *err, size_t errlen)
+{
+    DIR *d = opendir(efi_dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot read the EFI runtime map %s: %s", efi_dir, strerror(errno));
+        return -1;
+    }
+    struct efi_region {
+        uint64_t phys, pages, type, attr, virt;
+    } *v = NULL;
+    size_t n = 0, cap_v = 0;
+    int rc = -1;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!is_entry_name(de->d_name))
+            continue;
+        struct efi_region *room = make_room(v, &cap_v, n, sizeof *v, efi_dir, err, errlen);
+        if (!room)
+            goto out;
+        v = room;
+        struct efi_region *r = &v[n];
+        if (parse_addr(efi_dir, de->d_name, "phys_addr", &r->phys, err, errlen) != 0 ||
+            parse_addr(efi_dir, de->d_name, "num_pages", &r->pages, err, errlen) != 0 ||
+            parse_addr(efi_dir, de->d_name, "type", &r->type, err, errlen) != 0 ||
+            parse_addr(efi_dir, de->d_name, "attribute", &r->attr, err, errlen) != 0 ||
+            parse_addr(efi_dir, de->d_name, "virt_addr", &r->virt, err, errlen) != 0)
+            goto out;
+        /* Runtime regions only.  Not those of the types the E820 part counts
+         * as RAM (loader, boot services, conventional memory): the kernel
+         * marks the boot services data it keeps EFI_MEMORY_RUNTIME
+         * (efi_arch_mem_reserve() in arch/x86/platform/efi/quirks.c: the
+         * memory attributes table, the ESRT) and the firmware may place it
+         * elsewhere at each boot, but it is RAM, in A's image, and not the
+         * firmware's at runtime.  It can move the virtual addresses of the
+         * regions after it, which their own lines show. */
+        if ((r->attr & KHIB_EFI_MEMORY_RUNTIME) && !efi_type_is_ram(r->type))
+            n++;
+        errno = 0;
+    }
+    if (errno) {
+        snprintf(err, errlen, "cannot list %s: %s", efi_dir, strerror(errno));
+        goto out;
+    }
+    /* Sorted by address: a few entries, insertion sort. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && v[j - 1].phys > v[j].phys; j--) {
+            struct efi_region t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++)
+        if (add_line(text, cap, len, "efi-runtime 0x%" PRIx64 " pages 0x%" PRIx64 " type 0x%" PRIx64
+                     " attribute 0x%" PRIx64 " virt 0x%" PRIx64 "\n",
+                     v[i].phys, v[i].pages, v[i].type, v[i].attr, v[i].virt) != 0) {
+            snprintf(err, errlen, "%s: too many entries", efi_dir);
+            goto out;
+        }
+    rc = 0;
+out:
+    free(v);
+    closedir(d);
+    return rc;
+}
+
+int khib_memmap_text(const char *dir, const char *efi_dir, char **text, size_t *len, char *err, size_t errlen)
+{
+    struct khib_memmap_entry *e;
+    size_t n;
+    *text = NULL;
+    *len = 0;
+    if (khib_memmap_read(dir, &e, &n, err, errlen) != 0)
+        return -1;
+    /* One line per entry at most, and MEMMAP_MAX_ENTRIES EFI lines of at most
+     * 5 * 18 + 50 characters. */
+    size_t cap = n * (KHIB_MEMMAP_TYPE_LEN + 48) + (efi_dir ? (size_t)MEMMAP_MAX_ENTRIES * 160 : 0) + 1;
+    char *t = malloc(cap);
+    if (!t) {
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t l = 0;
+    int rc = memmap_text(e, n, t, cap, &l);
+    free(e);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: too many entries", dir);
+    else if (efi_dir)
+        rc = efi_text(efi_dir, t, cap, &l, err, errlen);
+    if (rc != 0) {
+        free(t);
+        return -1;
+    }
+    *text = t;
+    *len = l;
+    return 0;
+}
+
+int khib_memmap_digest(const char *dir, const char *efi_dir, uint64_t *digest, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    if (khib_memmap_text(dir, efi_dir, &text, &len, err, errlen) != 0)
+        return -1;
     *digest = khib_hash64(text, len, 0);
     free(text);
-    free(e);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "ranges.h"
 
 #define KHIB_MEMMAP_DIR "/sys/firmware/memmap"
+#define KHIB_EFI_RUNTIME_MAP_DIR "/sys/firmware/efi/runtime-map"
 #define KHIB_MEMMAP_TYPE_LEN 48u
 
 struct khib_memmap_entry {
@@ -24,10 +25,19 @@ struct khib_memmap_entry {
 int khib_memmap_read(const char *dir, struct khib_memmap_entry **entries, size_t *count, char *err,
                      size_t errlen);
 
-/* khib_hash64 (seed 0) of the sorted entries as text, one line each:
- * "0x<start>-0x<end> <type>\n" (lower-case hex, no leading zeros, end
- * inclusive).  Returns 0 or -1 with err. */
-int khib_memmap_digest(const char *dir, uint64_t *digest, char *err, size_t errlen);
+/* The canonical text of the map that the digest covers: one line per range
+ * "0x<start>-0x<end> <class>\n" (lower-case hex, no leading zeros, end
+ * inclusive), the entries sorted and those of one class that touch or
+ * overlap merged, "Unknown E820 type" in the class "Reserved", a System RAM
+ * entry from at most 0x400 from 0; then, when efi_dir is given and exists,
+ * one line per EFI runtime region (not of a type the E820 part counts as
+ * RAM: loader, boot services, conventional) sorted by address:
+ * "efi-runtime 0x<phys> pages 0x<n> type 0x<t> attribute 0x<a> virt 0x<va>\n".
+ * *text is malloc'd (not NUL-terminated past len).  Returns 0 or -1 with err. */
+int khib_memmap_text(const char *dir, const char *efi_dir, char **text, size_t *len, char *err, size_t errlen);
+
+/* khib_hash64 (seed 0) of khib_memmap_text().  Returns 0 or -1 with err. */
+int khib_memmap_digest(const char *dir, const char *efi_dir, uint64_t *digest, char *err, size_t errlen);
 
 /* The "System RAM" entries in whole pages, merged where adjacent, without
  * [0, window_end).  Returns 0, or -1 with err (also when there are more

@@ -21,18 +21,19 @@ int check_window(const struct khib_image *img, char *err, size_t errlen)
     return -1;
 }
 
-int check_memmap(const struct khib_image *img, const char *dir, char *err, size_t errlen)
+int check_memmap(const struct khib_image *img, const char *dir, const char *efi_dir, char *err, size_t errlen)
 {
     uint64_t digest;
     char why[400];
-    if (khib_memmap_digest(dir, &digest, why, sizeof why) != 0) {
+    if (khib_memmap_digest(dir, efi_dir, &digest, why, sizeof why) != 0) {
         snprintf(err, errlen, "cannot check the memory map: %s", why);
         return -1;
     }
     if (digest != img->sb.memmap_digest) {
         snprintf(err, errlen, "the firmware memory map (%s) differs from the hibernated system's (digest %016" PRIx64
-                 ", image %016" PRIx64 "): RAM was added, removed or moved; this image cannot resume here",
-                 dir, digest, img->sb.memmap_digest);
+                 ", image %016" PRIx64 "): RAM was added, removed or moved, or the reserved, ACPI or EFI runtime"
+                 " regions%s%s; this image cannot resume here (khib-restore --memmap shows this machine's map)",
+                 dir, digest, img->sb.memmap_digest, efi_dir ? " of " : "", efi_dir ? efi_dir : "");
         return -1;
     }
     return 0;

@@ -12,7 +12,7 @@
 int check_window(const struct khib_image *img, char *err, size_t errlen);
 
 /* The firmware memory map under dir has the digest the image recorded. */
-int check_memmap(const struct khib_image *img, const char *dir, char *err, size_t errlen);
+int check_memmap(const struct khib_image *img, const char *dir, const char *efi_dir, char *err, size_t errlen);
 
 /* Every recorded file system is unchanged on its device. */
 int check_file_systems(const struct khib_image *img, char *err, size_t errlen);

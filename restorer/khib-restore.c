@@ -51,6 +51,8 @@ struct options {
     const char *memory_file;
     const char *mem;
     const char *memmap_dir;
+    const char *efi_map_dir;
+    int memmap_text;
     const char *abandon;  /* --abandon REASON */
     const char *sys_block; /* --sys-block DIR */
     int info, verify, jump, consume, quiet, scan;
@@ -99,6 +101,10 @@ static void usage(FILE *out)
             "  --memory-file FILE  restore into FILE at offset = physical address (tests);\n"
             "                      skips the memory-map check unless --memmap-dir is given\n"
             "  --memmap-dir DIR    firmware memory map to check (default /sys/firmware/memmap)\n"
+            "  --efi-map-dir DIR   EFI runtime map to check (default /sys/firmware/efi/runtime-map,\n"
+            "                      none when --memmap-dir is given)\n"
+            "  --memmap            print what the memory-map check compares on this machine\n"
+            "                      (the text its digest covers, docs/image-format.md) and exit\n"
             "  --jump              after restoring: load the jump, report in the saved system's\n"
             "                      mailbox, mark the image CONSUMED and jump into it\n"
             "  --consume           (tests) the same without the jump: mailbox, then CONSUMED\n"
@@ -161,6 +167,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"scan", no_argument, 0, 'S'},              {"sys-block", required_argument, 0, 'B'},
         {"poison-excluded", no_argument, 0, 'X'},  {"clear-locked", no_argument, 0, 'L'},
         {"offset", required_argument, 0, 'O'},
+        {"efi-map-dir", required_argument, 0, 'Z'}, {"memmap", no_argument, 0, 'P'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->unlock.passphrase_fd = -1;
@@ -216,12 +223,17 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return EXIT_USAGE;
             }
             break;
+        case 'Z': o->efi_map_dir = optarg; break;
+        case 'P': o->memmap_text = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_USAGE;
         }
     }
     const char *why = NULL;
-    if (o->scan) {
+    if (o->memmap_text) {
+        if (o->image || o->scan || optind < argc)
+            why = "--memmap prints this machine's map: no --image, --scan or argument";
+    } else if (o->scan) {
         if (o->image || o->info || o->verify || o->abandon || o->memory_file || o->mem || o->jump || o->consume ||
             o->mmap || o->resumable || o->clear_locked)
             why = "--scan only lists: no --image, --info, --verify, --abandon, --mem, --memory-file, --jump";
@@ -388,6 +400,34 @@ static int verify(const struct options *o, struct khib_image *img)
     return EXIT_OK;
 }
 
+/* The maps the memory-map check reads: the kernel's, or the options'. */
+static const char *memmap_dir(const struct options *o)
+{
+    return o->memmap_dir ? o->memmap_dir : KHIB_MEMMAP_DIR;
+}
+
+static const char *efi_map_dir(const struct options *o)
+{
+    return o->efi_map_dir ? o->efi_map_dir : o->memmap_dir ? NULL : KHIB_EFI_RUNTIME_MAP_DIR;
+}
+
+/* --memmap: the text the memory-map digest covers, on stdout. */
+static int print_memmap(const struct options *o)
+{
+    char *text, err[400];
+    size_t len;
+    if (khib_memmap_text(memmap_dir(o), efi_map_dir(o), &text, &len, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return EXIT_USAGE;
+    }
+    fwrite(text, 1, len, stdout);
+    free(text);
+    uint64_t d = 0;
+    if (khib_memmap_digest(memmap_dir(o), efi_map_dir(o), &d, err, sizeof err) == 0)
+        printf("digest %016" PRIx64 "\n", d);
+    return EXIT_OK;
+}
+
 /* Everything about this machine, checked before memory is touched. */
 static int preflight(const struct options *o, const struct khib_image *img)
 {
@@ -399,8 +439,7 @@ static int preflight(const struct options *o, const struct khib_image *img)
     }
     if (check_window(img, err, sizeof err) != 0)
         goto refused;
-    if ((!o->memory_file || o->memmap_dir) &&
-        check_memmap(img, o->memmap_dir ? o->memmap_dir : KHIB_MEMMAP_DIR, err, sizeof err) != 0)
+    if ((!o->memory_file || o->memmap_dir) && check_memmap(img, memmap_dir(o), efi_map_dir(o), err, sizeof err) != 0)
         goto refused;
     if (check_file_systems(img, err, sizeof err) != 0)
         goto refused;
@@ -720,6 +759,8 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc != EXIT_OK)
         return rc;
+    if (o.memmap_text)
+        return print_memmap(&o);
     if (o.abandon)
         return abandon(&o);
     if (o.clear_locked)

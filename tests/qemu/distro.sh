@@ -1,7 +1,10 @@
 #!/bin/sh
 # khib on real Debian systems: a debootstrapped Debian 12 (bookworm) and
 # Debian 13 (trixie) guest, each booting from its disk through GRUB into
-# systemd (tests/qemu/distro/image.sh builds and caches the disks).  In each:
+# systemd (tests/qemu/distro/image.sh builds and caches the disks); bookworm
+# under SeaBIOS, trixie under UEFI (OVMF, GRUB on an EFI system partition
+# mounted at /boot/efi: tests/qemu/distro/firmware.sh), each guest's UEFI
+# variables kept across its boots.  In each:
 #   boot 1 (GRUB's normal entry): install khib's .deb with apt, CanHibernate
 #     no, configure the target (khib.conf, update-initramfs, update-grub:
 #     the "khib: resume" entry), `khib check` all PASS, reboot (logind takes
@@ -32,6 +35,10 @@ set -u
 D=$KHIB_TOP/tests/qemu/distro
 GUEST_MEM=${GUEST_MEM:-1G}
 export GUEST_MEM
+OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+# shellcheck source=distro/firmware.sh disable=SC1091 # followed by shellcheck -x
+. "$D/firmware.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v debootstrap > /dev/null 2>&1 || ! command -v sqlite3 > /dev/null 2>&1; then
     fail "distro needs root, debootstrap and sqlite3 (make deps)"
@@ -71,11 +78,21 @@ run_release() {
     # trixie: a refused image on the target before boot 2 (guest/run.sh).
     case "$rel" in trixie) echo "REFUSE=1" ;; esac > "$w/ctl/settings"
     tar -C "$w/ctl" -cf "$w/ctl.tar" . || { fail "$rel: control disk"; return; }
+    # UEFI: OVMF with this guest's own copy of the variable store, kept
+    # across its four boots as a machine's NVRAM is; the system disk first
+    # in the boot order (GRUB is on it at the removable media path).
+    fw=$(firmware "$rel")
+    if [ "$fw" = uefi ]; then
+        cp "$OVMF_VARS" "$w/vars.fd" || { fail "$rel: no OVMF ($OVMF_VARS)"; return; }
+        set -- -drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE" -drive "if=pflash,format=raw,file=$w/vars.fd" \
+            -drive "file=$w/disk.qcow2,format=qcow2,if=none,id=sys" -device virtio-blk-pci,drive=sys,bootindex=0
+    else
+        set -- -drive "file=$w/disk.qcow2,format=qcow2,if=virtio"
+    fi
     boot=1
     while [ "$boot" -le 4 ]; do
         blog=$w/boot$boot.log
-        run_guest "$blog" "" "" "" \
-            -drive "file=$w/disk.qcow2,format=qcow2,if=virtio" -drive "file=$w/ctl.tar,format=raw,if=virtio,readonly=on"
+        run_guest "$blog" "" "" "" "$@" -drive "file=$w/ctl.tar,format=raw,if=virtio,readonly=on"
         rc=$?
         collect "$blog"
         if [ "$rc" != 0 ]; then
@@ -98,6 +115,12 @@ run_release() {
     fi
     grep -q "KHIBTEST: FAIL" "$w"/boot*.log && { for f in "$w"/boot*.log; do show_log "$f"; done; }
     boot_checks "$rel" "$w"
+    cat "$w"/boot[234].log > "$w/saves.log"
+    # Each hibernation left free pages out (B) and R poisoned them
+    # (restore-append=khib.poison=1) before it jumped: the verification after
+    # each resume is what proves that no page was wrongly left out.
+    check_exclusion "$w/saves.log" 2 2 "$rel"
+    memmap_checks "$rel" "$w" "$fw"
     host_checks "$rel" "$w" "$disk"
     phases "$rel" "$w"
 }
@@ -157,6 +180,37 @@ boot_checks() {
     fi
     c=$(sed -n 's/.*KHIBTEST: INFO hook-cost-ms \([0-9.]*\) check-ms \([0-9.]*\).*/\1 ms, of which khib-restore --resumable \2 ms/p' "$w/boot2.log" | tail -n 1)
     echo "$rel: the hook's cost on a boot without an image: ${c:-?} (mean of 20 runs in the running guest)"
+}
+
+# memmap_checks REL DIR FIRMWARE: the memory map R compares (its digest,
+# docs/image-format.md), as each A boot of the guest saw it (boots 1 and 2,
+# the guest's khib-restore --memmap), and how each kernel's boot saw the
+# firmware's map: the first lines of the console's "BIOS-e820" (or "user")
+# table of every kernel start, for the report.  R compared its digest with
+# the saved one at each resume (a refusal fails boot_checks).
+memmap_checks() {
+    rel=$1 w=$2
+    d1=$(sed -n 's/.*KHIBTEST: INFO memmap digest \([0-9a-f]*\).*/\1/p' "$w/boot1.log" | tail -n 1)
+    d2=$(sed -n 's/.*KHIBTEST: INFO memmap digest \([0-9a-f]*\).*/\1/p' "$w/boot2.log" | tail -n 1)
+    qcheck "$rel ($3): the memory map's digest is the same in both A boots (${d1:-?}, ${d2:-?})" \
+        test -n "$d1" -a "$d1" = "$d2"
+    if [ "$d1" != "$d2" ]; then
+        echo "$rel: boot 1's memory map:"
+        sed -n 's/.*KHIBTEST: INFO memmap \(0x.*\|efi-runtime.*\)$/    \1/p' "$w/boot1.log"
+        echo "$rel: boot 2's memory map:"
+        sed -n 's/.*KHIBTEST: INFO memmap \(0x.*\|efi-runtime.*\)$/    \1/p' "$w/boot2.log"
+    fi
+    # The e820 table each kernel printed at its start, one digest line per
+    # kernel boot: the same map gives the same line.
+    for b in 1 2 3 4; do
+        tr -d '\r' < "$w/boot$b.log" | awk -v b="$b" '
+            /Linux version/ { k++ }
+            / (BIOS-e820|BIOS-provided|efi: EFI v)/ { sub(/^\[[0-9.]*\] *(\[ *[0-9.]*\] )?/, ""); t[k] = t[k] $0 "|" }
+            END { for (i = 1; i <= k; i++) print "boot " b " kernel " i ": " t[i] }'
+    done > "$w/e820.txt"
+    echo "$rel: the firmware maps the kernels printed (boot, kernel: distinct maps numbered in order of appearance):"
+    awk '{ i = index($0, ": "); m = substr($0, i + 2); if (!(m in n)) n[m] = ++c
+        printf "    %s: map %d\n", substr($0, 1, i - 1), n[m] }' "$w/e820.txt" | paste -sd ';' - | sed 's/;    /; /g'
 }
 
 # host_checks REL DIR DISK: the root file system and the database, from

@@ -3,7 +3,7 @@
  *   tool sb-set IMG FIELD VALUE   set a superblock field, keep the checksum valid
  *                                 (state, version, window_start, window_size,
  *                                 memmap_digest, jump_back_entry, mailbox_nonce)
- *   tool memmap-digest DIR        print khib_memmap_digest(DIR)
+ *   tool memmap-digest DIR [EFIDIR]  print khib_memmap_digest(DIR, EFIDIR)
  *   tool mailbox FILE ADDR        print the mailbox at ADDR of a memory file
  *   tool stored-chunk IMG N       print "INDEX OFFSET LEN FIRST LAST" of the Nth
  *                                 chunk that has stored data (pfns in hex)
@@ -109,9 +109,9 @@ int main(int argc, char **argv)
     char err[400];
     if (argc == 5 && !strcmp(argv[1], "sb-set"))
         return sb_set(argv[2], argv[3], strtoull(argv[4], NULL, 0));
-    if (argc == 3 && !strcmp(argv[1], "memmap-digest")) {
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "memmap-digest")) {
         uint64_t d;
-        if (khib_memmap_digest(argv[2], &d, err, sizeof err) != 0)
+        if (khib_memmap_digest(argv[2], argc == 4 ? argv[3] : NULL, &d, err, sizeof err) != 0)
             return die(err);
         printf("0x%016" PRIx64 "\n", d);
         return 0;

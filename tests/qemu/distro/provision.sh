@@ -14,11 +14,25 @@ mkdir -p /run/lock
 krel=$(cat /etc/khibtest/kernel-release)
 say "kernel $krel"
 depmod "$krel"
-# grub-pc from apt's cache (no network), installed to the disk's MBR and
-# its BIOS boot partition by its postinst.
-echo "grub-pc grub-pc/install_devices multiselect /dev/vda" | debconf-set-selections
-apt-get install -y -q --no-install-recommends --no-download grub-pc
-grub-install /dev/vda
+if [ "$(cat /etc/khibtest/firmware)" = uefi ]; then
+    # grub-efi-amd64 from apt's cache (no network), installed on the ESP
+    # (/boot/efi, fstab) at the removable media path EFI/BOOT/BOOTX64.EFI,
+    # which the firmware boots when no boot entry names another: this kernel
+    # was not started by EFI and has no efivarfs, so no NVRAM entry
+    # (--no-nvram; grub2/update_nvram false keeps later runs of grub-install
+    # by the package away from NVRAM too).  No shim: no Secure Boot.
+    mount /boot/efi
+    echo "grub-efi-amd64 grub2/update_nvram boolean false" | debconf-set-selections
+    apt-get install -y -q --no-install-recommends --no-download grub-efi-amd64 dosfstools
+    grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram
+    test -s /boot/efi/EFI/BOOT/BOOTX64.EFI
+else
+    # grub-pc from apt's cache (no network), installed to the disk's MBR and
+    # its BIOS boot partition by its postinst.
+    echo "grub-pc grub-pc/install_devices multiselect /dev/vda" | debconf-set-selections
+    apt-get install -y -q --no-install-recommends --no-download grub-pc
+    grub-install /dev/vda
+fi
 # The guest's own initramfs generator: initramfs-tools, or dracut in the
 # bookworm-dracut variant (initrd.img-VERSION, the name GRUB's 10_linux finds).
 if command -v dracut > /dev/null; then
@@ -28,6 +42,7 @@ else
 fi
 update-grub
 grep -q "vmlinuz-$krel" /boot/grub/grub.cfg
+! mountpoint -q /boot/efi || umount /boot/efi
 sync
 say provisioned
 mount -o remount,ro /

@@ -158,11 +158,11 @@ show_log() {
     echo "----- end of serial log -----"
 }
 
-# check_exclusion LOG N [M]: the transient kernel left free pages out of the
-# image in N saves (khib-save: excluded K free pages, K > 0), they were
-# poisoned M times (default N; khib.poison=1: by khib-save and by
+# check_exclusion LOG N [M [LABEL]]: the transient kernel left free pages out
+# of the image in N saves (khib-save: excluded K free pages, K > 0), they
+# were poisoned M times (default N; khib.poison=1: by khib-save and by
 # khib-restore), and no save fell back for another reason than
-# exclude-free=no.
+# exclude-free=no.  LABEL: a prefix for the result line.
 check_exclusion() {
     tr -d '\r' < "$1" | grep -o 'khib-save: excluded [0-9]* free pages ([0-9]* MiB)' > "$1.excluded" || true
     excluded=$(grep -c 'excluded [1-9]' "$1.excluded" || true)
@@ -171,9 +171,9 @@ check_exclusion() {
     log "free pages excluded: $(sed 's/khib-save: excluded //' "$1.excluded" | tr '\n' ';')"
     log "$(tr -d '\r' < "$1" | grep -m 1 -o 'khib-save: excluded .*' || true)"
     if [ "$excluded" = "$2" ] && [ "$poisoned" = "${3:-$2}" ] && [ -z "$others" ]; then
-        pass "free pages left out of $2 images and poisoned ${3:-$2} times before the saved system ran again"
+        pass "${4:+$4: }free pages left out of $2 images and poisoned ${3:-$2} times before the saved system ran again"
     else
-        fail "free pages left out of $excluded images, poisoned $poisoned times, want $2 and ${3:-$2}${others:+; fallback: $others}"
+        fail "${4:+$4: }free pages left out of $excluded images, poisoned $poisoned times, want $2 and ${3:-$2}${others:+; fallback: $others}"
     fi
 }
 

@@ -8,6 +8,7 @@ exec > /dev/console 2>&1
 . "$(dirname "$0")/lib.sh"
 echo hibernating > "$S/phase"
 sync
+memmap_info
 
 # --- this boot's hook, in the initramfs of the ordinary entry ------------------
 if [ "$(cat "$S/expect" 2>/dev/null)" = refuse ]; then

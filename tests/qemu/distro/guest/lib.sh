@@ -38,3 +38,8 @@ snapshot() {
         LC_ALL=C sort
 }
 packages() { dpkg-query -W -f='${Package}\n' | LC_ALL=C sort; }
+# The memory map R compares with the image's (khib-restore --memmap: the
+# text its digest covers, then "digest HEX"), as KHIBTEST: INFO memmap lines.
+memmap_info() {
+    /usr/lib/khib/khib-restore --memmap | sed 's/^/KHIBTEST: INFO memmap /'
+}
