@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../../restorer/info.h"
+#include "extents.h"
 #include "image.h"
 #include "image_codec.h"
 #include "le.h"
@@ -53,7 +54,15 @@ static void check_layout_ok(const struct khib_superblock *sb, uint64_t image_siz
     khib_fuzz_assert(sb->range_count >= 1 && sb->chunk_count >= sb->range_count);
     khib_fuzz_assert(sb->pages_zero <= sb->pages_total && sb->pages_excluded <= sb->pages_total - sb->pages_zero &&
                      sb->pages_zero + sb->pages_excluded + sb->pages_stored == sb->pages_total);
-    khib_fuzz_assert(sb->data_offset == KHIB_SB_SIZE && sb->index_offset % KHIB_PAGE_SIZE == 0);
+    /* The data start after the superblock, a key header, or an image
+     * file's extent map (lib/extents.h), which must end before them. */
+    if (sb->extmap_count)
+        khib_fuzz_assert(sb->extmap_offset == KHIB_EXTMAP_OFFSET &&
+                         sb->data_offset == khib_extmap_data_offset(sb->extmap_count) &&
+                         sb->extmap_offset + khib_extmap_bytes(sb->extmap_count) <= sb->data_offset);
+    else
+        khib_fuzz_assert(sb->data_offset == KHIB_SB_SIZE || sb->data_offset == KHIB_DATA_OFFSET_KEYED);
+    khib_fuzz_assert(sb->index_offset % KHIB_PAGE_SIZE == 0);
     khib_fuzz_assert(!__builtin_add_overflow(sb->data_offset, sb->data_bytes, &data_end));
     khib_fuzz_assert(data_end <= sb->index_offset);
     khib_fuzz_assert(sb->index_bytes == khib_index_size(sb->range_count, sb->chunk_count));
