@@ -9,7 +9,8 @@
 #     no, configure the target (khib.conf, update-initramfs, update-grub:
 #     the "khib: resume" entry), `khib check` all PASS, reboot (logind takes
 #     khib's drop-in at its start);
-#   boot 2 (normal entry): CanHibernate yes, hybrid-sleep refused, the
+#   boot 2 (normal entry): CanHibernate and CanHybridSleep yes,
+#     suspend-then-hibernate refused, the
 #     workload started by systemd units (sqlite WAL writer, 320 MiB memory
 #     pattern, TCP loopback pair; journald), a system-sleep hook, then
 #     `systemctl hibernate`: the transient kernel saves and powers off;

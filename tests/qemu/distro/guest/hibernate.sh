@@ -42,12 +42,15 @@ until answer=$(logind CanHibernate) && [ "$answer" = yes ] || [ "$n" -ge 120 ]; 
     sleep 0.5
 done
 check "CanHibernate is yes after the reboot, khib check passing: $answer" test "$answer" = yes
-for m in CanHybridSleep CanSuspendThenHibernate; do
-    answer=$(logind "$m")
-    check "$m is no: khib refuses it ($answer)" sh -c "[ '$answer' = no ] || [ '$answer' = na ]"
-done
-if systemctl hybrid-sleep > "$S/hybrid.log" 2>&1; then fail "systemctl hybrid-sleep was accepted"; else
-    pass "systemctl hybrid-sleep is refused: $(head -n 1 "$S/hybrid.log")"
+# hybrid-sleep is khib hibernate --hybrid and follows the check like
+# hibernation (tests/qemu/hybrid.sh runs it: it needs S3, which these guests'
+# machine leaves off); suspend-then-hibernate stays refused.
+answer=$(logind CanHybridSleep)
+check "CanHybridSleep is yes: khib's suspend-to-both ($answer)" test "$answer" = yes
+answer=$(logind CanSuspendThenHibernate)
+check "CanSuspendThenHibernate is no: khib refuses it ($answer)" sh -c "[ '$answer' = no ] || [ '$answer' = na ]"
+if systemctl suspend-then-hibernate > "$S/sth.log" 2>&1; then fail "systemctl suspend-then-hibernate was accepted"; else
+    pass "systemctl suspend-then-hibernate is refused: $(head -n 1 "$S/sth.log")"
 fi
 state=$(systemctl is-system-running 2>&1)
 check "the system still runs after the refusal ($state)" test "$state" = running
