@@ -8,8 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "chunk_codec.h"
-#include "image_format.h"
+#include "save_budget.h"
 
 static uint32_t le32(const unsigned char *p)
 {
@@ -64,14 +63,6 @@ static int initrd_need(const char *path, uint64_t *out, char *err, size_t errlen
     return 0;
 }
 
-uint64_t window_save_buffers(unsigned threads, int level)
-{
-    /* saver/save.c save_mem(): 2 * threads + 4 frame slots (save_slots()),
-     * a coder and a bounce buffer per thread, the writer's buffers. */
-    return (uint64_t)(2 * threads + 4) * (khib_frame_bound() + KHIB_SEAL_OVERHEAD) +
-           (uint64_t)threads * (khib_coder_mem(level) + KHIB_CHUNK_RAW_MAX) + WINDOW_WRITER_BYTES;
-}
-
 int window_need(const char *kernel, const char *initrd, uint64_t window, uint64_t ram, unsigned threads, int level,
                 uint64_t kdf_mem, struct window_need *n, char *err, size_t errlen)
 {
@@ -79,7 +70,7 @@ int window_need(const char *kernel, const char *initrd, uint64_t window, uint64_
     if (bzimage_init_size(kernel, &n->kernel, err, errlen) != 0 || initrd_need(initrd, &n->initrd, err, errlen) != 0)
         return -1;
     n->threads = threads ? threads : 1;
-    n->save = window_save_buffers(n->threads, level) + (ram >> 20) * WINDOW_TABLE_PER_MIB;
+    n->save = khib_save_buffers(n->threads, level, 1) + (ram >> 20) * WINDOW_TABLE_PER_MIB;
     /* khib-restore holds Argon2id's memory and its own buffers (16 MiB in
      * clear, docs/encryption.md) while it derives the key. */
     n->kdf = kdf_mem ? kdf_mem + (16ULL << 20) : 0;

@@ -9,10 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* khib-save's writer: two buffers of 8 MiB (saver/writer.h WRITER_BUFFERS,
- * WRITER_BUFFER; tests/unit/test_window_need.c checks the whole estimate of
- * khib-save's buffers against saver/save.c save_mem()). */
-#define WINDOW_WRITER_BYTES (16ULL << 20)
 /* khib-save's chunk table and index per MiB of the saved system's RAM
  * (saver/save.c save_table_mem(): about 200 bytes, docs/performance.md
  * "Memory and the window"). */
@@ -26,7 +22,8 @@
 struct window_need {
     uint64_t kernel;    /* the kernel's init_size (bzImage header) */
     uint64_t initrd;    /* the archive and its unpacked contents */
-    uint64_t save;      /* khib-save's buffers and its chunk table and index in B */
+    uint64_t save;      /* khib-save's buffers (khib_save_buffers(), reading through a
+                         * bounce buffer: the larger case) and its chunk table in B */
     uint64_t kdf;       /* khib-restore's key derivation in R (0: no encryption) */
     uint64_t overhead;  /* struct pages of the window, the kernel's own use */
     uint64_t total;
@@ -37,10 +34,6 @@ struct window_need {
  * address until it frees its init sections (boot protocol 2.10 and later,
  * Documentation/arch/x86/boot.rst).  0, or -1 with err set. */
 int bzimage_init_size(const char *path, uint64_t *out, char *err, size_t errlen);
-
-/* khib-save's buffers at `threads` threads and zstd level `level`, reading
- * memory through a bounce buffer (the larger case of save_mem()). */
-uint64_t window_save_buffers(unsigned threads, int level);
 
 /* The need for a window of `window` bytes on a machine of `ram` bytes: B
  * runs `threads` threads at `level`, R derives its key with `kdf_mem` bytes

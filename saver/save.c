@@ -13,6 +13,7 @@
 
 #include "faultpoint.h"
 #include "image_codec.h"
+#include "save_budget.h"
 #include "target.h"
 #include "threads.h"
 #include "walk.h"
@@ -39,9 +40,7 @@ int save_needs_bounce(const struct save_input *in)
 
 size_t save_mem(const struct save_input *in, unsigned threads, int level)
 {
-    return (size_t)save_slots(threads) * (khib_frame_bound() + KHIB_SEAL_OVERHEAD) +
-           (size_t)threads * (khib_coder_mem(level) + (save_needs_bounce(in) ? KHIB_CHUNK_RAW_MAX : 0)) +
-           writer_mem();
+    return khib_save_buffers(threads, level, save_needs_bounce(in));
 }
 
 size_t save_table_mem(uint32_t chunks, uint64_t index_bytes)
@@ -392,7 +391,7 @@ int save_chunks(const struct save_input *in, unsigned threads, int level, struct
     p.wr = wr;
     p.threads = threads;
     p.level = level;
-    p.nslots = save_slots(threads);
+    p.nslots = khib_save_slots(threads);
     p.slot_size = khib_frame_bound() + KHIB_SEAL_OVERHEAD;
     int bounce = save_needs_bounce(in);
     struct worker *wk = calloc(threads, sizeof *wk);

@@ -57,15 +57,9 @@ struct save_totals {
     uint32_t chunks_stored;  /* uncompressed (KHIB_LEVEL_AUTO) */
 };
 
-/* Frame slots between the workers and the writer. */
-static inline unsigned save_slots(unsigned threads)
-{
-    return 2 * threads + 4;
-}
-
-/* Bytes the pipeline allocates besides the chunk table: frame slots, the
- * workers' coders and (reading a file, or mapping a core whose segments are
- * not all in the file) their 1 MiB buffers, the writer's buffers. */
+/* Bytes the pipeline allocates besides the chunk table
+ * (khib_save_buffers(), lib/save_budget.h), with the workers' buffers when
+ * save_needs_bounce(). */
 size_t save_mem(const struct save_input *in, unsigned threads, int level);
 
 /* Bytes of the chunk table, the mapping plan and the encoded index of

@@ -12,11 +12,6 @@
 #include "target.h"
 #include "threads.h"
 
-size_t writer_mem(void)
-{
-    return (size_t)WRITER_BUFFERS * WRITER_BUFFER;
-}
-
 /* One whole write at off; a direct write the target refuses is retried
  * buffered, and the rest of the image is written buffered. */
 static int write_out(struct writer *w, const uint8_t *buf, size_t len, uint64_t off, char *err, size_t errlen)
@@ -54,7 +49,7 @@ static void *io_main(void *arg)
             memcpy(w->io_err, err, sizeof err);
         }
         w->sent[b] = 0;
-        w->next_io = (b + 1) % WRITER_BUFFERS;
+        w->next_io = (b + 1) % KHIB_WRITER_BUFFERS;
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
@@ -70,9 +65,9 @@ int writer_init(struct writer *w, int fd, const char *path, uint64_t start, uint
     w->buf_start = w->pos = start;
     w->limit = limit;
     w->overflow = start > limit;
-    for (unsigned i = 0; i < WRITER_BUFFERS; i++) {
+    for (unsigned i = 0; i < KHIB_WRITER_BUFFERS; i++) {
         void *p;
-        int e = posix_memalign(&p, KHIB_DIRECT_ALIGN, WRITER_BUFFER);
+        int e = posix_memalign(&p, KHIB_DIRECT_ALIGN, KHIB_WRITER_BUFFER);
         if (e != 0) {
             snprintf(err, errlen, "out of memory for the write buffers");
             return -1;
@@ -112,7 +107,7 @@ static int submit(struct writer *w, char *err, size_t errlen)
         w->sent[w->cur] = len;
         w->off[w->cur] = w->buf_start;
         pthread_cond_broadcast(&w->cv);
-        w->cur = (w->cur + 1) % WRITER_BUFFERS;
+        w->cur = (w->cur + 1) % KHIB_WRITER_BUFFERS;
     }
     while (w->sent[w->cur] && !w->io_failed)
         pthread_cond_wait(&w->cv, &w->mu);
@@ -146,13 +141,13 @@ int writer_append(struct writer *w, const void *data, size_t n, char *err, size_
     }
     const uint8_t *p = data;
     while (n) {
-        size_t room = WRITER_BUFFER - w->len;
+        size_t room = KHIB_WRITER_BUFFER - w->len;
         size_t k = n < room ? n : room;
         memcpy(w->buf[w->cur] + w->len, p, k);
         w->len += k;
         p += k;
         n -= k;
-        if (w->len == WRITER_BUFFER && submit(w, err, errlen) != 0)
+        if (w->len == KHIB_WRITER_BUFFER && submit(w, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -180,7 +175,7 @@ int writer_finish(struct writer *w, char *err, size_t errlen)
     /* Wait for every write. */
     if (w->io_started) {
         pthread_mutex_lock(&w->mu);
-        for (unsigned i = 0; i < WRITER_BUFFERS; i++)
+        for (unsigned i = 0; i < KHIB_WRITER_BUFFERS; i++)
             while (w->sent[i] && !w->io_failed)
                 pthread_cond_wait(&w->cv, &w->mu);
         if (w->io_failed && rc == 0) {
@@ -204,7 +199,7 @@ void writer_free(struct writer *w)
     if (w->direct)
         (void)khib_direct_io(w->fd, 0);
     w->direct = 0;
-    for (unsigned i = 0; i < WRITER_BUFFERS; i++) {
+    for (unsigned i = 0; i < KHIB_WRITER_BUFFERS; i++) {
         free(w->buf[i]);
         w->buf[i] = NULL;
     }

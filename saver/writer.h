@@ -11,15 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WRITER_BUFFER (8u << 20)   /* bytes of one write */
-#define WRITER_BUFFERS 2u          /* one filled while the other is written */
+#include "save_budget.h"   /* KHIB_WRITER_BUFFER(S) */
 
 struct writer {
     int fd;
     const char *path;
-    uint8_t *buf[WRITER_BUFFERS];
-    size_t sent[WRITER_BUFFERS];   /* bytes queued for writing; 0: free */
-    uint64_t off[WRITER_BUFFERS];  /* their image offset */
+    uint8_t *buf[KHIB_WRITER_BUFFERS];
+    size_t sent[KHIB_WRITER_BUFFERS];   /* bytes queued for writing; 0: free */
+    uint64_t off[KHIB_WRITER_BUFFERS];  /* their image offset */
     unsigned cur;                  /* buffer being filled */
     size_t len;                    /* bytes in it */
     uint64_t buf_start;            /* image offset of buf[cur][0] */
@@ -59,8 +58,5 @@ int writer_finish(struct writer *w, char *err, size_t errlen);
 
 /* Stops the thread if still running and frees the buffers. */
 void writer_free(struct writer *w);
-
-/* Bytes of buffers a writer allocates. */
-size_t writer_mem(void);
 
 #endif

@@ -1,6 +1,6 @@
 /* frontend/window_need.c: the window's need, from the kernel's setup
- * header, the initramfs's gzip trailer and khib-save's buffers, which must
- * equal saver/save.c save_mem() (the case with a bounce buffer). */
+ * header, the initramfs's gzip trailer and khib-save's buffers, which are
+ * saver/save.c save_mem()'s (the case with a bounce buffer). */
 #include "t.h"
 
 #include <unistd.h>
@@ -8,6 +8,7 @@
 #include "../../frontend/window_need.h"
 #include "../../saver/save.h"
 #include "image_format.h"
+#include "save_budget.h"
 
 static const char *dir;
 
@@ -40,9 +41,9 @@ int main(void)
     int levels[] = {KHIB_LEVEL_AUTO, KHIB_LEVEL_STORE, 1, 3, 19};
     for (unsigned t = 1; t <= 8; t++)
         for (size_t l = 0; l < sizeof levels / sizeof *levels; l++)
-            CHECK(window_save_buffers(t, levels[l]) == save_mem(&in, t, levels[l]),
-                  "%u threads, level %d: %llu, save_mem %zu", t, levels[l],
-                  (unsigned long long)window_save_buffers(t, levels[l]), save_mem(&in, t, levels[l]));
+            CHECK(khib_save_buffers(t, levels[l], 1) == save_mem(&in, t, levels[l]),
+                  "%u threads, level %d: %zu, save_mem %zu", t, levels[l], khib_save_buffers(t, levels[l], 1),
+                  save_mem(&in, t, levels[l]));
 
     /* A setup header of protocol 2.15 with an init_size of 21 MiB. */
     unsigned char h[0x300] = {0};
@@ -72,7 +73,7 @@ int main(void)
     CHECK(window_need(kernel, initrd, 192ULL << 20, 0, 2, KHIB_LEVEL_AUTO, 0, &n, err, sizeof err) == 0, "%s", err);
     CHECK(n.kernel == 21u << 20 && n.initrd == 1000 + (6u << 20), "kernel %llu initrd %llu",
           (unsigned long long)n.kernel, (unsigned long long)n.initrd);
-    CHECK(n.save == window_save_buffers(2, KHIB_LEVEL_AUTO) && n.kdf == 0 && n.threads == 2, "save %llu",
+    CHECK(n.save == khib_save_buffers(2, KHIB_LEVEL_AUTO, 1) && n.kdf == 0 && n.threads == 2, "save %llu",
           (unsigned long long)n.save);
     CHECK(n.overhead == (3ULL << 20) + WINDOW_KERNEL_FIXED, "overhead %llu", (unsigned long long)n.overhead);
     CHECK(n.total == n.kernel + n.initrd + n.save + n.overhead, "total %llu", (unsigned long long)n.total);
@@ -82,7 +83,7 @@ int main(void)
           "kdf %llu total %llu", (unsigned long long)n.kdf, (unsigned long long)n.total);
     /* The chunk table and index of a 64 GiB machine: 12.5 MiB more. */
     CHECK(window_need(kernel, initrd, 192ULL << 20, 64ULL << 30, 2, KHIB_LEVEL_AUTO, 0, &n, err, sizeof err) == 0 &&
-              n.save == window_save_buffers(2, KHIB_LEVEL_AUTO) + 65536 * 200,
+              n.save == khib_save_buffers(2, KHIB_LEVEL_AUTO, 1) + 65536 * 200,
           "save %llu", (unsigned long long)n.save);
     /* Not gzip: counted four times besides itself. */
     gz[0] = 0x28;
