@@ -134,8 +134,9 @@ static void check_target(struct report *r, const struct settings *s)
            swap ? "an active swap area" : "not in use as swap");
 }
 
-/* Whether the image will be encrypted (encryption.h). */
-static void check_encryption(struct report *r, const struct settings *s)
+/* Whether the image will be encrypted (encryption.h).  Returns the memory
+ * the restore's key derivation takes (0: in clear), for check_window(). */
+static uint64_t check_encryption(struct report *r, const struct settings *s)
 {
     struct encryption_state st;
     encryption_probe(s, &st);
@@ -153,18 +154,16 @@ static void check_encryption(struct report *r, const struct settings *s)
     else
         result(r, 1, NULL, "encryption: %s", s->encrypt == ENCRYPT_NO ? "off (encrypt=no): images are written in clear"
                : "not set up: images are written in clear ('khib setup-encryption' encrypts them)");
+    return d > 0 ? st.kh.memlimit : 0;
 }
 
 /* The window against what B and R need in it (window_need.h): too small
  * fails (R could not finish a restore it started), much larger than needed
  * only warns: every page of the window costs time at the kexec load and at
  * the jump (docs/performance.md, "The jump"). */
-static void check_window(struct report *r, const struct settings *s)
+static void check_window(struct report *r, const struct settings *s, uint64_t kdf)
 {
-    struct encryption_state st;
-    char why[900], err[512];
-    encryption_probe(s, &st);
-    uint64_t kdf = encryption_decide(s, &st, why, sizeof why) > 0 ? st.kh.memlimit : 0;
+    char err[512];
     struct window_need n;
     if (access(s->kernel, R_OK) != 0 || access(s->initrd, R_OK) != 0)
         return;   /* said above */
@@ -237,8 +236,7 @@ int run_checks(const struct settings *s, int verbose, struct khib_fs_record *fs,
     result(&r, access(s->initrd, R_OK) == 0, "run 'make install' or set initrd= in " KHIB_CONF,
            "khib initramfs %s %s", s->initrd, access(s->initrd, R_OK) == 0 ? "found" : "missing");
     check_target(&r, s);
-    check_encryption(&r, s);
-    check_window(&r, s);
+    check_window(&r, s, check_encryption(&r, s));
     struct utsname u;
     struct boot_plan plan;
     int boot_ok = uname(&u) == 0 && boot_plan(&boot_paths_system, s, u.release, &plan) == 0;
