@@ -93,6 +93,58 @@ static void *make_room(void *v, size_t *cap, size_t n, size_t size, const char *
     return bigger;
 }
 
+/* The numbered entries of a sysfs map directory d (dir: its path), one
+ * element of `size` bytes each: parse() fills one and returns 1 to keep it,
+ * 0 to leave it out, -1 with err.  The kept ones in *out (malloc'd), their
+ * count in *n.  0, or -1 with err. */
+typedef int (*entry_parser)(const char *dir, const char *name, void *element, char *err, size_t errlen);
+static int read_entries(DIR *d, const char *dir, size_t size, entry_parser parse, void **out, size_t *n, char *err,
+                        size_t errlen)
+{
+    size_t cap = 0;
+    void *v = NULL;
+    struct dirent *de;
+    *n = 0;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!is_entry_name(de->d_name))
+            continue;
+        void *room = make_room(v, &cap, *n, size, dir, err, errlen);
+        if (!room)
+            goto fail;
+        v = room;
+        int keep = parse(dir, de->d_name, (char *)v + *n * size, err, errlen);
+        if (keep < 0)
+            goto fail;
+        *n += (size_t)keep;
+        errno = 0;
+    }
+    if (errno) {
+        snprintf(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    *out = v;
+    return 0;
+fail:
+    free(v);
+    return -1;
+}
+
+static int parse_memmap_entry(const char *dir, const char *name, void *element, char *err, size_t errlen)
+{
+    struct khib_memmap_entry *e = element;
+    memset(e, 0, sizeof *e);
+    if (parse_addr(dir, name, "start", &e->start, err, errlen) != 0 ||
+        parse_addr(dir, name, "end", &e->end, err, errlen) != 0 ||
+        read_line(dir, name, "type", e->type, sizeof e->type, err, errlen) != 0)
+        return -1;
+    if (e->end < e->start) {
+        snprintf(err, errlen, "%s/%s: end 0x%" PRIx64 " is below start 0x%" PRIx64, dir, name, e->end, e->start);
+        return -1;
+    }
+    return 1;
+}
+
 int khib_memmap_read(const char *dir, struct khib_memmap_entry **entries, size_t *count, char *err,
                      size_t errlen)
 {
@@ -104,49 +156,21 @@ int khib_memmap_read(const char *dir, struct khib_memmap_entry **entries, size_t
                  errno == ENOENT ? " (kernel built without CONFIG_FIRMWARE_MEMMAP?)" : "");
         return -1;
     }
-    size_t n = 0, cap = 0;
-    struct khib_memmap_entry *v = NULL;
-    int rc = -1;
-    struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (!is_entry_name(de->d_name))
-            continue;
-        struct khib_memmap_entry *room = make_room(v, &cap, n, sizeof *v, dir, err, errlen);
-        if (!room)
-            goto out;
-        v = room;
-        struct khib_memmap_entry *e = &v[n];
-        memset(e, 0, sizeof *e);
-        if (parse_addr(dir, de->d_name, "start", &e->start, err, errlen) != 0 ||
-            parse_addr(dir, de->d_name, "end", &e->end, err, errlen) != 0 ||
-            read_line(dir, de->d_name, "type", e->type, sizeof e->type, err, errlen) != 0)
-            goto out;
-        if (e->end < e->start) {
-            snprintf(err, errlen, "%s/%s: end 0x%" PRIx64 " is below start 0x%" PRIx64, dir, de->d_name, e->end,
-                     e->start);
-            goto out;
-        }
-        n++;
-        errno = 0;
-    }
-    if (errno) {
-        snprintf(err, errlen, "cannot list %s: %s", dir, strerror(errno));
-        goto out;
-    }
+    void *v;
+    size_t n;
+    int rc = read_entries(d, dir, sizeof(struct khib_memmap_entry), parse_memmap_entry, &v, &n, err, errlen);
+    closedir(d);
+    if (rc != 0)
+        return -1;
     if (n == 0) {
         snprintf(err, errlen, "the firmware memory map %s is empty", dir);
-        goto out;
+        free(v);
+        return -1;
     }
-    qsort(v, n, sizeof *v, cmp_entry);
+    qsort(v, n, sizeof(struct khib_memmap_entry), cmp_entry);
     *entries = v;
     *count = n;
-    v = NULL;
-    rc = 0;
-out:
-    free(v);
-    closedir(d);
-    return rc;
+    return 0;
 }
 
 /* The class an entry's type is compared as: "Unknown E820 type" (a type the
@@ -227,6 +251,36 @@ static int efi_type_is_ram(uint64_t type)
  * same virtual address in both boots.  No efi_dir (a BIOS machine, a kernel
  * without CONFIG_EFI_RUNTIME_MAP): no lines, which differs from a map that
  * has them. */
+struct efi_region {
+    uint64_t phys, pages, type, attr, virt;
+};
+
+static int parse_efi_region(const char *dir, const char *name, void *element, char *err, size_t errlen)
+{
+    struct efi_region *r = element;
+    if (parse_addr(dir, name, "phys_addr", &r->phys, err, errlen) != 0 ||
+        parse_addr(dir, name, "num_pages", &r->pages, err, errlen) != 0 ||
+        parse_addr(dir, name, "type", &r->type, err, errlen) != 0 ||
+        parse_addr(dir, name, "attribute", &r->attr, err, errlen) != 0 ||
+        parse_addr(dir, name, "virt_addr", &r->virt, err, errlen) != 0)
+        return -1;
+    /* Runtime regions only.  Not those of the types the E820 part counts
+     * as RAM (loader, boot services, conventional memory): the kernel
+     * marks the boot services data it keeps EFI_MEMORY_RUNTIME
+     * (efi_arch_mem_reserve() in arch/x86/platform/efi/quirks.c: the
+     * memory attributes table, the ESRT) and the firmware may place it
+     * elsewhere at each boot, but it is RAM, in A's image, and not the
+     * firmware's at runtime.  It can move the virtual addresses of the
+     * regions after it, which their own lines show. */
+    return (r->attr & KHIB_EFI_MEMORY_RUNTIME) && !efi_type_is_ram(r->type);
+}
+
+static int cmp_efi_region(const void *a, const void *b)
+{
+    const struct efi_region *x = a, *y = b;
+    return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
 static int efi_text(const char *efi_dir, char *text, size_t cap, size_t *len, char *err, size_t errlen)
 {
     DIR *d = opendir(efi_dir);
@@ -236,61 +290,23 @@ static int efi_text(const char *efi_dir, char *text, size_t cap, size_t *len, ch
         snprintf(err, errlen, "cannot read the EFI runtime map %s: %s", efi_dir, strerror(errno));
         return -1;
     }
-    struct efi_region {
-        uint64_t phys, pages, type, attr, virt;
-    } *v = NULL;
-    size_t n = 0, cap_v = 0;
-    int rc = -1;
-    struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (!is_entry_name(de->d_name))
-            continue;
-        struct efi_region *room = make_room(v, &cap_v, n, sizeof *v, efi_dir, err, errlen);
-        if (!room)
-            goto out;
-        v = room;
-        struct efi_region *r = &v[n];
-        if (parse_addr(efi_dir, de->d_name, "phys_addr", &r->phys, err, errlen) != 0 ||
-            parse_addr(efi_dir, de->d_name, "num_pages", &r->pages, err, errlen) != 0 ||
-            parse_addr(efi_dir, de->d_name, "type", &r->type, err, errlen) != 0 ||
-            parse_addr(efi_dir, de->d_name, "attribute", &r->attr, err, errlen) != 0 ||
-            parse_addr(efi_dir, de->d_name, "virt_addr", &r->virt, err, errlen) != 0)
-            goto out;
-        /* Runtime regions only.  Not those of the types the E820 part counts
-         * as RAM (loader, boot services, conventional memory): the kernel
-         * marks the boot services data it keeps EFI_MEMORY_RUNTIME
-         * (efi_arch_mem_reserve() in arch/x86/platform/efi/quirks.c: the
-         * memory attributes table, the ESRT) and the firmware may place it
-         * elsewhere at each boot, but it is RAM, in A's image, and not the
-         * firmware's at runtime.  It can move the virtual addresses of the
-         * regions after it, which their own lines show. */
-        if ((r->attr & KHIB_EFI_MEMORY_RUNTIME) && !efi_type_is_ram(r->type))
-            n++;
-        errno = 0;
-    }
-    if (errno) {
-        snprintf(err, errlen, "cannot list %s: %s", efi_dir, strerror(errno));
-        goto out;
-    }
-    /* Sorted by address: a few entries, insertion sort. */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && v[j - 1].phys > v[j].phys; j--) {
-            struct efi_region t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    for (size_t i = 0; i < n; i++)
+    void *regions;
+    size_t n;
+    int rc = read_entries(d, efi_dir, sizeof(struct efi_region), parse_efi_region, &regions, &n, err, errlen);
+    closedir(d);
+    if (rc != 0)
+        return -1;
+    struct efi_region *v = regions;
+    if (n)
+        qsort(v, n, sizeof *v, cmp_efi_region);
+    for (size_t i = 0; i < n && rc == 0; i++)
         if (add_line(text, cap, len, "efi-runtime 0x%" PRIx64 " pages 0x%" PRIx64 " type 0x%" PRIx64
                      " attribute 0x%" PRIx64 " virt 0x%" PRIx64 "\n",
                      v[i].phys, v[i].pages, v[i].type, v[i].attr, v[i].virt) != 0) {
             snprintf(err, errlen, "%s: too many entries", efi_dir);
-            goto out;
+            rc = -1;
         }
-    rc = 0;
-out:
     free(v);
-    closedir(d);
     return rc;
 }
 
