@@ -16,10 +16,7 @@ set -eu
 . "$(dirname "$0")/lib/common.sh"
 CYCLES=5
 
-kernel=$(test_kernel "$KHIB_KERNEL")
-initrd=$(guest_initrd "$kernel")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+scenario_setup
 truncate -s 1G "$work/target.img"
 truncate -s 64M "$work/data.img"
 mkfs.ext4 -q -F "$work/data.img"

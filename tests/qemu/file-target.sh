@@ -19,10 +19,7 @@ set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
-kernel=$(test_kernel "$KHIB_KERNEL")
-initrd=$(guest_initrd "$kernel")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+scenario_setup
 truncate -s 1G "$work/ext4.img" "$work/xfs.img"
 truncate -s 256M "$work/btrfs.img"
 mkfs.ext4 -q -F -b 4096 "$work/ext4.img"

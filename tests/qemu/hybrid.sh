@@ -15,10 +15,7 @@ set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
-kernel=$(test_kernel "$KHIB_KERNEL")
-initrd=$(guest_initrd "$kernel")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+scenario_setup
 truncate -s 1G "$work/target.img"
 truncate -s 64M "$work/data.img"
 mkfs.ext4 -q -F "$work/data.img"

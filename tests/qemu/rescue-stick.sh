@@ -29,10 +29,7 @@ for f in "$OVMF_CODE" "$OVMF_VARS"; do
     [ -f "$f" ] || { log "$f missing: apt-get install ovmf (tools/install-deps.sh)"; exit 1; }
 done
 
-kernel=$(test_kernel "$KHIB_KERNEL")
-initrd=$(guest_initrd "$kernel")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+scenario_setup
 
 # The stick, as a user writes it, with the test kernel and the serial port as
 # its console.

@@ -89,6 +89,16 @@ guest_initrd() {
     echo "$dir/guest.img"
 }
 
+# scenario_setup: what every scenario starts with: kernel and initrd, the
+# test kernel of $KHIB_KERNEL and the guest initramfs, and work, a directory
+# removed at exit.
+scenario_setup() {
+    kernel=$(test_kernel "$KHIB_KERNEL")
+    initrd=$(guest_initrd "$kernel")
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+}
+
 # guest_rootdisk KERNEL: print the path of an ext4 root disk image holding
 # the guest initramfs's files (the guest boots it without an initramfs:
 # run_guest with INITRD "" and root=/dev/vda rw init=/init), built with
