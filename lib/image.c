@@ -219,7 +219,19 @@ int khib_image_abandon_at(const char *path, uint64_t offset, const char *reason,
                           size_t errlen)
 {
     struct khib_image img;
-    int rc = khib_image_open_at(&img, path, offset, KHIB_OPEN_WRITE, err, errlen);
+    /* Read first: with nothing to retire the device is never opened for
+     * writing, which a kernel without CONFIG_BLK_DEV_WRITE_MOUNTED refuses
+     * (EBUSY) while a file system on it is mounted (bdev_may_open(),
+     * block/bdev.c): an image file on the root, as khib-retire.service
+     * sees it at every boot. */
+    int rc = khib_image_open_at(&img, path, offset, KHIB_OPEN_READ, err, errlen);
+    int committed = rc == KHIB_IMG_OK && img.sb.state == KHIB_STATE_COMMITTED;
+    khib_image_close(&img);
+    if (rc == KHIB_IMG_IO)
+        return -1;
+    if (!committed)
+        return 0;
+    rc = khib_image_open_at(&img, path, offset, KHIB_OPEN_WRITE, err, errlen);
     if (rc == KHIB_IMG_NONE || rc == KHIB_IMG_BAD) {
         khib_image_close(&img);
         return 0;
