@@ -37,7 +37,10 @@
 # (CPU time grows with it), the host kernel was working for QEMU (system
 # time, page faults) or QEMU was not running at all (neither grows).
 #
-# Environment: KHIB_BENCH_JUMP_ROUNDS, KHIB_BENCH_JUMP_WINDOWS,
+# KHIB_BENCH_JUMP_STARVE=PCT plays a host too loaded to run the guest: during
+# each jump the QEMU process gets PCT % of each 100 ms (SIGSTOP, SIGCONT).
+#
+# Environment: KHIB_BENCH_JUMP_ROUNDS, KHIB_BENCH_JUMP_WINDOWS, KHIB_BENCH_JUMP_STARVE,
 # KHIB_BENCH_JUMP_TIMEOUT (seconds per boot; default 600 per round),
 # KHIB_BENCH_JUMP_MEM, KHIB_CACHE.
 set -eu
@@ -87,6 +90,43 @@ sample() {
         }' "$pid" "$(getconf CLK_TCK)" > "$2"
 }
 
+# starve PATTERN LOG PCT: starve the QEMU process (found as sample does)
+# during every jump, from khib's last line to the transient kernel's first,
+# as a host too loaded to run it would: SIGSTOP, then SIGCONT for PCT % of
+# each 100 ms.  KHIB_BENCH_JUMP_STARVE=PCT (docs/performance.md: what a
+# starved guest's jump looks like).
+starve() {
+    n=0
+    until pid=$(pgrep -n -f -- "^qemu-system-x86_64 .*$1") || [ "$n" -ge 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    [ -n "${pid:-}" ] || return 0
+    perl -MTime::HiRes=sleep -e '
+        my ($pid, $log, $pct) = @ARGV;
+        open(my $l, "<", $log) or die "starve: $log: $!\n";
+        my ($on, $part) = (0, "");
+        $SIG{TERM} = sub { kill "CONT", $pid; exit 0 };
+        while (kill 0, $pid) {
+            while (defined(my $c = <$l>)) {
+                $part .= $c;
+                next unless $part =~ /\n$/;
+                $on = 1 if $part =~ /of which [0-9.]+ s loading the transient kernel/;
+                $on = 0 if $on && $part =~ /Linux version/;
+                $part = "";
+            }
+            seek($l, 0, 1);
+            if ($on) {
+                kill "STOP", $pid;
+                sleep(0.1 * (100 - $pct) / 100);
+                kill "CONT", $pid;
+                sleep(0.1 * $pct / 100);
+            } else {
+                sleep 0.05;
+            }
+        }' "$pid" "$2" "$3"
+}
+
 for spec in $WINDOWS; do
     w=${spec%%:*} n=$ROUNDS
     [ "$w" = "$spec" ] || n=${spec#*:}
@@ -101,8 +141,15 @@ for spec in $WINDOWS; do
     guest=$!
     sample "$work/target-$w.img" "$work/stat-$w" &
     sampler=$!
+    starver=
+    if [ -n "${KHIB_BENCH_JUMP_STARVE:-}" ]; then
+        log "window $w: QEMU starved to $KHIB_BENCH_JUMP_STARVE % of a CPU during each jump"
+        starve "$work/target-$w.img" "$work/jump-$w.log" "$KHIB_BENCH_JUMP_STARVE" &
+        starver=$!
+    fi
     wait "$guest" || true
     wait "$sampler" || true
+    [ -z "$starver" ] || wait "$starver" || true
     collect "$work/jump-$w.log" > "$work/results-$w"
     if grep -q '^FAIL' "$work/results-$w" || ! grep -q '^PASS' "$work/results-$w"; then
         echo "bench-jump: window $w: the guest did not finish every round:"
@@ -112,7 +159,7 @@ for spec in $WINDOWS; do
 done
 
 echo
-echo "QEMU TCG, $GUEST_MEM, 2 CPUs, a 192 MiB workload; host: $(nproc) CPUs"
+echo "QEMU TCG, $GUEST_MEM, 2 CPUs, a 192 MiB workload; host: $(nproc) CPUs${KHIB_BENCH_JUMP_STARVE:+; QEMU starved to $KHIB_BENCH_JUMP_STARVE % of a CPU during each jump}"
 for spec in $WINDOWS; do
     w=${spec%%:*}
     perl - "$work/jump-$w.log" "$work/stat-$w" "$w" <<'EOF'
