@@ -267,10 +267,17 @@ int file_target_read(const char *path, struct file_target *ft, char *err, size_t
         goto out;
     }
     if (read_extents(fd, ft->file_bytes, &ft->map, why, sizeof why) != 0 ||
-        khib_extmap_check(&ft->map, ft->dev_bytes, khib_extmap_data_offset(ft->map.count), why, sizeof why) != 0 ||
-        khib_extmap_total(&ft->map) != ft->file_bytes) {
-        snprintf(err, errlen, "image file %s cannot hold an image: %s", path,
-                 ft->map.count && !why[0] ? "its extents do not cover it" : why);
+        khib_extmap_check(&ft->map, ft->dev_bytes, khib_extmap_data_offset(ft->map.count), why, sizeof why) != 0) {
+        snprintf(err, errlen, "image file %s cannot hold an image: %s", path, why);
+        snprintf(fix, fixlen, "remove it (chattr -i %s; rm %s) and create it again with khib setup-target", path,
+                 path);
+        khib_extmap_free(&ft->map);
+        goto out;
+    }
+    if (khib_extmap_total(&ft->map) != ft->file_bytes) {
+        snprintf(err, errlen, "image file %s cannot hold an image: its extents cover the first %" PRIu64 " of its %" PRIu64
+                 " bytes, the rest is a hole (it was extended since khib setup-target)",
+                 path, khib_extmap_total(&ft->map), ft->file_bytes);
         snprintf(fix, fixlen, "remove it (chattr -i %s; rm %s) and create it again with khib setup-target", path,
                  path);
         khib_extmap_free(&ft->map);
