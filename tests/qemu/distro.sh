@@ -64,6 +64,8 @@ span() {
     t2=$(at "$3" "$4")
     if [ -n "$t1" ] && [ -n "$t2" ]; then echo "$t1 $t2" | awk '{ printf "%.1f", $2 - $1 }'; else echo "?"; fi
 }
+# after LOG TEXT T: the host time of the first line holding TEXT after time T.
+after() { grep -F -- "$2" "$1" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p' | awk -v t="$3" '$1 > t' | head -n 1; }
 # nth LOG TEXT N: the host time of the Nth line holding TEXT.
 nth() { grep -F -- "$2" "$1" | sed -n "$3s/^\[\([0-9.]*\)\].*/\1/p"; }
 
@@ -76,8 +78,17 @@ run_release() {
     cp "$D"/guest/*.sh "$KHIB_TOP/build/khib-testload" "$KHIB_TOP/build/khib-gencore" "$w/ctl/"
     cp "$D"/guest/units/*.service "$w/ctl/units/"
     cp "$deb" "$w/ctl/khib.deb"
-    # trixie: a refused image on the target before boot 2 (guest/run.sh).
-    case "$rel" in trixie) echo "REFUSE=1" ;; esac > "$w/ctl/settings"
+    # Each guest's target and extras (guest/lib.sh): bookworm keeps its
+    # image in a file on its root ext4 and sleeps twice with suspend-to-both
+    # (hybrid_watch); bookworm-dracut in a file on the xfs at /srv/khib
+    # (partition 3, image.sh); trixie on the raw partition 3, with a refused
+    # image on it before boot 2 (guest/run.sh).
+    hybrid=
+    case "$rel" in
+        bookworm) printf 'FILE=/var/lib/khib/image\nHYBRID=1\n'; hybrid=1 ;;
+        bookworm-dracut) echo "FILE=/srv/khib/image" ;;
+        trixie) echo "REFUSE=1" ;;
+    esac > "$w/ctl/settings"
     tar -C "$w/ctl" -cf "$w/ctl.tar" . || { fail "$rel: control disk"; return; }
     # UEFI: OVMF with this guest's own copy of the variable store, kept
     # across its four boots as a machine's NVRAM is; the system disk first
@@ -93,8 +104,21 @@ run_release() {
     boot=1
     while [ "$boot" -le 4 ]; do
         blog=$w/boot$boot.log
-        run_guest "$blog" "" "" "" "$@" -drive "file=$w/ctl.tar,format=raw,if=virtio,readonly=on"
-        rc=$?
+        if [ -n "$hybrid" ]; then
+            # S3 for the transient kernel's suspend-to-both, QMP for the host's
+            # wake (-global PIIX4_PM.disable_s3=0: tests/qemu/hybrid.sh).
+            rm -f "$blog.pid"
+            run_guest "$blog" "" "" "" "$@" -drive "file=$w/ctl.tar,format=raw,if=virtio,readonly=on" \
+                -global PIIX4_PM.disable_s3=0 -qmp "unix:$w/qmp.sock,server=on,wait=off" -pidfile "$blog.pid" &
+            gpid=$!
+            hybrid_watch "$blog" "$w/qmp.sock" "$gpid"
+            wait "$gpid"
+            rc=$?
+            ! grep -q "host: power cut during the sleep" "$blog" || rc=0
+        else
+            run_guest "$blog" "" "" "" "$@" -drive "file=$w/ctl.tar,format=raw,if=virtio,readonly=on"
+            rc=$?
+        fi
         collect "$blog"
         if [ "$rc" != 0 ]; then
             fail "$rel: boot $boot: QEMU exited with $rc (124: timeout after $QEMU_TIMEOUT s)"
@@ -109,7 +133,7 @@ run_release() {
         fi
         boot=$((boot + 1))
     done
-    if [ "$boot" = 4 ]; then pass "$rel: four boots: install and reboot, two hibernations, two resumes"; else
+    if [ "$boot" = 4 ]; then pass "$rel: four boots: install and reboot, two hibernations${hybrid:+ (the second a suspend-to-both cut during its sleep)}, two resumes"; else
         fail "$rel: $boot boots (expected 4)"
         show_log "$blog"
         return
@@ -119,11 +143,44 @@ run_release() {
     cat "$w"/boot[234].log > "$w/saves.log"
     # Each hibernation left free pages out (B) and R poisoned them
     # (restore-append=khib.poison=1) before it jumped: the verification after
-    # each resume is what proves that no page was wrongly left out.
-    check_exclusion "$w/saves.log" 2 2 "$rel"
+    # each resume is what proves that no page was wrongly left out.  The
+    # woken suspend-to-both saved too, but nothing was restored after it.
+    saves=2
+    [ -z "$hybrid" ] || saves=3
+    check_exclusion "$w/saves.log" "$saves" 2 "$rel"
     memmap_checks "$rel" "$w" "$fw"
     host_checks "$rel" "$w" "$disk"
     phases "$rel" "$w"
+    [ "$rel" != bookworm ] || hybrid_phases "$w"
+}
+
+# hybrid_watch LOG SOCKET PID: the host's part of the guest's
+# suspend-to-both while the boot of PID runs: each time the transient
+# kernel sleeps ("PM: suspend entry (deep)", QEMU "suspended"), wait 2 s,
+# then wake it (QMP system_wakeup) when the guest's last word was
+# "hybrid-sleep wake", or cut the power when it was "hybrid-sleep cut".
+hybrid_watch() {
+    hn=0
+    while kill -0 "$3" 2> /dev/null; do
+        hc=$(grep -cF "PM: suspend entry (deep)" "$1" 2> /dev/null) || true
+        if [ "${hc:-0}" -gt "$hn" ]; then
+            hn=$hc
+            n=0
+            while [ "$(qmp_status "$2" 2> /dev/null)" != suspended ] && [ "$n" -lt 150 ]; do n=$((n + 1)); sleep 0.2; done
+            sleep 2
+            case "$(grep -o "KHIBTEST: INFO hybrid-sleep [a-z]*" "$1" | tail -n 1)" in
+                *wake)
+                    stamp "host: system_wakeup" >> "$1"
+                    qmp "$2" '{"execute":"qmp_capabilities"}' '{"execute":"system_wakeup"}' || stamp "host: QMP system_wakeup failed" >> "$1"
+                    ;;
+                *cut)
+                    stamp "host: power cut during the sleep" >> "$1"
+                    kill -KILL "$(cat "$1.pid")"
+                    ;;
+            esac
+        fi
+        sleep 0.5
+    done
 }
 
 # qcheck WHAT COMMAND...: pass WHAT when COMMAND succeeds, else fail it.
@@ -141,6 +198,11 @@ upto() { awk -v t="$2" '{ print } index($0, t) { exit }' "$1"; }
 # one), boots 3 and 4 a resume through it.
 boot_checks() {
     rel=$1 w=$2
+    # Where the image is: the partition, or the device and first block of
+    # the image file (guest/run.sh, "image-place DEV [OFFSET]").
+    place=$(sed -n 's/.*KHIBTEST: INFO image-place \(.*\)$/\1/p' "$w/boot1.log" | tail -n 1)
+    dev=${place%% *} off=
+    [ "$dev" = "$place" ] || off=${place#* }
     # One kernel until the system is up: the hook booted no second one.
     n=$(upto "$w/boot2.log" "KHIBTEST: INFO system up" | grep -c "Linux version")
     qcheck "$rel: boot 2 (ordinary entry, nothing to resume): one kernel boot, no second (Linux version: $n)" test "$n" = 1
@@ -158,10 +220,10 @@ boot_checks() {
             *BOOT_IMAGE=*) pass "$rel: boot $b: GRUB started the ordinary entry" ;;
             *) fail "$rel: boot $b: no GRUB entry's command line ($first)" ;;
         esac
-        expect "$l" "khib: resuming the hibernated system from /dev/vda3: starting the restore kernel" \
+        expect "$l" "khib: resuming the hibernated system from $dev: starting the restore kernel" \
             "$rel: boot $b: the hook in the ordinary initramfs found the image and started the restore kernel"
-        if grep "Command line:" "$l" | sed -n 2p | grep -q "nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore khib.image=/dev/vda3 khib.normal=reboot console=ttyS0 panic=-1"; then
-            pass "$rel: boot $b: the restore kernel runs confined to the image's window (192 MiB)"
+        if grep "Command line:" "$l" | sed -n 2p | grep -q "nokaslr memmap=exactmap memmap=640K@0 memmap=191M@1M khib.role=restore khib.image=$dev${off:+ khib.offset=$off} khib.normal=reboot console=ttyS0 panic=-1"; then
+            pass "$rel: boot $b: the restore kernel runs confined to the image's window (192 MiB), on the image at $dev${off:+ byte $off}"
         else
             fail "$rel: boot $b: the restore kernel's command line: $(grep "Command line:" "$l" | sed -n 2p)"
         fi
@@ -217,7 +279,7 @@ memmap_checks() {
 # host_checks REL DIR DISK: the root file system and the database, from
 # outside (DISK: the base image under the guest's overlay).
 host_checks() {
-    rel=$1 w=$2
+    rel=$1 w=$2 disk=$3
     # The root partition of the guest's disk, as a raw file: where it
     # starts and ends, from the partition table of the base image.
     part=$(sfdisk -d "$3" | awk -F'[=,]' '/name="root"/ { gsub(/ /, ""); print $2, $4 }')
@@ -228,6 +290,20 @@ host_checks() {
         "$w/root.ext4" 2> "$w/convert.err"; then :; else fail "$rel: extracting the root: $(cat "$w/convert.err")"; return; fi
     if e2fsck -fn "$w/root.ext4" > "$w/fsck.log" 2>&1; then pass "$rel: e2fsck -fn of the root is clean"; else
         fail "$rel: e2fsck -fn of the root: $(tail -n 5 "$w/fsck.log" | tr '\n' ' ')"
+    fi
+    # bookworm-dracut's image file lives on the xfs of partition 3.
+    if [ "$rel" = bookworm-dracut ]; then
+        part=$(sfdisk -d "$disk" | awk -F'[=,]' '/name="khib"/ { gsub(/ /, ""); print $2, $4 }')
+        # shellcheck disable=SC2086 # start and size
+        set -- $part
+        if qemu-img convert -O raw --image-opts \
+            "driver=raw,offset=$(($1 * 512)),size=$(($2 * 512)),file.driver=qcow2,file.file.filename=$w/disk.qcow2" \
+            "$w/srv.xfs" 2> "$w/convert.err" && xfs_repair -n "$w/srv.xfs" > "$w/xfs.log" 2>&1; then
+            pass "$rel: xfs_repair -n of the xfs holding the image file is clean"
+        else
+            fail "$rel: xfs_repair -n of /srv/khib's xfs: $(cat "$w/convert.err"; tail -n 5 "$w/xfs.log" | tr '\n' ' ')"
+        fi
+        rm -f "$w/srv.xfs"
     fi
     for f in db.sqlite db.sqlite-wal; do
         debugfs -R "dump /var/lib/khibtest/$f $w/$f" "$w/root.ext4" > /dev/null 2>&1
@@ -259,11 +335,15 @@ phases() {
     for c in 1 2; do
         hlog=$w/boot$((c + 1)).log rlog=$w/boot$((c + 2)).log
         h=$(at "$hlog" "KHIBTEST: INFO hibernating $c")
-        # B's kernel: the first "Linux version" after the hibernation began.
-        b0=$(grep -F "Linux version" "$hlog" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p' | awk -v h="$h" '$1 > h' | head -n 1)
-        jumping=$(at "$hlog" "khib: hibernating ")
-        binit=$(at "$hlog" "khib-init: transient kernel")
-        saved=$(at "$hlog" "image saved: powering off")
+        # Each mark the first after the hibernation began (bookworm's boot 2
+        # holds its woken suspend-to-both before); B's kernel: the first
+        # "Linux version" then.
+        b0=$(after "$hlog" "Linux version" "$h")
+        jumping=$(after "$hlog" "khib: hibernating " "$h")
+        binit=$(after "$hlog" "khib-init: transient kernel" "$h")
+        # A suspend-to-both whose power the host cut: saved when B sleeps.
+        saved=$(after "$hlog" "image saved: powering off" "$h")
+        [ -n "$saved" ] || saved=$(after "$hlog" "PM: suspend entry (deep)" "$h")
         off=$(at "$hlog" "qemu exit")
         r0=$(at "$rlog" "qemu start")
         hook=$(at "$rlog" "khib: resuming the hibernated system")
@@ -271,8 +351,19 @@ phases() {
         rjump=$(at "$rlog" "khib-restore: jumping")
         resumed=$(at "$rlog" "khib: resumed from image")
         echo "$h ${jumping:-$h} ${b0:-0} ${binit:-0} ${saved:-0} ${off:-0} ${r0:-0} ${hook:-0} ${rinit:-0} ${rjump:-0} ${resumed:-0}" |
-            awk -v rel="$rel" -v c="$c" '{ printf "%s cycle %d (s): hibernate prep %.1f, jump + B boot %.1f, save %.1f, power-off %.1f, ordinary boot to the hook (power on, GRUB, kernel, initramfs) %.1f, kexec + R boot %.1f, restore %.1f, resume %.1f\n", rel, c, $2 - $1, $4 - $2, $5 - $4, $6 - $5, $8 - $7, $9 - $8, $10 - $9, $11 - $10 }'
+            awk -v rel="$rel" -v c="$c" '{ printf "%s cycle %d (s): hibernate prep %.1f, jump + B boot %.1f, save %.1f, power-off (or sleep until the cut) %.1f, ordinary boot to the hook (power on, GRUB, kernel, initramfs) %.1f, kexec + R boot %.1f, restore %.1f, resume %.1f\n", rel, c, $2 - $1, $4 - $2, $5 - $4, $6 - $5, $8 - $7, $9 - $8, $10 - $9, $11 - $10 }'
     done
+}
+
+# hybrid_phases DIR: the woken suspend-to-both of bookworm's boot 2.
+hybrid_phases() {
+    l=$1/boot2.log
+    echo "bookworm: the woken suspend-to-both (systemctl hybrid-sleep; s, host clock):"
+    phase "prepare + jump + B boot" "$(at "$l" "KHIBTEST: INFO hybrid-sleep wake")" "$(at "$l" "khib-init: transient kernel")"
+    phase "save and commit" "$(at "$l" "khib-init: transient kernel")" "$(at "$l" "PM: suspend entry (deep)")"
+    phase "wake -> B resumed" "$(at "$l" "host: system_wakeup")" "$(at "$l" "PM: suspend exit")"
+    phase "wake -> A running" "$(at "$l" "host: system_wakeup")" "$(at "$l" "khib: woke from suspend-to-both")"
+    phase "wake -> systemctl returned" "$(at "$l" "host: system_wakeup")" "$(at "$l" "KHIBTEST: INFO back from hybrid-sleep wake")"
 }
 
 # The releases run side by side (DISTRO_SERIAL=1: one after the other, for

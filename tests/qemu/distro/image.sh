@@ -16,7 +16,9 @@
 #                        systemd, udev, dbus, kexec-tools, sqlite3, procps,
 #                        iproute2, initramfs-tools; GRUB (grub-pc, or
 #                        grub-efi-amd64) installed and the test kernel in /boot
-#   3  khib      rest    raw: khib's image target (/dev/vda3 in the guest)
+#   3  khib      rest    raw: khib's image target (/dev/vda3 in the guest);
+#                        bookworm-dracut: an xfs mounted at /srv/khib,
+#                        where its image file lives
 # It is made without loop devices or mounts: sfdisk writes the table into the
 # file, mkfs.vfat --offset the ESP into partition 1 and mke2fs -d -E offset=
 # the root file system into partition 2.  One boot of the test kernel then
@@ -45,7 +47,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 release=${1:?usage: image.sh RELEASE KERNEL}
 kernel=${2:?usage: image.sh RELEASE KERNEL}
 cache=${KHIB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/khib}/distro
-variant='' variant_conf=''
+variant='' variant_conf='' srv_xfs=''
 # shellcheck source-path=SCRIPTDIR source=firmware.sh
 . "$here/firmware.sh"
 firmware=$(firmware "$release")
@@ -53,7 +55,8 @@ case "$release" in
     bookworm|trixie) base=$release ;;
     # dracut builds for this machine only (hostonly, as Fedora's default):
     # the generic image took minutes per build under TCG.
-    bookworm-dracut) base=bookworm variant="dracut dracut-core" variant_conf='hostonly="yes"' ;;
+    # Its image file (tests/qemu/distro.sh) lives on an xfs: partition 3.
+    bookworm-dracut) base=bookworm variant="dracut dracut-core" variant_conf='hostonly="yes"' srv_xfs=1 ;;
     *) echo "image.sh: unknown release $release (bookworm, trixie or bookworm-dracut)" >&2; exit 1 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "image.sh: needs root (debootstrap)" >&2; exit 1; }
@@ -171,6 +174,10 @@ if [ "$firmware" = uefi ]; then
     mkdir -p "$tree/boot/efi"
     echo "/dev/vda1 /boot/efi vfat umask=0077 0 1" >> "$tree/etc/fstab"
 fi
+if [ -n "$srv_xfs" ]; then
+    mkdir -p "$tree/srv/khib"
+    echo "/dev/vda3 /srv/khib xfs defaults 0 0" >> "$tree/etc/fstab"
+fi
 # Under TCG on a loaded host the kernel's check of the IO-APIC timer can
 # fail ("Kernel panic - not syncing: IO-APIC + timer doesn't work", seen at
 # a guest's first boot): the guests' entries skip it (after khibtest.cfg).
@@ -198,6 +205,16 @@ if [ "$firmware" = uefi ]; then
     mkfs.vfat -F 32 -s 1 -n ESP --offset 2048 "$img" $((p1_sectors / 2)) > /dev/null
 fi
 mke2fs -q -F -t ext4 -L root -d "$tree" -E offset=$((root_start * 512)) "$img" $((root_sectors / 2))k
+if [ -n "$srv_xfs" ]; then
+    # Partition 3 as xfs (no loop device: made in a file, copied in sparse).
+    part=$(sfdisk -d "$img" | awk -F'[=,]' '/name="khib"/ { gsub(/ /, ""); print $2, $4 }')
+    # shellcheck disable=SC2086 # start and size
+    set -- $part
+    truncate -s $(($2 * 512)) "$work/srv.xfs"
+    mkfs.xfs -q -f -L srv "$work/srv.xfs"
+    dd if="$work/srv.xfs" of="$img" bs=512 seek="$1" conv=notrunc,sparse status=none
+    rm -f "$work/srv.xfs"
+fi
 rm -rf "$tree"
 
 # The provisioning boot: the test kernel with the new root as its root and

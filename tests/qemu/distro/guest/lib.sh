@@ -3,10 +3,27 @@
 # are, the result lines on the console, small helpers.
 C=/var/lib/khibtest/ctl         # the control disk's files
 S=/var/lib/khibtest             # state that the host reads afterwards
-# The control disk's settings for this guest (distro.sh): CYCLES, REFUSE.
+# The control disk's settings for this guest (distro.sh): CYCLES, REFUSE,
+# FILE (the image in that file, not on /dev/vda3), HYBRID (cycle 1 woken
+# suspend-to-both first, cycle 2 a suspend-to-both the host cuts).
 # shellcheck source=/dev/null
 [ ! -f "$C/settings" ] || . "$C/settings"
 CYCLES=${CYCLES:-2}
+FILE_SIZE=1G
+TARGET=${FILE:-/dev/vda3}
+# image_place: IMG_DEV and IMG_OFF, where khib-restore finds the image: the
+# partition, or the device and first block khib setup-target recorded.
+image_place() {
+    IMG_DEV=/dev/vda3 IMG_OFF=
+    [ -z "${FILE:-}" ] || [ ! -f /etc/khib.conf ] || {
+        IMG_DEV=$(sed -n 's/^target-device=//p' /etc/khib.conf | tail -n 1)
+        IMG_OFF=$(sed -n 's/^target-offset=//p' /etc/khib.conf | tail -n 1)
+    }
+}
+image_place
+# img OPTION...: khib-restore on the image (--info, --resumable, ...).
+img() { /usr/lib/khib/khib-restore --image "$IMG_DEV" ${IMG_OFF:+"--offset=$IMG_OFF"} "$@"; }
+img_state() { img --info 2> /dev/null | sed -n 's/^state: *//p'; }
 export DEBIAN_FRONTEND=noninteractive
 pass() { echo "KHIBTEST: PASS $*"; }
 fail() { echo "KHIBTEST: FAIL $*"; }

@@ -53,10 +53,28 @@ check "CanHibernate is no while khib check fails (no target yet): $answer" sh -c
 # restore-append=khib.poison=1: R fills every page the image left out as
 # free with poison before it jumps (docs/freepages.md), so that a page wrongly
 # left out breaks the checks after the resume.
-sed -i -e 's|^#target=.*|target=/dev/vda3|' -e 's|^#append=.*|append=console=ttyS0|' \
-    -e 's|^#restore-append=.*|restore-append=khib.poison=1|' /etc/khib.conf
-check "khib.conf names the target" grep -qx 'target=/dev/vda3' /etc/khib.conf
+sed -i -e 's|^#append=.*|append=console=ttyS0|' -e 's|^#restore-append=.*|restore-append=khib.poison=1|' /etc/khib.conf
 check "khib.conf has R poison the excluded pages" grep -qx 'restore-append=khib.poison=1' /etc/khib.conf
+if [ -n "${FILE:-}" ]; then
+    # The image in a file (docs/file-target.md) on the file system that
+    # holds it, mounted here: the root's ext4, or the xfs at /srv/khib.
+    fs=$(stat -f -c %T "${FILE%/*}" 2>&1)
+    mkdir -p "${FILE%/*}"
+    if khib setup-target --file "$FILE" --size "$FILE_SIZE" > "$S/setup.log" 2>&1; then
+        pass "khib setup-target --file $FILE --size $FILE_SIZE on $fs: $(grep -m 1 '^khib: created' "$S/setup.log")"
+    else
+        fail "khib setup-target --file $FILE --size $FILE_SIZE on $fs: $(tail -n 3 "$S/setup.log" | tr '\n' ' ')"
+        stop
+    fi
+    image_place
+    check "khib.conf names the file, its device and its first block ($IMG_DEV, byte $IMG_OFF)" \
+        sh -c "grep -qx 'target=$FILE' /etc/khib.conf && [ -n '$IMG_OFF' ]"
+    check "the image file is immutable" sh -c "lsattr '$FILE' | grep -q '^[^ ]*i'"
+else
+    sed -i 's|^#target=.*|target=/dev/vda3|' /etc/khib.conf
+    check "khib.conf names the target" grep -qx 'target=/dev/vda3' /etc/khib.conf
+fi
+info "image-place $IMG_DEV${IMG_OFF:+ $IMG_OFF}"
 krel=$(uname -r)
 if command -v dracut > /dev/null; then
     check "dracut rebuilds the initramfs" quiet dracut -f "/boot/initrd.img-$krel" "$krel"
@@ -65,8 +83,9 @@ else
     check "update-initramfs -u rebuilds the initramfs" quiet update-initramfs -u
     gen=initramfs-tools
 fi
-check "the $gen build hook recorded its build for target=/dev/vda3" \
-    grep -qx 'target=/dev/vda3' "/var/lib/khib/initramfs/$krel"
+check "the $gen build hook recorded its build for target=$TARGET${IMG_OFF:+ at byte $IMG_OFF of $IMG_DEV}" \
+    sh -c "grep -qx 'target=$TARGET' '/var/lib/khib/initramfs/$krel' &&
+        { [ -z '$IMG_OFF' ] || grep -qx 'target-offset=$IMG_OFF' '/var/lib/khib/initramfs/$krel'; }"
 check "update-grub runs" quiet update-grub
 check "update-grub wrote no khib entry: none is needed, the ordinary entry resumes" \
     sh -c "! grep -q 'khib-resume-' /boot/grub/grub.cfg"
@@ -78,7 +97,34 @@ check "every khib check line is PASS, then 'ready to hibernate'" \
     sh -c "! grep -v '^PASS' '$S/check.log' | grep -vqx 'khib check: ready to hibernate'"
 grep -v '^PASS' "$S/check.log" | sed 's/^/    /'
 check "khib check: no boot entry needed, the ordinary one resumes ($gen)" \
-    grep -q "^PASS.*boot entry: none needed: the ordinary boot entry resumes.*by $gen for target=/dev/vda3" "$S/check.log"
+    grep -q "^PASS.*boot entry: none needed: the ordinary boot entry resumes.*by $gen for target=$TARGET" "$S/check.log"
+# An image file truncated or grown since khib setup-target: khib hibernate
+# refuses before the jump, with nothing written; then the file is made
+# whole again (a moved file, which needs a second copy of it on the disk:
+# tests/qemu/file-target.sh).
+# refused WHAT PATTERN: khib hibernate exits 3 naming PATTERN.
+refused() {
+    place=$(img --info 2>&1 | md5sum)
+    khib hibernate > "$S/refused.log" 2>&1
+    rc=$?
+    check "an image file $1: khib hibernate refuses before the jump (exit $rc: $(grep -m 1 -E "$2" "$S/refused.log"))" \
+        sh -c "[ $rc = 3 ] && grep -qE '$2' '$S/refused.log'"
+    check "an image file $1: nothing written at the image's place" test "$(img --info 2>&1 | md5sum)" = "$place"
+}
+if [ -n "${FILE:-}" ]; then
+    bytes=$(stat -c %s "$FILE")
+    chattr -i "$FILE" && truncate -s $((bytes - 4194304)) "$FILE" && chattr +i "$FILE"
+    refused "truncated by 4 MiB" "image file $FILE holds $((bytes - 4194304)) bytes, but khib setup-target made it $bytes"
+    chattr -i "$FILE" && dd if=/dev/zero of="$FILE" bs=1M seek=$((bytes / 1048576 - 4)) count=4 conv=notrunc,fsync status=none &&
+        truncate -s +4M "$FILE" && chattr +i "$FILE"
+    # (ext4: a hole at the end; xfs: its preallocation past the old end,
+    # unwritten, now inside the file.)
+    refused "grown by 4 MiB" "image file $FILE cannot hold an image: "
+    chattr -i "$FILE" && truncate -s "$bytes" "$FILE" && chattr +i "$FILE"
+    khib check > "$S/check2.log" 2>&1
+    rc=$?
+    check "the file whole again (its tail rewritten): khib check passes (exit $rc)" test "$rc" = 0
+fi
 # The refusal scenario (REFUSE=1 in the control disk's settings): a
 # committed image that cannot resume on this machine (khib-gencore's core,
 # whose firmware memory map is not this one): the next boot's hook must
