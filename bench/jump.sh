@@ -39,8 +39,14 @@
 #
 # KHIB_BENCH_JUMP_STARVE=PCT plays a host too loaded to run the guest: during
 # each jump the QEMU process gets PCT % of each 100 ms (SIGSTOP, SIGCONT).
+# KHIB_BENCH_JUMP_IO=1 gives the guest an ext4 on a second disk with a
+# writer that fsyncs after every record (like the Debian guests' sqlite),
+# and has A print each device's suspend time (/sys/power/pm_print_times);
+# KHIB_BENCH_JUMP_HOSTIO=1 keeps the host writing back 2 GiB files beside
+# the guest (dd conv=fsync in a loop).
 #
 # Environment: KHIB_BENCH_JUMP_ROUNDS, KHIB_BENCH_JUMP_WINDOWS, KHIB_BENCH_JUMP_STARVE,
+# KHIB_BENCH_JUMP_IO, KHIB_BENCH_JUMP_HOSTIO,
 # KHIB_BENCH_JUMP_TIMEOUT (seconds per boot; default 600 per round),
 # KHIB_BENCH_JUMP_MEM, KHIB_CACHE.
 set -eu
@@ -135,9 +141,25 @@ for spec in $WINDOWS; do
     truncate -s 0 "$work/target-$w.img"
     truncate -s 1G "$work/target-$w.img"
     log "window $w: $n round trips"
+    set -- -drive "file=$work/target-$w.img,if=virtio,format=raw"
+    io=
+    if [ -n "${KHIB_BENCH_JUMP_IO:-}" ]; then
+        # The guest writes to a file system of its own across the jumps.
+        truncate -s 0 "$work/data.img"
+        truncate -s 256M "$work/data.img"
+        mkfs.ext4 -q -F "$work/data.img"
+        set -- "$@" -drive "file=$work/data.img,if=virtio,format=raw"
+        io=" khibtest.io=1"
+    fi
+    hostio=
+    if [ -n "${KHIB_BENCH_JUMP_HOSTIO:-}" ]; then
+        # The host writes back gigabytes beside the guest, as a host does
+        # whose other guests save images and build disks.
+        (while :; do dd if=/dev/zero of="$work/hostio" bs=1M count=2048 conv=fsync status=none || exit; done) &
+        hostio=$!
+    fi
     run_guest "$work/jump-$w.log" "$kernel" "$initrd" \
-        "no_console_suspend khibtest.scenario=bench-jump khibtest.rounds=$n khibtest.window=$w" \
-        -drive "file=$work/target-$w.img,if=virtio,format=raw" &
+        "no_console_suspend khibtest.scenario=bench-jump khibtest.rounds=$n khibtest.window=$w$io" "$@" &
     guest=$!
     sample "$work/target-$w.img" "$work/stat-$w" &
     sampler=$!
@@ -150,6 +172,7 @@ for spec in $WINDOWS; do
     wait "$guest" || true
     wait "$sampler" || true
     [ -z "$starver" ] || wait "$starver" || true
+    [ -z "$hostio" ] || { kill "$hostio" 2> /dev/null; wait "$hostio" 2> /dev/null || true; rm -f "$work/hostio"; }
     collect "$work/jump-$w.log" > "$work/results-$w"
     if grep -q '^FAIL' "$work/results-$w" || ! grep -q '^PASS' "$work/results-$w"; then
         echo "bench-jump: window $w: the guest did not finish every round:"
@@ -159,7 +182,7 @@ for spec in $WINDOWS; do
 done
 
 echo
-echo "QEMU TCG, $GUEST_MEM, 2 CPUs, a 192 MiB workload; host: $(nproc) CPUs${KHIB_BENCH_JUMP_STARVE:+; QEMU starved to $KHIB_BENCH_JUMP_STARVE % of a CPU during each jump}"
+echo "QEMU TCG, $GUEST_MEM, 2 CPUs, a 192 MiB workload${KHIB_BENCH_JUMP_IO:+, an fsync writer on ext4}; host: $(nproc) CPUs${KHIB_BENCH_JUMP_STARVE:+; QEMU starved to $KHIB_BENCH_JUMP_STARVE % of a CPU during each jump}${KHIB_BENCH_JUMP_HOSTIO:+; the host writing back 2 GiB files}"
 for spec in $WINDOWS; do
     w=${spec%%:*}
     perl - "$work/jump-$w.log" "$work/stat-$w" "$w" <<'EOF'
