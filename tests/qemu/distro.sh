@@ -151,6 +151,7 @@ run_release() {
     memmap_checks "$rel" "$w" "$fw"
     host_checks "$rel" "$w" "$disk"
     phases "$rel" "$w"
+    jump_split "$rel" "$w"
     [ "$rel" != bookworm ] || hybrid_phases "$w"
 }
 
@@ -352,6 +353,35 @@ phases() {
         resumed=$(at "$rlog" "khib: resumed from image")
         echo "$h ${jumping:-$h} ${b0:-0} ${binit:-0} ${saved:-0} ${off:-0} ${r0:-0} ${hook:-0} ${rinit:-0} ${rjump:-0} ${resumed:-0}" |
             awk -v rel="$rel" -v c="$c" '{ printf "%s cycle %d (s): hibernate prep %.1f, jump + B boot %.1f, save %.1f, power-off (or sleep until the cut) %.1f, ordinary boot to the hook (power on, GRUB, kernel, initramfs) %.1f, kexec + R boot %.1f, restore %.1f, resume %.1f\n", rel, c, $2 - $1, $4 - $2, $5 - $4, $6 - $5, $8 - $7, $9 - $8, $10 - $9, $11 - $10 }'
+    done
+}
+
+# jump_split REL DIR: each jump of A into B (boots 2 and 3), cut at the
+# marks the guests put on the console (guest/run.sh, hibernate.sh): khib's
+# line, A's last line before purgatory (its console stays on through its
+# device suspend), purgatory's, B's first (earlyprintk), B's /init; and the
+# slowest device callback of A's suspend (pm_print_times, where the kernel
+# has CONFIG_PM_SLEEP_DEBUG).  As make
+# bench-jump cuts its rounds (docs/performance.md, "The jump").
+jump_split() {
+    for b in 2 3; do
+        perl -ne '
+            BEGIN { ($rel, $b) = splice(@ARGV, 0, 2) }
+            my ($t) = /^\[([0-9.]+)\]/ or next;
+            if (/khib: hibernating \d+ MiB/) { %m = (hib => $t); $slow = 0; }
+            elsif ($m{hib} && !$m{purg}) {
+                if (/I.m in purgatory/) { $m{purg} = $t; $m{alast} = $prev; }
+                elsif (/^\S+ (?:\[ *[0-9.]+\] )?(.+?): \S+ returned -?\d+ after (\d+) usecs/ && $2 > $slow) { $slow = $2; $dev = $1; }
+            }
+            elsif ($m{purg} && !$m{b1} && /Linux version/) { $m{b1} = $t; }
+            elsif ($m{b1} && !$m{init} && /khib-init: transient kernel/) {
+                $m{init} = $t;
+                printf "%s boot %d jump (s): suspend %.1f%s, swap %.1f, purgatory to B %.1f, B to /init %.1f\n",
+                    $rel, $b, $m{alast} - $m{hib}, $slow ? sprintf(" (slowest device %s: %.1f ms)", $dev, $slow / 1000) : "",
+                    $m{purg} - $m{alast}, $m{b1} - $m{purg}, $t - $m{b1};
+                %m = ();
+            }
+            $prev = $t;' "$1" "$b" "$2/boot$b.log"
     done
 }
 

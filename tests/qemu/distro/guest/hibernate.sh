@@ -9,6 +9,11 @@ exec > /dev/console 2>&1
 echo hibernating > "$S/phase"
 sync
 memmap_info
+# A's console stays on through its device suspend, each device's callback
+# with its time (kernel/power/main.c pm_print_times), up to machine_kexec()
+# (distro.sh, jump_split).
+echo N > /sys/module/printk/parameters/console_suspend
+echo 1 > /sys/power/pm_print_times
 
 # khib-retire.service ran at this boot (enabled by the package) and found
 # nothing to retire without opening the target for writing, which the

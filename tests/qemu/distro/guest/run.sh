@@ -53,7 +53,14 @@ check "CanHibernate is no while khib check fails (no target yet): $answer" sh -c
 # restore-append=khib.poison=1: R fills every page the image left out as
 # free with poison before it jumps (docs/freepages.md), so that a page wrongly
 # left out breaks the checks after the resume.
-sed -i -e 's|^#append=.*|append=console=ttyS0|' -e 's|^#restore-append=.*|restore-append=khib.poison=1|' /etc/khib.conf
+# The jump's marks on the console for the host (distro.sh, jump_split):
+# B with earlyprintk (its first line as soon as its kernel parses its
+# command line), kexec-tools with --console-serial (purgatory's line), as
+# make bench-jump has them (docs/performance.md, "The jump").
+printf '#!/bin/sh\nexec /usr/sbin/kexec --console-serial --serial-baud=115200 "$@"\n' > "$S/kexec-serial"
+chmod 755 "$S/kexec-serial"
+sed -i -e 's|^#append=.*|append=console=ttyS0 earlyprintk=serial,ttyS0,115200|' -e "s|^#kexec=.*|kexec=$S/kexec-serial|" \
+    -e 's|^#restore-append=.*|restore-append=khib.poison=1|' /etc/khib.conf
 check "khib.conf has R poison the excluded pages" grep -qx 'restore-append=khib.poison=1' /etc/khib.conf
 if [ -n "${FILE:-}" ]; then
     # The image in a file (docs/file-target.md) on the file system that
