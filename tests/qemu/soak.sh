@@ -161,9 +161,12 @@ judge() {
     got=$(sed -n "s/.*KHIBTEST: INFO soak-outcome $PENDING \([a-z]*\).*/\1/p" "$work/section" | head -n 1)
     resumes=$(grep -c "khib: resumed from image" "$work/section" || true)
     bad=$PENDING_BAD
-    [ "$RUN_RC" != 124 ] || bad="$bad; the boot hung (no end in $QEMU_TIMEOUT s)"
-    if ! grep -q "KHIBTEST: INFO \(soak-step $((PENDING + 1)) \|done\)" "$work/section" && [ -z "$CUT_AT" ]; then
+    # The guest goes on to the next step (or the end) once it has checked
+    # this one; a run that hung before is this step's failure, one that hung
+    # after it the next step's.
+    if ! grep -q "KHIBTEST: INFO \(soak-step $((PENDING + 1)) \|done\)" "$work/section"; then
         bad="$bad; the guest did not go on to the next step"
+        [ "$RUN_RC" != 124 ] || bad="$bad; the boot hung (no end in $QEMU_TIMEOUT s)"
     fi
     [ "$got" = "$PENDING_EXPECT" ] || bad="$bad; outcome '${got:-none}', expected '$PENDING_EXPECT'"
     case "$PENDING_EXPECT" in
@@ -178,7 +181,8 @@ judge() {
         fi
         cycle_phases "$PENDING_HLOG" "$1" "$PENDING"
     else
-        echo "$PENDING_SLOT ${got:-none}" >> "$work/outcomes"
+        case "$PENDING_NOTE" in *"before the cut"*) late=late ;; *) late= ;; esac
+        echo "$PENDING_SLOT ${got:-none} $late" >> "$work/outcomes"
         if [ -z "$bad" ]; then CUTS_OK=$((CUTS_OK + 1)); pass "cut $PENDING ($PENDING_NOTE): $got${PENDING_DISK:+, $PENDING_DISK}"; else
             CUTS_BAD=$((CUTS_BAD + 1)); fail "cut $PENDING ($PENDING_NOTE):${bad#;}"
         fi
@@ -233,7 +237,7 @@ while [ "$k" -le "$N" ] && [ -z "$stopped" ]; do
         PENDING=$k PENDING_WHAT=cycle PENDING_EXPECT=resumed PENDING_BAD='' PENDING_HLOG=$work/run-$k.log
         if [ "$RUN_RC" != 0 ] || ! grep -q "image saved: powering off" "$work/run-$k.log"; then
             PENDING_BAD="; hibernation $k did not save and power off (QEMU exit $RUN_RC)"
-            [ "$RUN_RC" != 124 ] || stopped=1
+            [ "$RUN_RC" != 124 ] || stopped=$k
         fi
     else
         slot_info "$slot"
@@ -249,7 +253,9 @@ while [ "$k" -le "$N" ] && [ -z "$stopped" ]; do
             judge "$work/run-$k.log"
             PENDING_BAD='' PENDING_HLOG='' PENDING_DISK=''
             if [ "$RUN_RC" != 0 ] || ! grep -q "image saved: powering off" "$work/run-$k.log"; then
+                PENDING=$k PENDING_WHAT=cut PENDING_SLOT=$slot PENDING_NOTE="$slot: not reached"
                 PENDING_BAD="; hibernation $k did not save and power off (QEMU exit $RUN_RC)"
+                [ "$RUN_RC" != 124 ] || { stopped=$k; break; }
             fi
             boot "cut-$k" "" "$cut_marker" "$delay"
             clog=$work/cut-$k.log
@@ -267,7 +273,7 @@ while [ "$k" -le "$N" ] && [ -z "$stopped" ]; do
             PENDING_NOTE="$slot: QEMU ended before the cut (planned ${point#-}${delay#-}); KHIB_SOAK_REPLAY=$replay"
             [ "$RUN_RC" = 0 ] || PENDING_BAD="$PENDING_BAD; QEMU exit $RUN_RC before the cut"
         fi
-        [ "$RUN_RC" != 124 ] || stopped=1
+        [ "$RUN_RC" != 124 ] || stopped=$k
         log "step $k: $PENDING_NOTE"
         after_cut "$k" "${reported:-0}"
     fi
@@ -278,7 +284,7 @@ if [ -z "$stopped" ]; then
     boot final
     judge "$work/final.log"
     if grep -q "KHIBTEST: INFO done" "$work/final.log"; then
-        reported=$(sed -n "s/.*KHIBTEST: INFO sqlite-committed \([0-9]*\).*/\1/p" "$work"/run-*.log | tail -n 1)
+        reported=$(sed -n "s/.*KHIBTEST: INFO sqlite-committed \([0-9]*\).*/\1/p" "$work/run-$N.log" | tail -n 1)
         final=$(sed -n "s/.*KHIBTEST: INFO sqlite-final \([0-9]*\).*/\1/p" "$work/final.log" | tail -n 1)
         disk_check "the final disk" "$disk" "$base" "${reported:-0}" "$work/disk-final" > "$work/disk-final.out"
         cat "$work/disk-final.out"
@@ -292,7 +298,10 @@ if [ -z "$stopped" ]; then
         show_log "$work/final.log"
     fi
 else
-    fail "a boot hung: the soak stopped at step $((k - 1)) of $N"
+    # The step whose run hung has no next boot to show its outcome.
+    RUN_RC=124
+    judge /dev/null
+    fail "a boot hung: the soak stopped at step $stopped of $N"
 fi
 
 # --- figures ----------------------------------------------------------------------
@@ -312,7 +321,7 @@ if [ -s "$work/outcomes" ]; then
     awk '{ n[$1]++; o[$1 " " $2]++ }
         END { for (s in n) printf "  %-9s %2d cuts: %d resumed, %d normal boot, %d other\n", s, n[s], o[s " resumed"], o[s " normal"], n[s] - o[s " resumed"] - o[s " normal"] }' \
         "$work/outcomes" | sort
-    awk '{ o[$2]++ } END { printf "  all       %2d cuts: %d resumed, %d normal boot\n", NR, o["resumed"], o["normal"] }' "$work/outcomes"
+    awk '{ o[$2]++; if ($3 == "late") l++ } END { printf "  all       %2d cuts: %d resumed, %d normal boot; %d of them came after QEMU had ended (a power-off faster than the moment)\n", NR, o["resumed"], o["normal"], l }' "$work/outcomes"
     echo "  wall time per cut (s, host, with the disk checks): $(awk '$2 != "cycle"' "$work/walltimes" > "$work/wc"; spread "$work/wc" 3)"
 fi
 echo "soak: cycles $CYCLES_OK passed, $CYCLES_BAD failed; cuts $CUTS_OK passed, $CUTS_BAD failed; $(( $(date +%s) - T0 )) s"

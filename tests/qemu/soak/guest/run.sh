@@ -184,8 +184,8 @@ hibernate_step() {
     sed -i "s|^append=.*|append=$append|" /etc/khib.conf
     case "$point" in
         restore-*)
-            if grub-reboot "soak-$point" && checkpoint; then pass "step $k: GRUB's next boot is soak-$point, once"; else
-                fail "step $k: grub-reboot soak-$point"
+            if grub-editenv /boot/grub/grubenv set "next_entry=soak-$point" && checkpoint; then pass "step $k: GRUB's next boot is soak-$point, once"; else
+                fail "step $k: grub-editenv set next_entry=soak-$point"
             fi
             ;;
     esac
