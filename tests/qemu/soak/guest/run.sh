@@ -241,7 +241,7 @@ case "$state" in
     "hibernating "*)
         k=${state#hibernating }
         normal_outcome "$k"
-        start_workload "$MAX"
+        start_workload "${MAX%%[!0-9]*}"
         run_from $((k + 1))
         ;;
     done) fail "booted again after the end"; stop ;;
