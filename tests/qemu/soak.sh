@@ -77,7 +77,9 @@ if [ -z "${KHIB_KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else log "keeping $
 rand_seed "$SEED"
 make_plan "$CYCLES" "$CUTS" "$sample" "$REPLAY" > "$work/plan"
 N=$(awk 'END { print $1 + 0 }' "$work/plan")
-echo "soak: seed $SEED (KHIB_SOAK_SEED=$SEED${sample:+ with --sample} replays this plan): $CYCLES cycles, $((N - CYCLES)) cuts"
+if [ -n "$REPLAY" ]; then echo "soak: KHIB_SOAK_REPLAY='$REPLAY': $CYCLES cycles, $((N - CYCLES)) cuts"; else
+    echo "soak: seed $SEED (KHIB_SOAK_SEED=$SEED${sample:+ with --sample} replays this plan): $CYCLES cycles, $((N - CYCLES)) cuts"
+fi
 awk '$2 != "cycle" { printf "soak: step %d: %s%s\n", $1, $2, ($3 != "-" ? " at fault point " $3 : " +" $4 " s") }' "$work/plan"
 
 # --- the control disk: the driver, the distro scenario's workload -----------------
@@ -135,11 +137,14 @@ boot() {
     CUT_AT=
     if [ $# -gt 1 ]; then
         rm -f "$blog" "$blog.pid"
-        run_guest "$blog" "" "" "" -drive "$disk_drive" -drive "$ctl_drive" -pidfile "$blog.pid" &
+        rm -f "$blog.rc"
+        # "|| true": set -e off inside run_guest, which then records QEMU's
+        # status in $blog.rc (as tests/qemu/faults.sh does).
+        run_guest "$blog" "" "" "" -drive "$disk_drive" -drive "$ctl_drive" -pidfile "$blog.pid" || true &
         bpid=$!
         CUT_AT=$(perl "$SOAK/cut.pl" "$blog" "$blog.pid" "$2" "$3" "$4") || CUT_AT=
-        RUN_RC=0
-        wait "$bpid" || RUN_RC=$?
+        wait "$bpid" || true
+        RUN_RC=$(cat "$blog.rc" 2>/dev/null || echo 1)
         [ -z "$CUT_AT" ] || stamp "power cut: ${CUT_AT#* } (marker /$3/ at ${CUT_AT% *}, +$4 s)" >> "$blog"
     else
         RUN_RC=0
