@@ -315,7 +315,7 @@ if [ -s "$work/phases" ]; then
     echo "soak: phase times over $(wc -l < "$work/phases") cycles, min / median / max (s):"
     i=2
     for name in "hibernate prep" "jump + B boot" "save" "power-off" "ordinary boot to the hook" "kexec + R boot" \
-        "restore" "resume" "total, power-off to resumed excluded"; do
+        "restore" "resume" "total (the time powered off excluded)"; do
         printf '  %-40s %s\n' "$name" "$(spread "$work/phases" "$i")"
         i=$((i + 1))
     done

@@ -30,21 +30,21 @@ slot_info() {
         # From khib hibernate's last line before the jump (the checks passed,
         # B loaded, memory trimmed): the sync, the devices' suspend, the
         # page swap, purgatory.
-        prep) MARKER='khib: hibernating [0-9]+ MiB' SPAN=${KHIB_SOAK_SPAN_PREP:-2.5} ;;
+        prep) MARKER='khib: hibernating [0-9]+ MiB' SPAN=${KHIB_SOAK_SPAN_PREP:-6} ;;
         # B's kernel from its first line to khib's initramfs.
         bboot) MARKER='Linux version' SPAN=${KHIB_SOAK_SPAN_BBOOT:-4} ;;
         # khib-save: the superblock WRITING, the chunks, the index, the commit.
-        save) MARKER='khib-init: transient kernel' SPAN=${KHIB_SOAK_SPAN_SAVE:-12} ;;
+        save) MARKER='khib-init: transient kernel' SPAN=${KHIB_SOAK_SPAN_SAVE:-10} ;;
         # Every chunk written, no index yet; or the index written, not synced.
         index) MARKER='' SPAN=0 POINTS="save-data save-index" ;;
         # The data and index synced, COMMITTED not written; or written and synced.
         commit) MARKER='' SPAN=0 POINTS="save-synced save-committed" ;;
         # B's "image saved" line to QEMU's exit at the power-off.
-        poweroff) MARKER='image saved: powering off' SPAN=${KHIB_SOAK_SPAN_POWEROFF:-0.4} ;;
+        poweroff) MARKER='image saved: powering off' SPAN=${KHIB_SOAK_SPAN_POWEROFF:-0.3} ;;
         # The hook in the ordinary initramfs starts R: kexec, R's boot.
-        rboot) SIDE=restore MARKER='khib: resuming the hibernated system from' SPAN=${KHIB_SOAK_SPAN_RBOOT:-4} ;;
+        rboot) SIDE=restore MARKER='khib: resuming the hibernated system from' SPAN=${KHIB_SOAK_SPAN_RBOOT:-6} ;;
         # khib-restore: the checks, then the memory written back.
-        restore) SIDE=restore MARKER='khib-init: restore kernel' SPAN=${KHIB_SOAK_SPAN_RESTORE:-8} ;;
+        restore) SIDE=restore MARKER='khib-init: restore kernel' SPAN=${KHIB_SOAK_SPAN_RESTORE:-10} ;;
         # Before the CONSUMED write (all memory written, the jump loaded), or
         # right after it (synced).
         consumed) SIDE=restore MARKER='' SPAN=0 POINTS="restore-before-consumed restore-consumed" ;;
