@@ -33,7 +33,7 @@
 #   KHIB_SOAK_SPAN_<SLOT>=SECONDS   a timed phase's window (soak/lib.sh)
 #   KHIB_KEEP=1         keep the work directory (logs, overlay)
 # The first run installs khib in the guest (a boot) and keeps that disk in
-# $KHIB_CACHE/soak, keyed by the .deb, the base disk and the driver.
+# $KHIB_CACHE/soak, keyed by the .deb's files, the base disk and the driver.
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib/common.sh disable=SC1091 # followed by shellcheck -x
@@ -104,7 +104,18 @@ ctl_drive="file=$work/ctl.tar,format=raw,if=virtio,readonly=on"
 # --- the installed disk (cached) ------------------------------------------------
 cache=$KHIB_CACHE/soak
 mkdir -p "$cache"
-key=$(cat "$deb" "$SOAK/guest/run.sh" "$DISTRO/guest/lib.sh" "$ctl"/soak-*.cpio | sha256sum | { read -r h _; echo "$base $h"; } | sha256sum | cut -c1-16)
+# deb_files: what the package installs, file by file (the .deb's own bytes
+# change with its files' times at every build; its documentation, and the
+# md5sums that cover it, do not change the installed system's behaviour).
+deb_files() {
+    x=$work/deb-files
+    rm -rf "$x"
+    dpkg-deb -R "$deb" "$x"
+    (cd "$x" && find . -type f ! -path './usr/share/doc/*' ! -path ./DEBIAN/md5sums -exec sha256sum {} + | LC_ALL=C sort -k2)
+    rm -rf "$x"
+}
+key=$({ deb_files; cat "$SOAK/guest/run.sh" "$DISTRO/guest/lib.sh" "$ctl"/soak-*.cpio; } | sha256sum |
+    { read -r h _; echo "$base $h"; } | sha256sum | cut -c1-16)
 installed=$cache/bookworm-installed-$key.qcow2
 if [ -f "$installed" ]; then
     pass "khib installed in the guest (cached: $installed)"
