@@ -19,8 +19,10 @@ rand_below() {
 # hibernates; restore: the next run, which boots the ordinary entry, is cut),
 # MARKER (the serial line a timed cut counts from, a Perl regular
 # expression), SPAN (seconds: a timed cut falls at a uniform random moment
-# in [0, SPAN) after MARKER; SPAN is the phase's usual length on this
-# machine, docs/reliability.md) and POINTS (the fault points it may use,
+# in [0, SPAN) after MARKER; SPAN is about the phase's median length on an
+# idle two-core host under TCG, docs/reliability.md: on a loaded host the
+# phase lasts longer and the cut still falls inside it; on a faster one a
+# cut may land in the next phase, which the log names) and POINTS (the fault points it may use,
 # docs/failures.md: one is drawn; none: a timed cut).  A fault point stops
 # the program there for good; the cut follows at once.
 SLOTS="prep bboot save index commit poweroff rboot restore consumed jumpback"
@@ -30,26 +32,26 @@ slot_info() {
         # From khib hibernate's last line before the jump (the checks passed,
         # B loaded, memory trimmed): the sync, the devices' suspend, the
         # page swap, purgatory.
-        prep) MARKER='khib: hibernating [0-9]+ MiB' SPAN=${KHIB_SOAK_SPAN_PREP:-6} ;;
+        prep) MARKER='khib: hibernating [0-9]+ MiB' SPAN=${KHIB_SOAK_SPAN_PREP:-1.5} ;;
         # B's kernel from its first line to khib's initramfs.
-        bboot) MARKER='Linux version' SPAN=${KHIB_SOAK_SPAN_BBOOT:-4} ;;
+        bboot) MARKER='Linux version' SPAN=${KHIB_SOAK_SPAN_BBOOT:-2.5} ;;
         # khib-save: the superblock WRITING, the chunks, the index, the commit.
-        save) MARKER='khib-init: transient kernel' SPAN=${KHIB_SOAK_SPAN_SAVE:-10} ;;
+        save) MARKER='khib-init: transient kernel' SPAN=${KHIB_SOAK_SPAN_SAVE:-5} ;;
         # Every chunk written, no index yet; or the index written, not synced.
         index) MARKER='' SPAN=0 POINTS="save-data save-index" ;;
         # The data and index synced, COMMITTED not written; or written and synced.
         commit) MARKER='' SPAN=0 POINTS="save-synced save-committed" ;;
         # B's "image saved" line to QEMU's exit at the power-off.
-        poweroff) MARKER='image saved: powering off' SPAN=${KHIB_SOAK_SPAN_POWEROFF:-0.3} ;;
+        poweroff) MARKER='image saved: powering off' SPAN=${KHIB_SOAK_SPAN_POWEROFF:-0.12} ;;
         # The hook in the ordinary initramfs starts R: kexec, R's boot.
-        rboot) SIDE=restore MARKER='khib: resuming the hibernated system from' SPAN=${KHIB_SOAK_SPAN_RBOOT:-6} ;;
+        rboot) SIDE=restore MARKER='khib: resuming the hibernated system from' SPAN=${KHIB_SOAK_SPAN_RBOOT:-4} ;;
         # khib-restore: the checks, then the memory written back.
-        restore) SIDE=restore MARKER='khib-init: restore kernel' SPAN=${KHIB_SOAK_SPAN_RESTORE:-10} ;;
+        restore) SIDE=restore MARKER='khib-init: restore kernel' SPAN=${KHIB_SOAK_SPAN_RESTORE:-5} ;;
         # Before the CONSUMED write (all memory written, the jump loaded), or
         # right after it (synced).
         consumed) SIDE=restore MARKER='' SPAN=0 POINTS="restore-before-consumed restore-consumed" ;;
         # The jump into A and A's way back up, or the last instant before it.
-        jumpback) SIDE=restore MARKER='khib-restore: jumping' SPAN=${KHIB_SOAK_SPAN_JUMPBACK:-3} POINTS="restore-before-jump -" ;;
+        jumpback) SIDE=restore MARKER='khib-restore: jumping' SPAN=${KHIB_SOAK_SPAN_JUMPBACK:-2} POINTS="restore-before-jump -" ;;
         *) return 1 ;;
     esac
 }
