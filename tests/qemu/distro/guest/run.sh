@@ -65,8 +65,8 @@ check "khib.conf has R poison the excluded pages" grep -qx 'restore-append=khib.
 if [ -n "${FILE:-}" ]; then
     # The image in a file (docs/file-target.md) on the file system that
     # holds it, mounted here: the root's ext4, or the xfs at /srv/khib.
-    fs=$(stat -f -c %T "${FILE%/*}" 2>&1)
     mkdir -p "${FILE%/*}"
+    fs=$(stat -f -c %T "${FILE%/*}" 2>&1)
     if khib setup-target --file "$FILE" --size "$FILE_SIZE" > "$S/setup.log" 2>&1; then
         pass "khib setup-target --file $FILE --size $FILE_SIZE on $fs: $(grep -m 1 '^khib: created' "$S/setup.log")"
     else
