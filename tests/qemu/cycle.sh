@@ -16,6 +16,7 @@ set -eu
 . "$(dirname "$0")/lib/common.sh"
 CYCLES=5
 
+kernel='' initrd='' work=''  # set by scenario_setup (lib/common.sh)
 scenario_setup
 truncate -s 1G "$work/target.img"
 truncate -s 64M "$work/data.img"

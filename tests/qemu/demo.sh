@@ -8,6 +8,7 @@ set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
+kernel='' initrd='' work=''  # set by scenario_setup (lib/common.sh)
 scenario_setup
 truncate -s 1G "$work/target.img"
 truncate -s 64M "$work/data.img"

@@ -19,6 +19,7 @@ set -eu
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 
+kernel='' initrd='' work=''  # set by scenario_setup (lib/common.sh)
 scenario_setup
 truncate -s 1G "$work/ext4.img" "$work/xfs.img"
 truncate -s 256M "$work/btrfs.img"

@@ -29,6 +29,7 @@ for f in "$OVMF_CODE" "$OVMF_VARS"; do
     [ -f "$f" ] || { log "$f missing: apt-get install ovmf (tools/install-deps.sh)"; exit 1; }
 done
 
+kernel='' initrd='' work=''  # set by scenario_setup (lib/common.sh)
 scenario_setup
 
 # The stick, as a user writes it, with the test kernel and the serial port as
