@@ -69,16 +69,22 @@ initrd=$(guest_initrd "$kernel")
 work=$(mktemp -d "${TMPDIR:-/tmp}/khib-bench-jump.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# qemu_pid PATTERN: the pid of the QEMU process whose command line holds
+# PATTERN, once it has started (up to 10 s); fails when none did.
+qemu_pid() {
+    n=0
+    until pgrep -n -f -- "^qemu-system-x86_64 .*$1"; do
+        [ "$n" -lt 100 ] || return 1
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+
 # sample PATTERN OUT: /proc/PID/stat of the QEMU process whose command line
 # holds PATTERN, every 0.2 s, as "host-time utime stime minflt majflt
 # load1" lines, until it exits.
 sample() {
-    n=0
-    until pid=$(pgrep -n -f -- "^qemu-system-x86_64 .*$1") || [ "$n" -ge 100 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    [ -n "${pid:-}" ] || return 0
+    pid=$(qemu_pid "$1") || return 0
     perl -MTime::HiRes=time,sleep -e '
         my ($pid, $hz) = @ARGV;
         $| = 1;
@@ -96,18 +102,13 @@ sample() {
         }' "$pid" "$(getconf CLK_TCK)" > "$2"
 }
 
-# starve PATTERN LOG PCT: starve the QEMU process (found as sample does)
+# starve PATTERN LOG PCT: starve the QEMU process (qemu_pid PATTERN)
 # during every jump, from khib's last line to the transient kernel's first,
 # as a host too loaded to run it would: SIGSTOP, then SIGCONT for PCT % of
 # each 100 ms.  KHIB_BENCH_JUMP_STARVE=PCT (docs/performance.md: what a
 # starved guest's jump looks like).
 starve() {
-    n=0
-    until pid=$(pgrep -n -f -- "^qemu-system-x86_64 .*$1") || [ "$n" -ge 100 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    [ -n "${pid:-}" ] || return 0
+    pid=$(qemu_pid "$1") || return 0
     perl -MTime::HiRes=sleep -e '
         my ($pid, $log, $pct) = @ARGV;
         open(my $l, "<", $log) or die "starve: $log: $!\n";
