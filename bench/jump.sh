@@ -44,9 +44,12 @@
 # and has A print each device's suspend time (/sys/power/pm_print_times);
 # KHIB_BENCH_JUMP_HOSTIO=1 keeps the host writing back 2 GiB files beside
 # the guest (dd conv=fsync in a loop).
+# KHIB_BENCH_JUMP_PERF=DIR runs QEMU under `perf record` (the software clock
+# event, the wall clock's timestamps: DIR/perf-SIZE.data) and prints, after
+# the table, QEMU's hottest functions over every round's swap.
 #
 # Environment: KHIB_BENCH_JUMP_ROUNDS, KHIB_BENCH_JUMP_WINDOWS, KHIB_BENCH_JUMP_STARVE,
-# KHIB_BENCH_JUMP_IO, KHIB_BENCH_JUMP_HOSTIO,
+# KHIB_BENCH_JUMP_IO, KHIB_BENCH_JUMP_HOSTIO, KHIB_BENCH_JUMP_PERF,
 # KHIB_BENCH_JUMP_TIMEOUT (seconds per boot; default 600 per round),
 # KHIB_BENCH_JUMP_MEM, KHIB_CACHE.
 set -eu
@@ -73,7 +76,7 @@ trap 'rm -rf "$work"' EXIT
 # PATTERN, once it has started (up to 10 s); fails when none did.
 qemu_pid() {
     n=0
-    until pgrep -n -f -- "^qemu-system-x86_64 .*$1"; do
+    until pgrep -n -f -- "^(/usr/bin/)?qemu-system-x86_64 .*$1"; do
         [ "$n" -lt 100 ] || return 1
         sleep 0.1
         n=$((n + 1))
@@ -134,6 +137,17 @@ starve() {
         }' "$pid" "$2" "$3"
 }
 
+PERF=${KHIB_BENCH_JUMP_PERF:-}
+if [ -n "$PERF" ]; then
+    # perf execs QEMU by its path: the wrapper is found by run_guest's
+    # timeout through PATH, the QEMU it starts is not.
+    mkdir -p "$PERF" "$work/bin"
+    PERF=$(cd "$PERF" && pwd)
+    # shellcheck disable=SC2016 # expanded by the wrapper
+    printf '#!/bin/sh\nexec perf record -q -e cpu-clock -F 999 -k CLOCK_REALTIME -o "$KHIB_PERF_DATA" -- /usr/bin/qemu-system-x86_64 "$@"\n' > "$work/bin/qemu-system-x86_64"
+    chmod 755 "$work/bin/qemu-system-x86_64"
+    PATH=$work/bin:$PATH
+fi
 for spec in $WINDOWS; do
     w=${spec%%:*} n=$ROUNDS
     [ "$w" = "$spec" ] || n=${spec#*:}
@@ -159,6 +173,8 @@ for spec in $WINDOWS; do
         (while :; do dd if=/dev/zero of="$work/hostio" bs=1M count=2048 conv=fsync status=none || exit; done) &
         hostio=$!
     fi
+    KHIB_PERF_DATA=$PERF/perf-$w.data
+    export KHIB_PERF_DATA
     run_guest "$work/jump-$w.log" "$kernel" "$initrd" \
         "no_console_suspend khibtest.scenario=bench-jump khibtest.rounds=$n khibtest.window=$w$io" "$@" &
     guest=$!
@@ -186,10 +202,10 @@ echo
 echo "QEMU TCG, $GUEST_MEM, 2 CPUs, a 192 MiB workload${KHIB_BENCH_JUMP_IO:+, an fsync writer on ext4}; host: $(nproc) CPUs${KHIB_BENCH_JUMP_STARVE:+; QEMU starved to $KHIB_BENCH_JUMP_STARVE % of a CPU during each jump}${KHIB_BENCH_JUMP_HOSTIO:+; the host writing back 2 GiB files}"
 for spec in $WINDOWS; do
     w=${spec%%:*}
-    perl - "$work/jump-$w.log" "$work/stat-$w" "$w" <<'EOF'
+    perl - "$work/jump-$w.log" "$work/stat-$w" "$w" "$work/swaps-$w" <<'EOF'
 use strict;
 use warnings;
-my ($logf, $statf, $w) = @ARGV;
+my ($logf, $statf, $w, $swapsf) = @ARGV;
 # The host's samples: time, cpu (user + system), system, minflt, majflt, load.
 my @st;
 if (open(my $s, "<", $statf)) {
@@ -247,20 +263,44 @@ for my $n (@names) {
 }
 if (@st) {
     print "the host's view of each round's jump (suspend + swap + early):\n";
-    printf "%6s %8s %9s %9s %9s %9s %6s %9s %9s\n", "round", "jump s", "qemu cpu%", "sys cpu%", "minflt", "majflt",
-        "load", "prepare s", "load(A) s";
+    printf "%6s %8s %9s %9s %9s %9s %6s %9s %9s %8s %10s\n", "round", "jump s", "qemu cpu%", "sys cpu%", "minflt", "majflt",
+        "load", "prepare s", "load(A) s", "swap s", "swap cpu s";
     for my $x (@complete) {
         my ($a, $b) = (sample_at($x->{hib}), sample_at($x->{b1}));
         my $dt = $b->[0] - $a->[0];
         $dt = 1e-9 if $dt <= 0;
-        printf "%6d %8.2f %9.0f %9.0f %9d %9d %6s %9.1f %9.1f\n", $x->{n}, $x->{d}{jump},
+        # QEMU's CPU time over the swap alone (0.2 s samples: coarse below 1 s).
+        my ($sa, $sb) = (sample_at($x->{alast}), sample_at($x->{purg}));
+        printf "%6d %8.2f %9.0f %9.0f %9d %9d %6s %9.1f %9.1f %8.2f %10.2f\n", $x->{n}, $x->{d}{jump},
             100 * ($b->[1] - $a->[1]) / $dt, 100 * ($b->[2] - $a->[2]) / $dt, $b->[3] - $a->[3], $b->[4] - $a->[4],
-            $b->[5], $x->{d}{prepare}, $x->{d}{'load(A)'};
+            $b->[5], $x->{d}{prepare}, $x->{d}{'load(A)'}, $x->{d}{swap}, $sb->[1] - $sa->[1];
     }
 }
+if (open(my $o, ">", $swapsf)) { printf $o "%.3f %.3f\n", $_->{alast}, $_->{purg} for @complete; }
 my @j = sort { $a <=> $b } @{ $v{jump} // [] };
 my @p = sort { $a <=> $b } @{ $v{prepare} // [] };
 printf "jump_%s_p90=%.2f jump_%s_max=%.2f prepare_%s_p90=%.2f prepare_%s_max=%.2f\n", $w, $j[ int(0.9 * $#j + 0.5) ],
     $w, $j[-1], $w, $p[ int(0.9 * $#p + 0.5) ], $w, $p[-1] if @j;
 EOF
+    if [ -z "$PERF" ] || [ ! -s "$PERF/perf-$w.data" ]; then continue; fi
+    # QEMU's samples inside the rounds' swaps (A's last line to purgatory's),
+    # by function: where the emulator spends the swap's time.
+    perf script -i "$PERF/perf-$w.data" -F time,ip,sym,dso 2> /dev/null | perl -e '
+        my ($swapsf, $w) = @ARGV;
+        open(my $s, "<", $swapsf) or die "$swapsf: $!\n";
+        my @win = map { [split] } <$s>;
+        my (%n, $all);
+        while (<STDIN>) {
+            my ($t, $rest) = /^\s*([0-9]+\.[0-9]+):\s+\S+\s+(.*)$/ or next;
+            next unless grep { $t >= $_->[0] && $t <= $_->[1] } @win;
+            $rest =~ s/\+0x[0-9a-f]+//;
+            $n{$rest}++;
+            $all++;
+        }
+        printf "\nwindow %s: QEMU over %d swaps: %d samples (1 ms of CPU each); top functions:\n", $w, scalar @win, $all // 0;
+        my $i = 0;
+        for my $k (sort { $n{$b} <=> $n{$a} } keys %n) {
+            last if ++$i > 15;
+            printf "  %5.1f %%  %s\n", 100 * $n{$k} / $all, $k;
+        }' "$work/swaps-$w" "$w"
 done

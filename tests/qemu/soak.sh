@@ -92,7 +92,7 @@ awk '{ print $1, ($2 == "cycle" ? "cycle" : "cut"), $3 }' "$work/plan" > "$ctl/p
 # The restore kernel's fault points: one archive per point, a second initrd
 # of GRUB's one-shot entry (guest/run.sh): khib.conf with the point in
 # restore-append=, over the initramfs's own.
-for point in restore-before-consumed restore-consumed restore-before-jump; do
+for point in restore-validated restore-half-memory restore-before-consumed restore-consumed restore-before-jump; do
     a=$work/cpio-$point
     mkdir -p "$a/etc"
     printf 'target=/dev/vda3\nappend=console=ttyS0\nrestore-append=khib.poison=1 khib.test.stop=%s\n' "$point" > "$a/etc/khib.conf"
@@ -124,7 +124,9 @@ else
     qemu-img create -q -f qcow2 -F raw -b "$base" "$installed.tmp"
     run_guest "$work/install.log" "" "" "" -drive "file=$installed.tmp,format=qcow2,if=virtio" -drive "$ctl_drive" || true
     if grep -q "KHIBTEST: INFO installed" "$work/install.log" && ! grep -q "KHIBTEST: FAIL" "$work/install.log"; then
-        for f in "$cache"/bookworm-installed-*.qcow2; do [ ! -f "$f" ] || rm -f "$f"; done
+        # Older installs go, unless a soak of another tree boots one now
+        # (it holds a shared lock on it, below).
+        for f in "$cache"/bookworm-installed-*.qcow2; do [ ! -f "$f" ] || flock -n -x "$f" rm -f "$f" || true; done
         mv "$installed.tmp" "$installed"
         pass "khib installed in the guest ($(span_of "$work/install.log") s; kept in $installed)"
     else
@@ -134,6 +136,9 @@ else
         exit 1
     fi
 fi
+# Every boot opens the installed disk again (the overlay's backing file).
+exec 8< "$installed"
+flock -s 8
 disk=$work/disk.qcow2
 qemu-img create -q -f qcow2 -F qcow2 -b "$installed" "$disk"
 disk_drive="file=$disk,format=qcow2,if=virtio"

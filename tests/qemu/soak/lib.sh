@@ -45,8 +45,11 @@ slot_info() {
         poweroff) MARKER='image saved: powering off' SPAN=${KHIB_SOAK_SPAN_POWEROFF:-0.12} ;;
         # The hook in the ordinary initramfs starts R: kexec, R's boot.
         rboot) SIDE=restore MARKER='khib: resuming the hibernated system from' SPAN=${KHIB_SOAK_SPAN_RBOOT:-4} ;;
-        # khib-restore: the checks, then the memory written back.
-        restore) SIDE=restore MARKER='khib-init: restore kernel' SPAN=${KHIB_SOAK_SPAN_RESTORE:-5} ;;
+        # khib-restore: the checks, then the memory written back.  The
+        # sample's cut must fall in the restore on any host: at a fault point
+        # (every check passed, nothing written; or half the memory written).
+        restore) SIDE=restore MARKER='khib-init: restore kernel' SPAN=${KHIB_SOAK_SPAN_RESTORE:-5}
+            POINTS=${SAMPLE:+restore-validated restore-half-memory} ;;
         # Before the CONSUMED write (all memory written, the jump loaded), or
         # right after it (synced).
         consumed) SIDE=restore MARKER='' SPAN=0 POINTS="restore-before-consumed restore-consumed" ;;
@@ -121,7 +124,8 @@ make_plan() {
         return 0
     fi
     cuts=$2
-    if [ -n "$3" ]; then
+    SAMPLE=$3
+    if [ -n "$SAMPLE" ]; then
         # shellcheck disable=SC2086 # words
         shuffle prep bboot save index poweroff rboot jumpback
         # shellcheck disable=SC2086 # words
