@@ -44,9 +44,9 @@
 # and has A print each device's suspend time (/sys/power/pm_print_times);
 # KHIB_BENCH_JUMP_HOSTIO=1 keeps the host writing back 2 GiB files beside
 # the guest (dd conv=fsync in a loop).
-# KHIB_BENCH_JUMP_PERF=DIR runs QEMU under `perf record` (the software clock
-# event, the wall clock's timestamps: DIR/perf-SIZE.data) and prints, after
-# the table, QEMU's hottest functions over every round's swap.
+# KHIB_BENCH_JUMP_PERF=DIR runs QEMU under `perf record` (bench/perf/: the
+# data in DIR) and prints, after each table, QEMU's CPU time in every
+# round's swap and its hottest functions there (bench/perf-swap.sh).
 #
 # Environment: KHIB_BENCH_JUMP_ROUNDS, KHIB_BENCH_JUMP_WINDOWS, KHIB_BENCH_JUMP_STARVE,
 # KHIB_BENCH_JUMP_IO, KHIB_BENCH_JUMP_HOSTIO, KHIB_BENCH_JUMP_PERF,
@@ -139,14 +139,10 @@ starve() {
 
 PERF=${KHIB_BENCH_JUMP_PERF:-}
 if [ -n "$PERF" ]; then
-    # perf execs QEMU by its path: the wrapper is found by run_guest's
-    # timeout through PATH, the QEMU it starts is not.
-    mkdir -p "$PERF" "$work/bin"
-    PERF=$(cd "$PERF" && pwd)
-    # shellcheck disable=SC2016 # expanded by the wrapper
-    printf '#!/bin/sh\nexec perf record -q -e cpu-clock -F 999 -k CLOCK_REALTIME -o "$KHIB_PERF_DATA" -- /usr/bin/qemu-system-x86_64 "$@"\n' > "$work/bin/qemu-system-x86_64"
-    chmod 755 "$work/bin/qemu-system-x86_64"
-    PATH=$work/bin:$PATH
+    mkdir -p "$PERF"
+    KHIB_PERF_DIR=$(cd "$PERF" && pwd)
+    export KHIB_PERF_DIR
+    PATH=$KHIB_TOP/bench/perf:$PATH
 fi
 for spec in $WINDOWS; do
     w=${spec%%:*} n=$ROUNDS
@@ -173,8 +169,6 @@ for spec in $WINDOWS; do
         (while :; do dd if=/dev/zero of="$work/hostio" bs=1M count=2048 conv=fsync status=none || exit; done) &
         hostio=$!
     fi
-    KHIB_PERF_DATA=$PERF/perf-$w.data
-    export KHIB_PERF_DATA
     run_guest "$work/jump-$w.log" "$kernel" "$initrd" \
         "no_console_suspend khibtest.scenario=bench-jump khibtest.rounds=$n khibtest.window=$w$io" "$@" &
     guest=$!
@@ -202,10 +196,10 @@ echo
 echo "QEMU TCG, $GUEST_MEM, 2 CPUs, a 192 MiB workload${KHIB_BENCH_JUMP_IO:+, an fsync writer on ext4}; host: $(nproc) CPUs${KHIB_BENCH_JUMP_STARVE:+; QEMU starved to $KHIB_BENCH_JUMP_STARVE % of a CPU during each jump}${KHIB_BENCH_JUMP_HOSTIO:+; the host writing back 2 GiB files}"
 for spec in $WINDOWS; do
     w=${spec%%:*}
-    perl - "$work/jump-$w.log" "$work/stat-$w" "$w" "$work/swaps-$w" <<'EOF'
+    perl - "$work/jump-$w.log" "$work/stat-$w" "$w" <<'EOF'
 use strict;
 use warnings;
-my ($logf, $statf, $w, $swapsf) = @ARGV;
+my ($logf, $statf, $w) = @ARGV;
 # The host's samples: time, cpu (user + system), system, minflt, majflt, load.
 my @st;
 if (open(my $s, "<", $statf)) {
@@ -276,31 +270,14 @@ if (@st) {
             $b->[5], $x->{d}{prepare}, $x->{d}{'load(A)'}, $x->{d}{swap}, $sb->[1] - $sa->[1];
     }
 }
-if (open(my $o, ">", $swapsf)) { printf $o "%.3f %.3f\n", $_->{alast}, $_->{purg} for @complete; }
 my @j = sort { $a <=> $b } @{ $v{jump} // [] };
 my @p = sort { $a <=> $b } @{ $v{prepare} // [] };
 printf "jump_%s_p90=%.2f jump_%s_max=%.2f prepare_%s_p90=%.2f prepare_%s_max=%.2f\n", $w, $j[ int(0.9 * $#j + 0.5) ],
     $w, $j[-1], $w, $p[ int(0.9 * $#p + 0.5) ], $w, $p[-1] if @j;
 EOF
-    if [ -z "$PERF" ] || [ ! -s "$PERF/perf-$w.data" ]; then continue; fi
-    # QEMU's samples inside the rounds' swaps (A's last line to purgatory's),
-    # by function: where the emulator spends the swap's time.
-    perf script -i "$PERF/perf-$w.data" -F time,ip,sym,dso 2> /dev/null | perl -e '
-        my ($swapsf, $w) = @ARGV;
-        open(my $s, "<", $swapsf) or die "$swapsf: $!\n";
-        my @win = map { [split] } <$s>;
-        my (%n, $all);
-        while (<STDIN>) {
-            my ($t, $rest) = /^\s*([0-9]+\.[0-9]+):\s+\S+\s+(.*)$/ or next;
-            next unless grep { $t >= $_->[0] && $t <= $_->[1] } @win;
-            $rest =~ s/\+0x[0-9a-f]+//;
-            $n{$rest}++;
-            $all++;
-        }
-        printf "\nwindow %s: QEMU over %d swaps: %d samples (1 ms of CPU each); top functions:\n", $w, scalar @win, $all // 0;
-        my $i = 0;
-        for my $k (sort { $n{$b} <=> $n{$a} } keys %n) {
-            last if ++$i > 15;
-            printf "  %5.1f %%  %s\n", 100 * $n{$k} / $all, $k;
-        }' "$work/swaps-$w" "$w"
+    if [ -n "$PERF" ]; then
+        echo
+        echo "window $w: QEMU's profile over the swaps (bench/perf-swap.sh):"
+        sh "$KHIB_TOP/bench/perf-swap.sh" "$KHIB_PERF_DIR" "$work/jump-$w.log"
+    fi
 done
