@@ -408,6 +408,12 @@ int khib_hibernate(const struct settings *s)
     int rc = 3;
     if (write_transient_initrd(s, hdr, hdrlen, extents, extlen, initrd, sizeof initrd) != 0)
         goto out;
+    /* The load can take seconds on a machine below 4 GiB: each window page
+     * the allocator hands out as a source costs a walk of the pages loaded
+     * so far (kimage_alloc_page(), kernel/kexec_core.c; docs/install.md,
+     * "The window"). */
+    printf("khib: loading the transient kernel into the %llu MiB window\n", (unsigned long long)(s->window >> 20));
+    fflush(stdout);
     double t_load = khib_now();
     if (run_kexec_load(s, initrd, cmdline) != 0)
         goto out_initrd;
