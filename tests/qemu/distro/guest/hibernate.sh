@@ -78,7 +78,6 @@ chmod 755 "$hook"
 mkdir -p /run/systemd/system
 cp "$C"/units/*.service /run/systemd/system/
 systemctl daemon-reload
-W="khibtest-sqlite khibtest-memory khibtest-tcp"
 # shellcheck disable=SC2086 # the unit list
 systemctl start $W
 n=0
@@ -92,15 +91,6 @@ for u in $W; do
     check "$u is active" quiet systemctl is-active "$u"
 done
 
-mainpid() { systemctl show -P MainPID "$1.service"; }
-counter() { sed -n 's/^ok \([0-9]*\)$/\1/p' "$1" 2>/dev/null; }
-# rows: set MAX and COUNT from the database.
-rows() {
-    r=$(sqlite3 /var/lib/khibtest/db.sqlite "SELECT coalesce(max(seq), 0) || ' ' || count(*) FROM t")
-    MAX=${r% *}
-    COUNT=${r#* }
-}
-
 # What the journal must hold after each sleep: khib's lines, counted.
 SLEEPS=0 RESUMES=0 WAKES=0
 
@@ -109,42 +99,10 @@ SLEEPS=0 RESUMES=0 WAKES=0
 # woken from RAM: the image retired, nothing restored).
 verify() {
     label=$1 verb=$2 outcome=$3
-    unit=systemd-$verb.service
-    r=$(systemctl show -P Result "$unit")
-    check "$label: $unit succeeded (Result=$r)" test "$r" = success
-    st=$(timeout 60 systemctl is-system-running --wait 2>&1)
-    check "$label: is-system-running is running ($st)" test "$st" = running
-    failed=$(systemctl list-units --state=failed --no-legend --plain | awk '{ print $1 }' | paste -sd ' ' -)
-    check "$label: no failed unit (${failed:-none})" test -z "$failed"
+    system_checks "$label" "systemd-$verb.service"
     sleeps=$(systemctl list-units --state=active --no-legend --plain sleep.target "$verb.target" | wc -l)
     check "$label: sleep.target and $verb.target stopped" test "$sleeps" = 0
-    online=$(cat /sys/devices/system/cpu/online)
-    check "$label: every CPU online ($online of $(nproc --all))" test "$online" = "0-$(($(nproc --all) - 1))"
-    for u in $W; do
-        check "$label: $u still runs as the same process" test "$(mainpid "$u")" = "$(cat "$S/$u.pid")"
-    done
-    rm -f /run/khibtest/mem/verify
-    kill -USR1 "$(cat "$S/khibtest-memory.pid")"
-    n=0
-    until [ -s /run/khibtest/mem/verify ] || [ "$n" -ge 120 ]; do n=$((n + 1)); sleep 0.5; done
-    check "$label: 320 MiB memory pattern intact ($(cat /run/khibtest/mem/verify 2>/dev/null))" \
-        grep -q '^ok' /run/khibtest/mem/verify
-    t0=$(counter /run/khibtest/tcp/tcp)
-    sleep 3
-    t1=$(counter /run/khibtest/tcp/tcp)
-    check "$label: the TCP pair exchanges in order, no loss, duplicate or reset ($(cat /run/khibtest/tcp/tcp))" \
-        test "${t1:-0}" -gt "${t0:-0}" -a "${t0:-0}" -gt "$(cat "$S/tcp.before")"
-    rows
-    check "$label: sqlite goes on writing, rows gapless (max $MAX, count $COUNT, before $(cat "$S/rows.before"))" \
-        test "$MAX" = "$COUNT" -a "$MAX" -gt "$(cat "$S/rows.before")"
-    token="khibtest-journal-$SLEEPS-$$"
-    logger -t khibtest "$token"
-    n=0
-    until quiet sh -c "journalctl -t khibtest -o cat | grep -qx '$token'" || [ "$n" -ge 20 ]; do
-        n=$((n + 1))
-        sleep 0.5
-    done
-    check "$label: journald still logs" quiet sh -c "journalctl -t khibtest -o cat | grep -qx '$token'"
+    workload_checks "$label" "$S" "$(cat "$S/rows.before")"
     st=$(img_state)
     if [ "$outcome" = woke ]; then
         ab=$(img --info | sed -n 's/^abandoned: *//p')
