@@ -12,10 +12,11 @@
 # file-target: the image in a file on ext4 and xfs (docs/file-target.md; five boots);
 # hybrid: suspend-to-both, woken and cut (docs/hybrid.md; two boots).
 # soak-sample: six power cuts of the soak (docs/reliability.md) in the Debian 12
-# guest, started beside the 7.2 scenarios (run-all.sh NAME+): their single
-# busybox guests leave part of the two CPUs idle.
-QEMU_SCENARIOS := roundtrip cycle faults disk-safety file-target hybrid freepages distro rescue-stick encrypt
-QEMU_SCENARIOS += soak-sample+ roundtrip@7.2 cycle@7.2 faults@7.2 freepages@7.2 selftest-kexec@7.2
+# guest, started after distro (whose bookworm disk it boots) beside the
+# scenarios that follow (run-all.sh NAME+): their single guests leave part of
+# the two CPUs idle.
+QEMU_SCENARIOS := roundtrip cycle faults disk-safety file-target hybrid freepages distro soak-sample+ rescue-stick encrypt
+QEMU_SCENARIOS += roundtrip@7.2 cycle@7.2 faults@7.2 freepages@7.2 selftest-kexec@7.2
 .PHONY: deps kernel check-qemu demo soak
 
 # Debian packages for the build, tests and demo (a no-op when all are there).
