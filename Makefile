@@ -157,15 +157,18 @@ include tests/fuzz/rules.mk
 # The Debian package (debian/, docs in man/): dpkg-buildpackage runs in a copy
 # of the tree under DEB_DIR (build/deb/), so that its clean step (make clean)
 # never touches this tree's build/; the .deb, .changes and .buildinfo land in
-# DEB_OUT (build/), each renamed into place whole.  tests/unit/deb.sh gives
-# both a directory of its own, so that two runs at once do not collide.
+# DEB_OUT (build/), each renamed into place whole.  Two runs with the same
+# DEB_DIR take turns (a lock beside it: distro and soak both build the .deb,
+# and may run at once); tests/unit/deb.sh gives both a directory of its own.
 DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
 DEB_ARCH    = $(shell dpkg --print-architecture)
 DEB_DIR    ?= build/deb
 DEB_OUT    ?= build
 MAN_PAGES  := man/khib.8 man/khib-save.8 man/khib-restore.8 man/khib.conf.5 man/khib-rescue-stick.8
-.PHONY: deb man
+.PHONY: deb deb-locked man
 deb:
+	@mkdir -p $(dir $(DEB_DIR)) && flock $(DEB_DIR).lock $(MAKE) --no-print-directory deb-locked
+deb-locked:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/khib $(DEB_OUT)
 	tar --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.a' -cf - . | tar -C $(DEB_DIR)/khib -xf -
 	cd $(DEB_DIR)/khib && dpkg-buildpackage -us -uc -b
