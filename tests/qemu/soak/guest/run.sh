@@ -33,7 +33,6 @@ exec > /dev/console 2>&1
 # shellcheck source-path=SCRIPTDIR source=../../distro/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
 Q=$S/soak                       # this driver's state, across boots
-image_state() { /usr/lib/khib/khib-restore --image /dev/vda3 --info 2>/dev/null | sed -n 's/^state: *//p'; }
 
 # --- first boot: install and configure, as tests/qemu/distro/guest/run.sh ----
 install_khib() {
@@ -102,7 +101,7 @@ start_workload() {
 # --- the normal boot after a cut ----------------------------------------------
 normal_outcome() {
     k=$1
-    st=$(image_state)
+    st=$(img_state)
     reported=$(cat "$Q/reported" 2>/dev/null || echo 0)
     info "soak-outcome $k normal image-state ${st:-none}"
     check "step $k: a normal boot finds no committed image (state ${st:-none})" test "$st" != COMMITTED
@@ -122,7 +121,7 @@ verify_resume() {
     k=$1
     system_checks "step $k" systemd-hibernate.service
     workload_checks "step $k" "$Q" "$(cat "$Q/reported")"
-    st=$(image_state)
+    st=$(img_state)
     check "step $k: the image is CONSUMED ($st)" test "$st" = CONSUMED
 }
 
