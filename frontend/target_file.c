@@ -266,24 +266,20 @@ int file_target_read(const char *path, struct file_target *ft, char *err, size_t
         snprintf(fix, fixlen, "mount it with data=ordered, or put the image file elsewhere");
         goto out;
     }
-    if (read_extents(fd, ft->file_bytes, &ft->map, why, sizeof why) != 0 ||
-        khib_extmap_check(&ft->map, ft->dev_bytes, khib_extmap_data_offset(ft->map.count), why, sizeof why) != 0) {
-        snprintf(err, errlen, "image file %s cannot hold an image: %s", path, why);
-        snprintf(fix, fixlen, "remove it (chattr -i %s; rm %s) and create it again with khib setup-target", path,
-                 path);
-        khib_extmap_free(&ft->map);
-        goto out;
-    }
-    if (khib_extmap_total(&ft->map) != ft->file_bytes) {
-        snprintf(err, errlen, "image file %s cannot hold an image: its extents cover the first %" PRIu64 " of its %" PRIu64
+    if (read_extents(fd, ft->file_bytes, &ft->map, why, sizeof why) == 0 &&
+        khib_extmap_check(&ft->map, ft->dev_bytes, khib_extmap_data_offset(ft->map.count), why, sizeof why) == 0) {
+        if (khib_extmap_total(&ft->map) == ft->file_bytes) {
+            rc = 0;
+            goto out;
+        }
+        snprintf(why, sizeof why,
+                 "its extents cover the first %" PRIu64 " of its %" PRIu64
                  " bytes, the rest is a hole (it was extended since khib setup-target)",
-                 path, khib_extmap_total(&ft->map), ft->file_bytes);
-        snprintf(fix, fixlen, "remove it (chattr -i %s; rm %s) and create it again with khib setup-target", path,
-                 path);
-        khib_extmap_free(&ft->map);
-        goto out;
+                 khib_extmap_total(&ft->map), ft->file_bytes);
     }
-    rc = 0;
+    snprintf(err, errlen, "image file %s cannot hold an image: %s", path, why);
+    snprintf(fix, fixlen, "remove it (chattr -i %s; rm %s) and create it again with khib setup-target", path, path);
+    khib_extmap_free(&ft->map);
 out:
     close(fd);
     return rc;
